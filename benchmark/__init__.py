@@ -1,0 +1,1 @@
+"""Leakage-aware speech emotion recognition benchmark."""

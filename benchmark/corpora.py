@@ -1,0 +1,411 @@
+"""Corpus loaders: one table row per utterance, parsed from the folder layout each release unpacks to.
+
+Every loader walks its folder recursively, parses emotion, speaker and text from the names, reads each file's
+header (by content, whatever the extension says) and reports every file it passes over with the reason.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from .audio import AudioError, probe
+from .emotions import canonical_emotion
+
+COLUMNS = ["path", "emotion", "label", "speaker", "gender", "text", "corpus"]
+AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".aifc", ".au", ".snd", ".m4a",
+                    ".opus", ".wv", ".caf", ".w64", ".rf64"}
+
+
+class CorpusError(Exception):
+    """A corpus that cannot be loaded as asked: a user error with a one-line message."""
+
+
+class Skip(Exception):
+    """Raised by a name parser: this file is passed over for the given reason."""
+
+
+@dataclass
+class Skipped:
+    path: str
+    reason: str
+
+
+@dataclass
+class Corpus:
+    """A loaded corpus: the utterance table and the files passed over."""
+
+    name: str
+    root: Path
+    table: pd.DataFrame
+    skipped: list[Skipped] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        """Counts a user checks before trusting a corpus: per emotion, per speaker, durations, rates."""
+        table = self.table
+        per_speaker = {
+            str(speaker): {str(k): int(v) for k, v in group["emotion"].value_counts().sort_index().items()}
+            for speaker, group in table.groupby("speaker", sort=True)
+        }
+        return {
+            "dataset": self.name,
+            "root": str(self.root),
+            "utterances": int(len(table)),
+            "speakers": int(table["speaker"].nunique()),
+            "emotions": {str(k): int(v) for k, v in table["emotion"].value_counts().sort_index().items()},
+            "per_speaker": per_speaker,
+            "genders": {str(k): int(v) for k, v in table["gender"].fillna("unknown").value_counts().items()},
+            "texts": int(table["text"].nunique()) if table["text"].notna().any() else 0,
+            "total_duration_s": round(float(table["duration"].sum()), 3),
+            "sample_rates": {str(int(k)): int(v) for k, v in table["sample_rate"].value_counts().sort_index().items()},
+            "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
+        }
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Name parsers: (path, root) -> row fields, or raise Skip(reason).
+
+ParsedRow = dict[str, object]
+Parser = Callable[[Path, Path], ParsedRow]
+
+TESS_SPEAKERS = {"OAF", "YAF"}
+
+
+def parse_tess(path: Path, root: Path) -> ParsedRow:
+    """``OAF_angry/OAF_back_angry.wav``; surprise is spelled ``ps`` or ``pleasant_surprise(d)``."""
+    parts = path.stem.split("_")
+    if len(parts) < 3:
+        raise Skip("name does not parse as TESS (expected SPEAKER_word_emotion)")
+    prefix, word, file_emotion = parts[0].upper(), parts[1].lower(), "_".join(parts[2:])
+    folder_speaker, _, folder_emotion = path.parent.name.partition("_")
+    folder_speaker = folder_speaker.upper()
+    # Some releases misname files; the folder a file was filed under is the more reliable speaker.
+    speaker = folder_speaker if folder_speaker in TESS_SPEAKERS else prefix
+    if speaker not in TESS_SPEAKERS:
+        raise Skip(f"name does not parse as TESS (unknown speaker {prefix!r})")
+    emotion = canonical_emotion(file_emotion) or canonical_emotion(folder_emotion)
+    if emotion is None:
+        raise Skip(f"unknown label {file_emotion!r}")
+    return {"emotion": emotion, "label": file_emotion, "speaker": speaker, "gender": "F", "text": word}
+
+
+RAVDESS_RE = re.compile(r"^(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)$")
+RAVDESS_EMOTIONS = {"01": "neutral", "02": "calm", "03": "happy", "04": "sad", "05": "angry", "06": "fear",
+                    "07": "disgust", "08": "surprise"}
+RAVDESS_MODALITIES = {"01": "full audio-video", "02": "video-only", "03": "audio-only"}
+
+
+def make_ravdess_parser(include_song: bool) -> Parser:
+    def parse_ravdess(path: Path, root: Path) -> ParsedRow:
+        """``03-01-05-01-02-01-12.wav``: modality, channel, emotion, intensity, statement, repetition, actor."""
+        match = RAVDESS_RE.match(path.stem)
+        if not match:
+            raise Skip("name does not parse as RAVDESS (expected MM-VV-EE-II-SS-RR-AA)")
+        modality, channel, code, intensity, statement, repetition, actor = match.groups()
+        if modality != "03":
+            kind = RAVDESS_MODALITIES.get(modality, "unknown")
+            raise Skip(f"modality {modality} ({kind}); only audio-only files (03) are used")
+        if channel == "02" and not include_song:
+            raise Skip("song file; pass --include-song to use the sung recordings")
+        if channel not in ("01", "02"):
+            raise Skip(f"unknown vocal channel {channel}")
+        if code not in RAVDESS_EMOTIONS:
+            raise Skip(f"unknown label {code!r}")
+        if statement not in ("01", "02") or intensity not in ("01", "02") or not 1 <= int(actor) <= 24:
+            raise Skip("name does not parse as RAVDESS (field out of range)")
+        return {
+            "emotion": RAVDESS_EMOTIONS[code], "label": code, "speaker": actor,
+            "gender": "M" if int(actor) % 2 else "F", "text": f"s{statement}",
+            "intensity": "normal" if intensity == "01" else "strong",
+            "channel": "speech" if channel == "01" else "song", "take": repetition,
+        }
+
+    return parse_ravdess
+
+
+CREMAD_RE = re.compile(r"^(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{1,2})$", re.IGNORECASE)
+CREMAD_SENTENCES = {"IEO", "TIE", "IOM", "IWW", "TAI", "MTI", "IWL", "ITH", "DFA", "ITS", "TSI", "WSI"}
+CREMAD_EMOTIONS = {"ANG": "angry", "DIS": "disgust", "FEA": "fear", "HAP": "happy", "NEU": "neutral", "SAD": "sad"}
+CREMAD_LEVELS = {"LO": "low", "MD": "medium", "HI": "high", "XX": "unspecified", "X": "unspecified"}
+
+
+def make_cremad_parser(root: Path) -> Parser:
+    genders = _cremad_genders(root)
+
+    def parse_cremad(path: Path, root: Path) -> ParsedRow:
+        """``AudioWAV/1001_DFA_ANG_XX.wav``: speaker, sentence, emotion, intensity level."""
+        match = CREMAD_RE.match(path.stem)
+        if not match:
+            raise Skip("name does not parse as CREMA-D (expected SPKR_SEN_EMO_LV)")
+        speaker, sentence, code, level = (g.upper() for g in match.groups())
+        if sentence not in CREMAD_SENTENCES:
+            raise Skip(f"name does not parse as CREMA-D (unknown sentence {sentence!r})")
+        if code not in CREMAD_EMOTIONS:
+            raise Skip(f"unknown label {code!r}")
+        return {"emotion": CREMAD_EMOTIONS[code], "label": code, "speaker": speaker,
+                "gender": genders.get(speaker), "text": sentence, "intensity": CREMAD_LEVELS.get(level, level)}
+
+    return parse_cremad
+
+
+def _cremad_genders(root: Path) -> dict[str, str]:
+    """Speaker sex from the release's ``VideoDemographics.csv`` when it lies in or beside the folder."""
+    for folder in (root, root.parent):
+        for candidate in sorted(folder.glob("*emographics*.csv")):
+            try:
+                demo = pd.read_csv(candidate)
+            except Exception as error:
+                raise CorpusError(f"{candidate}: cannot be read as CSV ({error})") from None
+            if {"ActorID", "Sex"} <= set(demo.columns):
+                return {str(a): ("M" if str(s).lower().startswith("m") else "F")
+                        for a, s in zip(demo["ActorID"], demo["Sex"], strict=True)}
+    return {}
+
+
+SAVEE_SPEAKERS = {"DC", "JE", "JK", "KL"}
+SAVEE_EMOTIONS = {"a": "angry", "d": "disgust", "f": "fear", "h": "happy", "n": "neutral", "sa": "sad",
+                  "su": "surprise"}
+SAVEE_FLAT_RE = re.compile(r"^([A-Za-z]{2})_([a-z]{1,2})(\d\d)$")
+SAVEE_NESTED_RE = re.compile(r"^([a-z]{1,2})(\d\d)$")
+
+
+def parse_savee(path: Path, root: Path) -> ParsedRow:
+    """Flat ``DC_a01.wav`` or nested ``DC/a01.wav``; four male speakers."""
+    flat = SAVEE_FLAT_RE.match(path.stem)
+    nested = SAVEE_NESTED_RE.match(path.stem)
+    if flat:
+        speaker, code, number = flat.group(1).upper(), flat.group(2), flat.group(3)
+    elif nested and path.parent.name.upper() in SAVEE_SPEAKERS:
+        speaker, code, number = path.parent.name.upper(), nested.group(1), nested.group(2)
+    else:
+        raise Skip("name does not parse as SAVEE (expected SP_e01 or SP/e01)")
+    if speaker not in SAVEE_SPEAKERS:
+        raise Skip(f"name does not parse as SAVEE (unknown speaker {speaker!r})")
+    if code not in SAVEE_EMOTIONS:
+        raise Skip(f"unknown label {code!r}")
+    # SAVEE's numbering is per emotion and does not identify a sentence across emotions: no text id.
+    return {"emotion": SAVEE_EMOTIONS[code], "label": code, "speaker": speaker, "gender": "M", "text": None,
+            "take": number}
+
+
+EMODB_RE = re.compile(r"^(\d\d)([ab]\d\d)([A-Za-z])([a-z]?)$")
+EMODB_EMOTIONS = {"W": "angry", "L": "boredom", "E": "disgust", "A": "fear", "F": "happy", "T": "sad",
+                  "N": "neutral"}
+EMODB_MALE = {"03", "10", "11", "12", "15"}
+EMODB_FEMALE = {"08", "09", "13", "14", "16"}
+
+
+def parse_emodb(path: Path, root: Path) -> ParsedRow:
+    """``03a01Fa.wav``: speaker, text, German emotion letter, version."""
+    match = EMODB_RE.match(path.stem)
+    if not match:
+        raise Skip("name does not parse as EmoDB (expected 03a01Fa)")
+    speaker, text, letter, version = match.groups()
+    if letter not in EMODB_EMOTIONS:
+        raise Skip(f"unknown label {letter!r}")
+    gender = "M" if speaker in EMODB_MALE else "F" if speaker in EMODB_FEMALE else None
+    return {"emotion": EMODB_EMOTIONS[letter], "label": letter, "speaker": speaker, "gender": gender,
+            "text": text, "take": version or None}
+
+
+SYNTHETIC_RE = re.compile(r"^syn_(?P<speaker>[fm]\d\d)_(?P<emotion>[a-z]+)_(?P<text>s\d\d)_(?P<take>t\d)$")
+
+
+def parse_synthetic(path: Path, root: Path) -> ParsedRow:
+    """The built-in corpus's own scheme: ``syn_f01_angry_s03_t1.wav``."""
+    match = SYNTHETIC_RE.match(path.stem)
+    if not match:
+        raise Skip("name does not parse as the built-in corpus (expected syn_f01_angry_s03_t1)")
+    emotion = canonical_emotion(match["emotion"])
+    if emotion is None:
+        raise Skip(f"unknown label {match['emotion']!r}")
+    return {"emotion": emotion, "label": match["emotion"], "speaker": match["speaker"],
+            "gender": match["speaker"][0].upper(), "text": match["text"], "take": match["take"]}
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Loading
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    description: str
+    needs_data_dir: bool = True
+
+
+DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in (
+    DatasetSpec("synthetic", "built-in synthetic emotional speech (generated, no download)", needs_data_dir=False),
+    DatasetSpec("tess", "Toronto Emotional Speech Set: 2 speakers, 200 words, 7 emotions"),
+    DatasetSpec("ravdess", "RAVDESS audio-only speech: 24 actors, 2 statements, 8 emotions"),
+    DatasetSpec("cremad", "CREMA-D: 91 speakers, 12 sentences, 6 emotions"),
+    DatasetSpec("savee", "SAVEE: 4 male speakers, 7 emotions"),
+    DatasetSpec("emodb", "Berlin EmoDB: 10 speakers, 10 texts, 7 emotions"),
+    DatasetSpec("manifest", "any corpus: a CSV with path,emotion,speaker[,text,gender]"),
+)}
+DATASET_ALIASES = {"crema-d": "cremad", "crema_d": "cremad", "builtin": "synthetic", "csv": "manifest"}
+
+
+def resolve_dataset_name(name: str) -> str:
+    key = name.strip().lower()
+    key = DATASET_ALIASES.get(key, key)
+    if key not in DATASETS:
+        raise CorpusError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
+    return key
+
+
+def load_corpus(
+    dataset: str | None = None,
+    data_dir: str | Path | None = None,
+    *,
+    include_song: bool = False,
+    strict: bool = False,
+    cache_dir: str | Path | None = None,
+    seed: int = 0,
+    profile: str = "default",
+) -> Corpus:
+    """Load a corpus by name; with no name and no folder, the built-in synthetic corpus.
+
+    Raises
+    ------
+    CorpusError
+        Unknown dataset, missing folder, empty corpus, or (with ``strict``) any skipped file.
+    """
+    if dataset is None:
+        dataset = "manifest" if data_dir is not None and str(data_dir).lower().endswith(".csv") else (
+            "synthetic" if data_dir is None else None)
+        if dataset is None:
+            raise CorpusError("--data-dir given without --dataset; name the corpus (e.g. --dataset emodb)")
+    name = resolve_dataset_name(dataset)
+    if name == "synthetic":
+        from .synthetic import ensure_synthetic_corpus
+
+        root = ensure_synthetic_corpus(cache_dir=cache_dir, seed=seed, profile=profile, out_dir=data_dir)
+        corpus = _load_folder(name, root, parse_synthetic)
+    elif name == "manifest":
+        corpus = load_manifest(_require_dir(name, data_dir, allow_file=True))
+    else:
+        root = _require_dir(name, data_dir)
+        parser = {
+            "tess": lambda r: parse_tess,
+            "ravdess": lambda r: make_ravdess_parser(include_song),
+            "cremad": make_cremad_parser,
+            "savee": lambda r: parse_savee,
+            "emodb": lambda r: parse_emodb,
+        }[name](root)
+        extensions = AUDIO_EXTENSIONS | ({".mp4"} if name == "ravdess" else set())
+        corpus = _load_folder(name, root, parser, extensions)
+    _check_usable(corpus, strict)
+    return corpus
+
+
+def _require_dir(name: str, data_dir: str | Path | None, allow_file: bool = False) -> Path:
+    if data_dir is None:
+        raise CorpusError(f"--dataset {name} needs --data-dir pointing at the unpacked release")
+    root = Path(data_dir).expanduser()
+    if not root.exists():
+        raise CorpusError(f"data directory not found: {root}")
+    if not root.is_dir() and not allow_file:
+        raise CorpusError(f"--data-dir must be a folder: {root}")
+    return root
+
+
+def _check_usable(corpus: Corpus, strict: bool) -> None:
+    if strict and corpus.skipped:
+        first = corpus.skipped[0]
+        raise CorpusError(f"{len(corpus.skipped)} file(s) skipped and --strict is on; first: {first.path}: "
+                          f"{first.reason}")
+    if corpus.table.empty:
+        detail = f" ({len(corpus.skipped)} file(s) skipped, first: {corpus.skipped[0].path}: " \
+                 f"{corpus.skipped[0].reason})" if corpus.skipped else ""
+        raise CorpusError(f"no usable utterances for dataset {corpus.name!r} in {corpus.root}{detail}")
+
+
+def iter_files(root: Path, extensions: Iterable[str]) -> list[Path]:
+    """Every file below ``root`` whose extension, in any case, is one of ``extensions``; sorted."""
+    wanted = {e.lower() for e in extensions}
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in wanted)
+
+
+def _load_folder(name: str, root: Path, parser: Parser, extensions: Iterable[str] = AUDIO_EXTENSIONS) -> Corpus:
+    rows, skipped = [], []
+    for path in iter_files(root, extensions):
+        if path.name.startswith("._"):  # macOS resource forks shipped inside zip releases
+            skipped.append(Skipped(str(path), "macOS resource-fork file, not audio"))
+            continue
+        try:
+            fields = parser(path, root)
+        except Skip as skip:
+            skipped.append(Skipped(str(path), str(skip)))
+            continue
+        row = _with_audio_info(path, fields, name, skipped)
+        if row is not None:
+            rows.append(row)
+    return Corpus(name, root, _as_table(rows), skipped)
+
+
+def _with_audio_info(path: Path, fields: ParsedRow, corpus: str, skipped: list[Skipped]) -> ParsedRow | None:
+    try:
+        info = probe(path)
+    except AudioError as error:
+        skipped.append(Skipped(str(path), error.reason))
+        return None
+    return {"path": str(path), **fields, "corpus": corpus, "duration": info.duration,
+            "sample_rate": info.sample_rate, "channels": info.channels}
+
+
+def _as_table(rows: list[ParsedRow]) -> pd.DataFrame:
+    table = pd.DataFrame(rows)
+    for column in COLUMNS + ["duration", "sample_rate", "channels"]:
+        if column not in table:
+            table[column] = None
+    extra = [c for c in table.columns if c not in COLUMNS]
+    table = table[COLUMNS + extra]
+    for column in ("speaker", "text", "label"):
+        table[column] = table[column].map(lambda v: None if v is None or pd.isna(v) else str(v)).astype(object)
+    return table.reset_index(drop=True)
+
+
+MANIFEST_REQUIRED = ("path", "emotion", "speaker")
+
+
+def load_manifest(location: Path) -> Corpus:
+    """A CSV with ``path,emotion,speaker`` and optional ``text``/``gender``; paths relative to the CSV.
+
+    Labels in the canonical vocabulary (or a known spelling of one) are mapped to it; any other label is kept,
+    lower-cased, so that corpora with their own categories can still be benchmarked.
+    """
+    csv_path = location / "manifest.csv" if location.is_dir() else location
+    if not csv_path.is_file():
+        raise CorpusError(f"manifest not found: {csv_path}")
+    try:
+        manifest = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
+    except Exception as error:
+        raise CorpusError(f"{csv_path}: cannot be read as CSV ({str(error).splitlines()[0]})") from None
+    manifest.columns = [c.strip().lower() for c in manifest.columns]
+    missing = [c for c in MANIFEST_REQUIRED if c not in manifest.columns]
+    if missing:
+        raise CorpusError(f"{csv_path}: missing column(s) {', '.join(missing)}; need path,emotion,speaker")
+    rows, skipped = [], []
+    base = csv_path.parent
+    for number, record in enumerate(manifest.to_dict("records"), start=2):  # line 1 is the header
+        raw_path = record["path"].strip()
+        where = str(base / raw_path) if raw_path else f"{csv_path}:{number}"
+        empty = [c for c in MANIFEST_REQUIRED if not str(record[c]).strip()]
+        if empty:
+            skipped.append(Skipped(where, f"manifest line {number}: empty {', '.join(empty)}"))
+            continue
+        label = record["emotion"].strip()
+        path = (base / raw_path).resolve() if not Path(raw_path).is_absolute() else Path(raw_path)
+        gender = record.get("gender", "").strip().upper()[:1] or None
+        fields = {"emotion": canonical_emotion(label) or label.lower(), "label": label,
+                  "speaker": record["speaker"].strip(), "gender": gender,
+                  "text": record.get("text", "").strip() or None}
+        row = _with_audio_info(path, fields, "manifest", skipped)
+        if row is not None:
+            rows.append(row)
+    return Corpus("manifest", csv_path, _as_table(rows), skipped)

@@ -1,0 +1,310 @@
+"""Extraction: decode each clip once, compute every missing feature set on one shared analysis, cache it."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmark.audio import AudioError, read_native, resample
+
+from . import builtin  # noqa: F401  (registers the built-in sets)
+from .analysis import Clip
+from .cache import Rows, SetStore, default_cache_dir, file_key
+from .config import AnalysisConfig
+from .plugins import load_plugins
+from .registry import FeatureError, FeatureSet, as_vector, get_feature_set
+
+CLIP_INFO = "_clip"  # pseudo-set: native rate, native duration, peak, RMS; text = digest of the decoded samples
+CLIP_INFO_COLUMNS = ["native_sr", "native_duration", "peak", "rms"]
+CLIP_INFO_VERSION = 1
+
+
+class ExtractionInterrupted(KeyboardInterrupt):
+    """Ctrl-C during extraction: what finished is cached; the message says how much."""
+
+
+@dataclass
+class ExtractionReport:
+    files: int = 0
+    computed: int = 0  # files decoded and analysed in this run
+    cache_hits: int = 0  # files served entirely from the cache
+    audio_seconds: float = 0.0
+    wall_seconds: float = 0.0
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    warnings: list[str] = field(default_factory=list)
+    cache_problems: list[str] = field(default_factory=list)
+
+    def summary_line(self) -> str:
+        speed = self.audio_seconds / self.wall_seconds if self.wall_seconds > 0 else float("inf")
+        return (f"{self.files} files, {self.audio_seconds:.1f} s of audio, {self.wall_seconds:.2f} s wall, "
+                f"{speed:.0f}x realtime, {self.cache_hits} cache hits, {self.computed} computed, "
+                f"{len(self.failed)} failed")
+
+
+@dataclass
+class Features:
+    """Features of the clips that could be analysed, rows aligned with :attr:`table`."""
+
+    table: pd.DataFrame
+    vectors: dict[str, np.ndarray]
+    columns: dict[str, list[str]]
+    sequences: dict[str, list[np.ndarray]]
+    report: ExtractionReport
+
+    def matrix(self, names: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+        """The named vector sets side by side: (n_clips, total columns) and the column names."""
+        missing = [n for n in names if n not in self.vectors]
+        if missing:
+            raise FeatureError(f"feature set(s) not extracted: {', '.join(missing)}")
+        X = np.hstack([self.vectors[n] for n in names]) if names else np.zeros((len(self.table), 0))
+        return X, [c for n in names for c in self.columns[n]]
+
+
+def library_versions() -> dict[str, str]:
+    import librosa
+    import scipy
+
+    return {"librosa": librosa.__version__, "numpy": np.__version__, "scipy": scipy.__version__}
+
+
+def effective_jobs(jobs: int | None) -> int:
+    cores = os.cpu_count() or 1
+    if jobs is None or jobs == 0:
+        return cores
+    return max(1, cores + 1 + jobs) if jobs < 0 else jobs
+
+
+def extract(
+    table: pd.DataFrame,
+    sets: Sequence[str],
+    config: AnalysisConfig | None = None,
+    *,
+    sequence_sets: Sequence[str] = (),
+    cache_dir: str | Path | None = None,
+    use_cache: bool = True,
+    jobs: int | None = None,
+    plugins: Sequence[str | Path] = (),
+    content_hash: bool = False,
+    progress: bool = False,
+) -> Features:
+    """Features for every row of a corpus table, computing only what the cache lacks.
+
+    Parameters
+    ----------
+    table : corpus table with a ``path`` column.
+    sets, sequence_sets : names of registered vector and sequence feature sets.
+    config : analysis settings.
+    cache_dir : cache root (default :func:`~features.cache.default_cache_dir`); ``use_cache=False`` keeps
+        everything in memory.
+    jobs : worker processes (``None``: all cores).
+    plugins : Python files that register feature sets; loaded here and in every worker.
+    content_hash : identify files by content rather than path, size and modification time.
+    """
+    start = time.perf_counter()
+    config = config or AnalysisConfig()
+    plugin_paths = [str(Path(p).resolve()) for p in plugins]
+    load_plugins(plugin_paths)
+    wanted = [CLIP_INFO, *dict.fromkeys(sets), *dict.fromkeys(sequence_sets)]
+    specs = {name: get_feature_set(name) for name in wanted[1:]}
+    for name in sequence_sets:
+        if specs[name].kind != "sequence":
+            raise FeatureError(f"feature set {name!r} is not a sequence set")
+    versions = library_versions()
+    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    stores = {name: _open_store(root, name, specs.get(name), config, versions, use_cache) for name in wanted}
+    report = ExtractionReport(files=len(table))
+    for store in stores.values():
+        report.cache_problems.extend(store.problems)
+
+    paths = table["path"].astype(str).tolist()
+    keys: list[str | None] = []
+    failed: dict[int, str] = {}
+    for i, path in enumerate(paths):
+        try:
+            keys.append(file_key(path, content_hash))
+        except OSError as error:
+            keys.append(None)
+            failed[i] = f"cannot be read: {error.strerror or error}"
+    lookups = {name: store.lookup([k or "" for k in keys]) for name, store in stores.items()}
+    tasks = []
+    for i, key in enumerate(keys):
+        if key is None:
+            continue
+        needed = tuple(name for name in wanted if lookups[name][i] is None)
+        if needed:
+            tasks.append((i, paths[i], needed))
+    report.cache_hits = len(paths) - len(tasks) - len(failed)
+
+    if tasks:
+        failed.update(_run_tasks(tasks, keys, stores, config, plugin_paths, jobs, progress, root, use_cache))
+        report.computed = len(tasks) - sum(1 for i, *_ in tasks if i in failed)
+    if use_cache:
+        for store in stores.values():
+            store.compact()
+
+    features = _assemble(table, keys, stores, wanted, failed, config, report)
+    report.wall_seconds = time.perf_counter() - start
+    return features
+
+
+def _open_store(root: Path, name: str, spec: FeatureSet | None, config: AnalysisConfig,
+                versions: dict[str, str], use_cache: bool) -> SetStore:
+    if spec is None:  # clip info depends on the analysis rate only
+        key = hashlib.sha256(f"{CLIP_INFO_VERSION}|{config.sr}|{versions}".encode()).hexdigest()[:20]
+        kind = "vector"
+    else:
+        key, kind = spec.key(config, versions), spec.kind
+    directory = root / "features" / name / key
+    if not use_cache:
+        return SetStore(directory, kind, persist=False)
+    return SetStore.open(directory, kind)
+
+
+def _run_tasks(tasks, keys, stores, config, plugin_paths, jobs, progress, root, use_cache) -> dict[int, str]:
+    from joblib import Parallel, delayed
+    from tqdm import tqdm
+
+    n_jobs = min(effective_jobs(jobs), len(tasks))
+    # Chunks large enough that process start-up and IPC do not dominate on short clips.
+    size = int(np.clip(np.ceil(len(tasks) / (n_jobs * 4)), 8, 64))
+    chunks = [tasks[i: i + size] for i in range(0, len(tasks), size)]
+    jobs_args = [([(path, needed) for _, path, needed in chunk], config, plugin_paths) for chunk in chunks]
+    failed: dict[int, str] = {}
+    bar = tqdm(total=len(tasks), unit="file", desc="features", disable=not progress, smoothing=0.1)
+    done = 0
+    try:
+        if n_jobs == 1 or len(chunks) == 1:
+            results = (_compute_chunk(*args) for args in jobs_args)
+            chunk_order = iter(range(len(chunks)))
+        else:
+            results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
+                delayed(_compute_chunk_indexed)(c, *args) for c, args in enumerate(jobs_args))
+            chunk_order = None
+        for result in results:
+            if chunk_order is not None:
+                c, outcome = next(chunk_order), result
+            else:
+                c, outcome = result
+            failed.update(_store_chunk(chunks[c], outcome, keys, stores))
+            done += len(chunks[c])
+            bar.update(len(chunks[c]))
+    except KeyboardInterrupt:
+        bar.close()
+        where = f" in {root}" if use_cache else " (nothing kept: --no-cache)"
+        raise ExtractionInterrupted(f"interrupted: {done} of {len(tasks)} files' features were cached{where}; "
+                                    "run again to continue from there") from None
+    bar.close()
+    return failed
+
+
+def _store_chunk(chunk, outcome, keys, stores) -> dict[int, str]:
+    """Write one finished chunk's results, a pack per set, and return the files that failed."""
+    failed: dict[int, str] = {}
+    per_set: dict[str, list] = defaultdict(list)
+    names: dict[str, list[str]] = {}
+    for (i, path, _), (results, error) in zip(chunk, outcome, strict=True):
+        if error is not None:
+            failed[i] = error
+            continue
+        for name, (values, columns, nonfinite, text) in results.items():
+            store = stores[name]
+            expected = store.columns or names.get(name)
+            if columns is not None and expected is not None and list(columns) != list(expected):
+                failed[i] = f"feature set {name!r} returned {len(columns)} columns, expected {len(expected)}"
+                break
+            if columns is not None:
+                names.setdefault(name, list(columns))
+        else:
+            for name, (values, _, nonfinite, text) in results.items():
+                per_set[name].append((keys[i], values, nonfinite, text))
+    for name, items in per_set.items():
+        store = stores[name]
+        part = Rows.build([k for k, *_ in items], [v for _, v, _, _ in items], [f for *_, f, _ in items],
+                          [t for *_, t in items], store.kind)
+        store.write_pack(part, names.get(name))
+    return failed
+
+
+def _compute_chunk_indexed(index: int, tasks, config, plugin_paths):
+    return index, _compute_chunk(tasks, config, plugin_paths)
+
+
+def _compute_chunk(tasks: list[tuple[str, tuple[str, ...]]], config: AnalysisConfig,
+                   plugin_paths: list[str]) -> list[tuple[dict, str | None]]:
+    """Worker: for each (path, sets), decode once, analyse once, compute the sets. Never raises per file."""
+    load_plugins(plugin_paths)
+    return [_compute_clip(path, needed, config) for path, needed in tasks]
+
+
+def _compute_clip(path: str, needed: tuple[str, ...], config: AnalysisConfig) -> tuple[dict, str | None]:
+    try:
+        native, native_sr = read_native(path)
+    except AudioError as error:
+        return {}, error.reason
+    y = resample(native, native_sr, config.sr)
+    clip = Clip(y, config, path)
+    results: dict[str, tuple] = {}
+    for name in needed:
+        if name == CLIP_INFO:
+            digest = hashlib.blake2b(native.tobytes() + str(native_sr).encode(), digest_size=16).hexdigest()
+            info = np.array([native_sr, native.size / native_sr, np.abs(native).max(),
+                             np.sqrt(np.mean(native.astype(np.float64) ** 2))])
+            results[name] = (info, CLIP_INFO_COLUMNS, False, digest)
+            continue
+        spec = get_feature_set(name)
+        try:
+            raw = spec.func(clip)
+            if spec.kind == "sequence":
+                values, columns = np.asarray(raw, dtype=np.float64), None
+                if values.ndim != 2 or values.shape[0] == 0:
+                    raise FeatureError(f"returned shape {values.shape}; a sequence set returns (frames, dims)")
+            else:
+                values, columns = as_vector(raw, spec)
+        except Exception as error:  # a broken (user) feature set fails this file, reported, not the run
+            return {}, f"feature set {name!r} failed: {type(error).__name__}: {error}"
+        nonfinite = not np.all(np.isfinite(values))
+        if nonfinite:
+            values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+        results[name] = (values, columns, nonfinite, "")
+    return results, None
+
+
+def _assemble(table, keys, stores, wanted, failed, config, report) -> Features:
+    for i, reason in sorted(failed.items()):
+        report.failed.append((str(table["path"].iloc[i]), reason))
+    ok = [i for i in range(len(table)) if i not in failed]
+    ok_keys = [keys[i] for i in ok]
+    index = {name: stores[name].lookup(ok_keys) for name in wanted}
+    vectors, columns, sequences = {}, {}, {}
+    for name in wanted:
+        store, rows = stores[name], index[name]
+        merged = store.rows
+        if store.kind == "sequence":
+            sequences[name] = [merged.row(r) for r in rows]
+        else:
+            vectors[name] = merged.values[rows] if rows else np.zeros((0, len(store.columns or [])))
+            columns[name] = list(store.columns or [])
+        flagged = merged.nonfinite[rows] if rows else np.zeros(0, bool)
+        if name != CLIP_INFO:
+            report.warnings += [f"{table['path'].iloc[ok[j]]}: feature set {name!r} gave non-finite values, "
+                                "replaced by 0" for j in np.flatnonzero(flagged)]
+    info = vectors.pop(CLIP_INFO)
+    columns.pop(CLIP_INFO)
+    kept = table.iloc[ok].reset_index(drop=True).copy()
+    kept["digest"] = stores[CLIP_INFO].rows.text[index[CLIP_INFO]] if ok else []
+    kept["peak"] = info[:, 2] if ok else []
+    report.audio_seconds = float(info[:, 1].sum()) if ok else 0.0
+    for j, (peak, duration) in enumerate(zip(info[:, 2], info[:, 1], strict=True)):
+        if peak <= 1e-7:
+            report.warnings.append(f"{kept['path'].iloc[j]}: silent clip")
+        elif duration * config.sr < config.win_length:
+            report.warnings.append(f"{kept['path'].iloc[j]}: shorter than one analysis window")
+    return Features(kept, vectors, columns, sequences, report)

@@ -1,0 +1,206 @@
+"""The feature cache: per feature-set key, packs of rows keyed by file identity.
+
+Entries are plain arrays in ``.npz`` packs read with ``allow_pickle=False``, so loading a cache cannot run code
+(unlike ``joblib.Memory``'s pickles); keys are ``joblib.hash`` digests. Each finished extraction chunk writes its
+own pack atomically, so an interrupted run keeps everything it finished; packs are merged at the end of a run so
+that a warm pass reads one file per set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import joblib
+import numpy as np
+
+
+def default_cache_dir() -> Path:
+    """``$SER_CACHE_DIR``, else ``$XDG_CACHE_HOME/ser-benchmark``, else ``~/.cache/ser-benchmark``."""
+    if os.environ.get("SER_CACHE_DIR"):
+        return Path(os.environ["SER_CACHE_DIR"]).expanduser()
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "ser-benchmark"
+
+
+def file_key(path: str, content_hash: bool = False) -> str:
+    """A file's identity: path, size and modification time, or (on request) its content."""
+    stat = os.stat(path)
+    if content_hash:
+        import hashlib
+
+        with open(path, "rb") as handle:
+            return "c" + hashlib.file_digest(handle, "sha1").hexdigest()
+    return joblib.hash((os.path.abspath(path), stat.st_size, stat.st_mtime_ns), hash_name="md5")
+
+
+@dataclass
+class Rows:
+    """Results for several clips of one set: vectors (n, d) or sequences concatenated with offsets."""
+
+    keys: list[str]
+    values: np.ndarray
+    nonfinite: np.ndarray
+    text: np.ndarray
+    offsets: np.ndarray | None = None  # sequences only: row i is values[offsets[i]:offsets[i + 1]]
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def row(self, i: int) -> np.ndarray:
+        return self.values[i] if self.offsets is None else self.values[self.offsets[i]: self.offsets[i + 1]]
+
+    @classmethod
+    def build(cls, keys: list[str], rows: list[np.ndarray], nonfinite: list[bool], text: list[str],
+              kind: str) -> Rows:
+        if kind == "sequence":
+            offsets = np.concatenate([[0], np.cumsum([r.shape[0] for r in rows])]).astype(np.int64)
+            values = np.concatenate(rows).astype(np.float32) if rows else np.zeros((0, 0), np.float32)
+            return cls(list(keys), values, np.array(nonfinite, bool), np.array(text), offsets)
+        return cls(list(keys), np.stack(rows).astype(np.float32), np.array(nonfinite, bool), np.array(text))
+
+    @classmethod
+    def concat(cls, parts: list[Rows], kind: str) -> Rows:
+        keys = [k for p in parts for k in p.keys]
+        nonfinite = np.concatenate([p.nonfinite for p in parts])
+        text = np.concatenate([p.text for p in parts])
+        if kind == "sequence":
+            lengths = np.concatenate([np.diff(p.offsets) for p in parts])
+            offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+            return cls(keys, np.concatenate([p.values for p in parts]), nonfinite, text, offsets)
+        return cls(keys, np.concatenate([p.values for p in parts]), nonfinite, text)
+
+
+@dataclass
+class SetStore:
+    """Every cached row of one feature-set key, merged in memory, with a key -> row index."""
+
+    directory: Path
+    kind: str
+    persist: bool = True  # False: --no-cache, rows live in memory only
+    columns: list[str] | None = None
+    packs: list[Path] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    _parts: list[Rows] = field(default_factory=list)
+    _merged: Rows | None = None
+    _index: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, directory: Path, kind: str) -> SetStore:
+        store = cls(directory, kind)
+        columns_file = directory / "columns.json"
+        if columns_file.is_file():
+            try:
+                store.columns = json.loads(columns_file.read_text())
+            except (OSError, ValueError) as error:
+                store.problems.append(f"{columns_file} is unreadable ({error}); the set is recomputed")
+                _remove_all(directory)
+                return store
+        for pack in sorted(directory.glob("pack-*.npz")):
+            store._load_pack(pack)
+        return store
+
+    def _load_pack(self, pack: Path) -> None:
+        try:
+            with np.load(pack, allow_pickle=False) as data:
+                keys, values = data["keys"], data["values"]
+                part = Rows(keys.tolist(), values, data["nonfinite"], data["text"],
+                            data["offsets"] if self.kind == "sequence" else None)
+            n = len(part.keys)
+            if len(part.nonfinite) != n or len(part.text) != n:
+                raise ValueError("flag arrays do not match the keys")
+            if self.kind == "sequence":
+                if part.offsets.shape != (n + 1,) or part.offsets[-1] != values.shape[0]:
+                    raise ValueError("offsets do not match the data")
+            elif values.ndim != 2 or values.shape[0] != n:
+                raise ValueError(f"values of shape {values.shape} for {n} keys")
+            width = values.shape[-1] if values.ndim == 2 else None
+            if self.columns is not None and n and width != len(self.columns):
+                raise ValueError(f"{width} columns, expected {len(self.columns)}")
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+            self.problems.append(f"cache pack {pack} is corrupt ({type(error).__name__}: {error}); "
+                                 "its entries are recomputed")
+            pack.unlink(missing_ok=True)
+            return
+        self._add(part)
+        self.packs.append(pack)
+
+    def _add(self, part: Rows) -> None:
+        self._parts.append(part)
+        self._merged = None
+
+    @property
+    def rows(self) -> Rows:
+        if self._merged is None:
+            if not self._parts:
+                empty = np.zeros((0, len(self.columns or [])), np.float32)
+                offsets = np.zeros(1, np.int64) if self.kind == "sequence" else None
+                self._merged = Rows([], empty, np.zeros(0, bool), np.zeros(0, str), offsets)
+            else:
+                self._merged = self._parts[0] if len(self._parts) == 1 else Rows.concat(self._parts, self.kind)
+                self._parts = [self._merged]
+            self._index = {k: i for i, k in enumerate(self._merged.keys)}
+        return self._merged
+
+    def lookup(self, keys: list[str]) -> list[int | None]:
+        """Row numbers of ``keys`` in :attr:`rows`, ``None`` where not cached."""
+        _ = self.rows
+        return [self._index.get(k) for k in keys]
+
+    def write_pack(self, part: Rows, columns: list[str] | None) -> Path | None:
+        """Write ``part`` as one new pack (atomically) and add it to the store."""
+        if not len(part):
+            return None
+        if not self.persist:
+            if columns is not None and self.columns is None:
+                self.columns = list(columns)
+            self._add(part)
+            return None
+        self.directory.mkdir(parents=True, exist_ok=True)
+        if columns is not None and self.columns is None:
+            _atomic_write_bytes(self.directory / "columns.json", json.dumps(columns).encode())
+            self.columns = list(columns)
+        arrays = {"keys": np.array(part.keys), "values": part.values, "nonfinite": part.nonfinite,
+                  "text": part.text}
+        if part.offsets is not None:
+            arrays["offsets"] = part.offsets
+        pack = self.directory / f"pack-{uuid.uuid4().hex}.npz"
+        tmp = pack.with_name(pack.name + ".tmp")
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+        os.replace(tmp, pack)
+        self._add(part)
+        self.packs.append(pack)
+        return pack
+
+    def compact(self) -> None:
+        """Merge all packs into one, so that the next warm pass reads a single file."""
+        if len(self.packs) <= 1:
+            return
+        merged, old = self.rows, list(self.packs)
+        keep = np.unique(merged.keys, return_index=True)[1]  # a key written twice keeps one row
+        if len(keep) != len(merged):
+            keep = np.sort(keep)
+            rows = [merged.row(i) for i in keep]
+            merged = Rows.build([merged.keys[i] for i in keep], rows, merged.nonfinite[keep].tolist(),
+                                merged.text[keep].tolist(), self.kind)
+        self.packs, self._parts, self._merged = [], [], None
+        self.write_pack(merged, None)
+        for pack in old:
+            pack.unlink(missing_ok=True)
+
+
+def _atomic_write_bytes(path: Path, payload: bytes) -> None:
+    tmp = path.with_name(path.name + f".{uuid.uuid4().hex}.tmp")
+    tmp.write_bytes(payload)
+    os.replace(tmp, path)
+
+
+def _remove_all(directory: Path) -> None:
+    for child in directory.iterdir():
+        if child.is_file():
+            child.unlink(missing_ok=True)

@@ -1,0 +1,49 @@
+"""Loading users' feature-set files: plain Python files that call ``@feature_set``."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+from .registry import FeatureError
+
+_LOADED: dict[str, str] = {}  # resolved path -> module name
+
+
+def load_plugins(paths: Iterable[str | Path]) -> list[str]:
+    """Import each file once per process, so that its ``@feature_set`` functions register.
+
+    Raises
+    ------
+    FeatureError
+        A missing file, or one that fails to import (the message names it and the error).
+    """
+    names = []
+    for raw in paths:
+        path = Path(raw).expanduser().resolve()
+        key = str(path)
+        if key in _LOADED:
+            names.append(_LOADED[key])
+            continue
+        if not path.is_file():
+            raise FeatureError(f"plugin file not found: {raw}")
+        module_name = "ser_plugin_" + hashlib.sha1(key.encode()).hexdigest()[:12]
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        if spec is None or spec.loader is None:
+            raise FeatureError(f"plugin {raw}: not a Python file")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        try:
+            spec.loader.exec_module(module)
+        except FeatureError as error:
+            del sys.modules[module_name]
+            raise FeatureError(f"plugin {raw}: {error}") from None
+        except Exception as error:
+            del sys.modules[module_name]
+            raise FeatureError(f"plugin {raw} failed to load: {type(error).__name__}: {error}") from None
+        _LOADED[key] = module_name
+        names.append(module_name)
+    return names

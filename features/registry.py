@@ -1,0 +1,133 @@
+"""The feature-set registry: built-in sets and the ones users add with ``@feature_set``."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import AnalysisConfig
+
+
+class FeatureError(ValueError):
+    """A feature-set name or result that cannot be used; a user error with a one-line message."""
+
+
+@dataclass(frozen=True)
+class FeatureSet:
+    name: str
+    func: Callable
+    version: int
+    kind: str  # "vector": fixed-length per clip; "sequence": (frames, dims) per clip
+    uses: tuple[str, ...] | None  # config fields the set depends on; None: all of them
+    columns: tuple[str, ...] | None
+    description: str
+    builtin: bool
+
+    def key(self, config: AnalysisConfig, library_versions: dict[str, str]) -> str:
+        """Identity of this set's numbers: name, version, code, settings and library versions."""
+        try:
+            source = inspect.getsource(self.func)
+        except (OSError, TypeError):  # defined where no source is kept (e.g. an interactive session)
+            source = getattr(self.func, "__qualname__", self.name)
+        payload = {"name": self.name, "version": self.version, "kind": self.kind, "source": source,
+                   "config": config.subset(self.uses), "libraries": library_versions}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+REGISTRY: dict[str, FeatureSet] = {}
+GROUPS: dict[str, tuple[str, ...]] = {}
+
+
+def feature_set(name: str, version: int = 1, *, columns: Sequence[str] | None = None, kind: str = "vector",
+                uses: Sequence[str] | None = None, description: str = "", replace: bool = False,
+                _builtin: bool = False) -> Callable:
+    """Register a feature set: a function of the shared :class:`~features.analysis.Clip`.
+
+    The function returns a dict name -> float, a pandas Series, or a 1-D array (named by ``columns``, or
+    ``NAME_0, NAME_1, ...``). Bump ``version`` when its numbers change; its source code is part of the
+    cache key too, so an edited function is never served stale numbers.
+
+    Examples
+    --------
+    >>> @feature_set("loudness", version=1)
+    ... def loudness(clip):
+    ...     return {"peak": float(abs(clip.y).max())}
+    """
+    if not name or not all(ch.isalnum() or ch in "_-" for ch in name):
+        raise FeatureError(f"feature-set name {name!r}: use letters, digits, '_' or '-'")
+    if kind not in ("vector", "sequence"):
+        raise FeatureError(f"feature set {name!r}: kind must be 'vector' or 'sequence'")
+
+    def register(func: Callable) -> Callable:
+        existing = REGISTRY.get(name)
+        same_function = existing is not None and _same_code(existing.func, func)
+        if existing is not None and not (replace or same_function):
+            raise FeatureError(f"feature set {name!r} is already registered; pass replace=True to override it")
+        REGISTRY[name] = FeatureSet(name, func, int(version), kind, tuple(uses) if uses is not None else None,
+                                    tuple(columns) if columns is not None else None, description,
+                                    _builtin)
+        return func
+
+    return register
+
+
+def _same_code(a: Callable, b: Callable) -> bool:
+    # A plugin file loaded twice (e.g. in the parent and again in a worker) registers equal functions.
+    return getattr(a, "__qualname__", None) == getattr(b, "__qualname__", None) and \
+        getattr(a, "__code__", None) is not None and a.__code__.co_code == getattr(b, "__code__", a).co_code
+
+
+def get_feature_set(name: str) -> FeatureSet:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise FeatureError(f"unknown feature set {name!r}; choose from: {', '.join(available())}") from None
+
+
+def available(kind: str | None = None) -> list[str]:
+    names = [n for n, s in REGISTRY.items() if kind is None or s.kind == kind]
+    return names + ([g for g in GROUPS] if kind in (None, "vector") else [])
+
+
+def resolve(spec: str | Sequence[str]) -> list[str]:
+    """``"all"`` or ``"mfcc,chroma"`` -> registered vector-set names, groups expanded, order kept."""
+    items = [s.strip() for s in spec.split(",")] if isinstance(spec, str) else [str(s).strip() for s in spec]
+    names: list[str] = []
+    for item in filter(None, items):
+        for name in GROUPS.get(item, (item,)):
+            fs = get_feature_set(name)
+            if fs.kind != "vector":
+                raise FeatureError(f"feature set {name!r} is a sequence set; sequence models choose it with "
+                                   f"--sequence-features")
+            if name not in names:
+                names.append(name)
+    if not names:
+        raise FeatureError("no feature set named; e.g. --features all or --features mfcc,chroma")
+    return names
+
+
+def as_vector(result: object, fs: FeatureSet) -> tuple[np.ndarray, list[str]]:
+    """Normalise what a vector set returned into (values, column names)."""
+    if isinstance(result, tuple) and len(result) == 2 and not np.isscalar(result[0]):
+        values, names = np.asarray(result[0], dtype=np.float64).ravel(), [str(n) for n in result[1]]
+    elif isinstance(result, dict):
+        names = [str(k) for k in result]
+        values = np.asarray([float(v) for v in result.values()], dtype=np.float64)
+    elif hasattr(result, "index") and hasattr(result, "to_numpy"):  # pandas Series
+        names, values = [str(k) for k in result.index], np.asarray(result.to_numpy(), dtype=np.float64)
+    else:
+        values = np.asarray(result, dtype=np.float64)
+        if values.ndim != 1:
+            raise FeatureError(f"feature set {fs.name!r} returned shape {values.shape}; a vector set returns "
+                               "a dict, a Series or a 1-D array")
+        names = list(fs.columns) if fs.columns is not None else [f"{fs.name}_{i}" for i in range(values.size)]
+    if len(names) != values.size:
+        raise FeatureError(f"feature set {fs.name!r} returned {values.size} values for {len(names)} names")
+    if not fs.builtin:  # user columns are prefixed with the set's name, so two sets never collide
+        names = [n if n.startswith(f"{fs.name}_") else f"{fs.name}_{n}" for n in names]
+    return values, names
