@@ -1,0 +1,28 @@
+"""Models behind one estimator interface, picked by name with ``--models``.
+
+Add a model by registering a factory (any scikit-learn style classifier)::
+
+    from models import register_model
+    from sklearn.ensemble import RandomForestClassifier
+
+    @register_model("forest", description="random forest")
+    def forest(random_state=0, n_jobs=1):
+        return RandomForestClassifier(n_estimators=300, random_state=random_state, n_jobs=n_jobs)
+"""
+
+from .base import LabelledClassifier
+from .classical import SVMClassifier, XGBoostClassifier
+from .neural import DenseNetworkClassifier, LSTMClassifier
+from .registry import MODELS, ModelError, ModelSpec, make_model, register_model, resolve_models
+
+register_model("svm", SVMClassifier, description="standardisation + RBF SVC")
+register_model("xgboost", XGBoostClassifier, description="XGBoost, hist tree method")
+register_model("dnn", DenseNetworkClassifier, description="dense network 256-128-64, dropout, early stopping",
+               neural=True)
+register_model("lstm", LSTMClassifier, input_kind="sequence", neural=True,
+               description="LSTM 256 on MFCC frame sequences, masked, early stopping")
+
+__all__ = [
+    "DenseNetworkClassifier", "LSTMClassifier", "LabelledClassifier", "MODELS", "ModelError", "ModelSpec",
+    "SVMClassifier", "XGBoostClassifier", "make_model", "register_model", "resolve_models",
+]

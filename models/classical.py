@@ -1,0 +1,98 @@
+"""Classical models on feature vectors: an RBF SVM and gradient-boosted trees."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+from sklearn.utils.class_weight import compute_sample_weight
+
+from .base import LabelledClassifier
+
+
+class SVMClassifier(LabelledClassifier):
+    """Standardisation then an RBF SVC; both fitted in ``fit`` on the training data only.
+
+    Parameters
+    ----------
+    C, gamma : SVC regularisation and kernel width.
+    class_weight : ``"balanced"`` (default) weighs classes equally, which is what UAR rewards.
+    random_state : seeds the probability calibration.
+    """
+
+    def __init__(self, C: float = 10.0, gamma: str | float = "scale", class_weight: str | None = "balanced",
+                 random_state: int = 0, n_jobs: int = 1):
+        self.C = C
+        self.gamma = gamma
+        self.class_weight = class_weight
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def _fit_encoded(self, X, y, groups) -> None:
+        svc = SVC(C=self.C, gamma=self.gamma, kernel="rbf", class_weight=self.class_weight)
+        smallest = int(np.bincount(y).min())
+        if smallest >= 2:
+            # Platt scaling on internal cross-validation of the training data (what probability=True did)
+            folds = StratifiedKFold(n_splits=min(5, smallest), shuffle=True, random_state=self.random_state)
+            svc = CalibratedClassifierCV(svc, method="sigmoid", cv=folds, ensemble=False)
+        else:  # a class with a single example cannot be calibrated: fall back to softmaxed margins
+            svc = _SoftmaxSVC(svc)
+        self.pipeline_ = Pipeline([("scale", StandardScaler()), ("svc", svc)]).fit(X, y)
+
+    @property
+    def scaler_(self) -> StandardScaler:
+        return self.pipeline_.named_steps["scale"]
+
+    def _proba(self, X) -> np.ndarray:
+        return self.pipeline_.predict_proba(X)
+
+
+class _SoftmaxSVC(ClassifierMixin, BaseEstimator):
+    def __init__(self, svc):
+        self.svc = svc
+
+    def fit(self, X, y):
+        self.svc_ = clone(self.svc).set_params(decision_function_shape="ovr").fit(X, y)
+        self.classes_ = self.svc_.classes_
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        margins = self.svc_.decision_function(X)
+        if margins.ndim == 1:
+            margins = np.column_stack([-margins, margins])
+        e = np.exp(margins - margins.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+
+class XGBoostClassifier(LabelledClassifier):
+    """XGBoost with the hist tree method; threads bounded by ``n_jobs``; balanced sample weights."""
+
+    def __init__(self, n_estimators: int = 200, max_depth: int = 4, learning_rate: float = 0.1,
+                 subsample: float = 0.8, colsample_bytree: float = 0.5, balanced: bool = True,
+                 random_state: int = 0, n_jobs: int = 1):
+        self.n_estimators = n_estimators
+        self.max_depth = max_depth
+        self.learning_rate = learning_rate
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
+        self.balanced = balanced
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def _fit_encoded(self, X, y, groups) -> None:
+        from xgboost import XGBClassifier
+
+        self.booster_ = XGBClassifier(
+            n_estimators=self.n_estimators, max_depth=self.max_depth, learning_rate=self.learning_rate,
+            subsample=self.subsample, colsample_bytree=self.colsample_bytree, tree_method="hist",
+            n_jobs=max(1, int(self.n_jobs)), random_state=self.random_state, verbosity=0,
+        )
+        weights = compute_sample_weight("balanced", y) if self.balanced else None
+        self.booster_.fit(X, y, sample_weight=weights)
+
+    def _proba(self, X) -> np.ndarray:
+        return self.booster_.predict_proba(X)
