@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 SR = 16000
 N_FFT = 512
 HOP = 128
@@ -115,7 +115,7 @@ def make_sentences(count: int, rng: np.random.Generator) -> list[list[tuple[str,
     """Each sentence: syllables of (consonant kind, vowel index, stressed)."""
     sentences = []
     for _ in range(count):
-        n = int(rng.integers(6, 10))
+        n = int(rng.integers(5, 8))
         stressed = set(rng.choice(n, size=max(1, n // 3), replace=False).tolist())
         sentences.append([(str(rng.choice(CONSONANTS)), int(rng.integers(len(VOWELS))), i in stressed)
                           for i in range(n)])

@@ -93,7 +93,7 @@ def extract(
     jobs: int | None = None,
     plugins: Sequence[str | Path] = (),
     content_hash: bool = False,
-    progress: bool = False,
+    progress: bool | None = False,
 ) -> Features:
     """Features for every row of a corpus table, computing only what the cache lacks.
 
@@ -107,6 +107,7 @@ def extract(
     jobs : worker processes (``None``: all cores).
     plugins : Python files that register feature sets; loaded here and in every worker.
     content_hash : identify files by content rather than path, size and modification time.
+    progress : show a progress bar (``None``: only on a terminal).
     """
     start = time.perf_counter()
     config = config or AnalysisConfig()
@@ -178,7 +179,8 @@ def _run_tasks(tasks, keys, stores, config, plugin_paths, jobs, progress, root, 
     chunks = [tasks[i: i + size] for i in range(0, len(tasks), size)]
     jobs_args = [([(path, needed) for _, path, needed in chunk], config, plugin_paths) for chunk in chunks]
     failed: dict[int, str] = {}
-    bar = tqdm(total=len(tasks), unit="file", desc="features", disable=not progress, smoothing=0.1)
+    bar = tqdm(total=len(tasks), unit="file", desc="features", disable=None if progress is None else not progress,
+               smoothing=0.1)
     done = 0
     try:
         if n_jobs == 1 or len(chunks) == 1:

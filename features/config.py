@@ -25,7 +25,7 @@ class AnalysisConfig:
     contrast_fmin: float = 100.0  # six octave bands from 100 Hz stay below the 8 kHz Nyquist limit
     contrast_bands: int = 6
     tonnetz_source: str = "stft"  # "cqt": harmonic separation then constant-Q chroma, the usual (slow) route
-    seq_pool: int = 3  # frames averaged into one sequence step: 30 ms steps keep the LSTM affordable
+    seq_pool: int = 4  # frames averaged into one sequence step: 40 ms steps keep the LSTM affordable on CPU
     seq_max_len: int | None = None  # None: the corpus's 95th percentile length
 
     def __post_init__(self) -> None:

@@ -71,7 +71,7 @@ class _SoftmaxSVC(ClassifierMixin, BaseEstimator):
 class XGBoostClassifier(LabelledClassifier):
     """XGBoost with the hist tree method; threads bounded by ``n_jobs``; balanced sample weights."""
 
-    def __init__(self, n_estimators: int = 200, max_depth: int = 4, learning_rate: float = 0.1,
+    def __init__(self, n_estimators: int = 120, max_depth: int = 4, learning_rate: float = 0.15,
                  subsample: float = 0.8, colsample_bytree: float = 0.5, balanced: bool = True,
                  random_state: int = 0, n_jobs: int = 1):
         self.n_estimators = n_estimators

@@ -144,7 +144,7 @@ class LSTMClassifier(_KerasClassifier):
     input_kind = "sequence"
 
     def __init__(self, units: int = 256, dense: Sequence[int] = (128, 64), dropout: float = 0.5,
-                 learning_rate: float = 1e-3, batch_size: int = 64, max_epochs: int = 40, patience: int = 6,
+                 learning_rate: float = 1e-3, batch_size: int = 64, max_epochs: int = 30, patience: int = 4,
                  validation_fraction: float = 0.15, length_percentile: float = 95.0,
                  class_weight: str | None = "balanced", random_state: int = 0, n_jobs: int = 1, verbose: int = 0):
         self.units = units

@@ -1,0 +1,106 @@
+"""The leakage audit: what each protocol lets the test fold share with training, before any score is read."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pandas as pd
+
+from .protocols import SPEAKER_INDEPENDENT, Fold
+
+FEW_SPEAKERS = 5  # below this, a speaker-independent estimate rests on too few voices to generalise from
+SCALING_STATEMENT = ("Every fitted transform (feature scaling, per-frame normalisation, label encoding, sequence "
+                     "length, early-stopping validation split) is fitted inside the model on the training fold "
+                     "only. Speaker normalisation, where marked, uses each speaker's own unlabelled features.")
+
+
+def duplicate_groups(table: pd.DataFrame) -> list[list[int]]:
+    """Row numbers of utterances whose decoded samples are identical (same content digest), per group."""
+    groups = defaultdict(list)
+    for i, digest in enumerate(table["digest"].tolist()):
+        groups[digest].append(i)
+    return [rows for rows in groups.values() if len(rows) > 1]
+
+
+def audit(table: pd.DataFrame, folds: dict[str, list[Fold]]) -> dict:
+    """The audit as a JSON-ready dict: corpus duplicates, then per protocol and fold what test shares with train."""
+    paths = table["path"].astype(str).tolist()
+    speakers = table["speaker"].astype(str).to_numpy()
+    texts = table["text"].to_numpy()
+    dup_groups = duplicate_groups(table)
+    twin_of = {i: [j for j in group if j != i] for group in dup_groups for i in group}
+    n_speakers = len(set(speakers.tolist()))
+    warnings = []
+    if dup_groups:
+        warnings.append(f"{len(dup_groups)} group(s) of exact-duplicate audio in the corpus "
+                        f"({sum(len(g) for g in dup_groups)} files)")
+    report = {
+        "corpus": {
+            "utterances": len(table), "speakers": n_speakers,
+            "duplicate_groups": [[paths[i] for i in g] for g in dup_groups],
+        },
+        "protocols": {},
+        "scaling": SCALING_STATEMENT,
+    }
+    for protocol, fold_list in folds.items():
+        fold_reports, cross_pairs = [], []
+        tested = shared_speaker = shared_text = with_text = 0
+        for fold in fold_list:
+            train_speakers = set(speakers[fold.train].tolist())
+            test_speakers = sorted(set(speakers[fold.test].tolist()))
+            train_texts = {t for t in texts[fold.train].tolist() if t is not None and t == t}
+            train_rows = set(fold.train.tolist())
+            spk = sum(s in train_speakers for s in speakers[fold.test])
+            txt_rows = [t for t in texts[fold.test].tolist() if t is not None and t == t]
+            txt = sum(t in train_texts for t in txt_rows)
+            pairs = [(paths[i], paths[j]) for i in fold.test.tolist() for j in twin_of.get(i, []) if j in train_rows]
+            cross_pairs += pairs
+            tested += len(fold.test)
+            shared_speaker += spk
+            shared_text += txt
+            with_text += len(txt_rows)
+            fold_reports.append({
+                "fold": fold.index, "n_train": len(fold.train), "n_test": len(fold.test),
+                "test_speakers": test_speakers, "n_train_speakers": len(train_speakers),
+                "test_speaker_in_train": spk / max(len(fold.test), 1),
+                "test_text_in_train": txt / len(txt_rows) if txt_rows else None,
+                "duplicate_pairs": [{"test": a, "train": b} for a, b in pairs],
+            })
+        entry = {
+            "n_folds": len(fold_list),
+            "test_speaker_in_train": shared_speaker / max(tested, 1),
+            "test_text_in_train": shared_text / with_text if with_text else None,
+            "duplicates_across_train_test": len(cross_pairs),
+            "speakers_total": n_speakers,
+            "test_speakers_per_fold": [len(f["test_speakers"]) for f in fold_reports],
+            "folds": fold_reports,
+        }
+        report["protocols"][protocol] = entry
+        if protocol in SPEAKER_INDEPENDENT and n_speakers < FEW_SPEAKERS:
+            warnings.append(f"{protocol}: the speaker-independent estimate rests on {n_speakers} speakers; "
+                            "it says little about unseen voices")
+        if cross_pairs:
+            warnings.append(f"{protocol}: {len(cross_pairs)} test utterance(s) have an exact duplicate in training")
+        if protocol in SPEAKER_INDEPENDENT and shared_speaker:
+            warnings.append(f"{protocol}: {shared_speaker} test utterance(s) share a speaker with training")
+    report["warnings"] = warnings
+    return report
+
+
+def format_audit(report: dict) -> str:
+    """A short human-readable account of the audit, printed before the leaderboards."""
+    corpus = report["corpus"]
+    lines = [f"Leakage audit: {corpus['utterances']} utterances, {corpus['speakers']} speakers, "
+             f"{len(corpus['duplicate_groups'])} exact-duplicate group(s)"]
+    for protocol, entry in report["protocols"].items():
+        text = entry["test_text_in_train"]
+        lines.append(
+            f"  {protocol:<13} folds={entry['n_folds']:<2} test speaker in train: "
+            f"{100 * entry['test_speaker_in_train']:5.1f}%  test sentence in train: "
+            f"{'  n/a' if text is None else f'{100 * text:5.1f}%'}  duplicates across train/test: "
+            f"{entry['duplicates_across_train_test']}  test speakers per fold: "
+            f"{','.join(map(str, entry['test_speakers_per_fold']))}")
+    for warning in report["warnings"]:
+        lines.append(f"  warning: {warning}")
+    lines.append(f"  {report['scaling']}")
+    return "\n".join(lines)
