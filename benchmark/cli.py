@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     perf = sub.add_parser("perf", help="time the feature bank against the usual per-feature recipe")
     _corpus_args(perf)
-    perf.add_argument("--files", type=int, default=120, help="clips to time (default 120)")
+    perf.add_argument("--files", type=int, default=200, help="clips to time (default 200)")
     perf.add_argument("--cache-dir")
     return parser
 

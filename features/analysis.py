@@ -93,10 +93,24 @@ class Clip:
 
 
 def safe_delta(matrix: np.ndarray, width: int = 9) -> np.ndarray:
-    """``librosa.feature.delta`` that also works on clips with fewer frames than the delta window."""
+    """First-order deltas, equal to ``librosa.feature.delta(matrix, width=width)`` (mode ``interp``).
+
+    Interior frames use the regression kernel directly, and the edge frames the slope of a straight line
+    fitted to the first (last) ``width`` frames, which is what Savitzky-Golay ``interp`` mode computes for a
+    first-order fit; this skips the per-call polynomial fits. Clips with fewer frames than ``width`` use a
+    narrower window.
+    """
     frames = matrix.shape[-1]
     if frames >= width:
-        return librosa.feature.delta(matrix, width=width)
+        half = width // 2
+        taps = np.arange(-half, half + 1, dtype=np.float64)
+        weights = taps / (taps @ taps)
+        windows = np.lib.stride_tricks.sliding_window_view(matrix, width, axis=-1)
+        out = np.empty(matrix.shape, dtype=np.result_type(matrix.dtype, np.float32))
+        out[..., half: frames - half] = windows @ weights
+        out[..., :half] = (matrix[..., :width] @ weights)[..., None]
+        out[..., frames - half:] = (matrix[..., -width:] @ weights)[..., None]
+        return out
     usable = frames if frames % 2 else frames - 1
     if usable < 3:
         return np.zeros_like(matrix)

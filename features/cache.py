@@ -1,13 +1,14 @@
 """The feature cache: per feature-set key, packs of rows keyed by file identity.
 
 Entries are plain arrays in ``.npz`` packs read with ``allow_pickle=False``, so loading a cache cannot run code
-(unlike ``joblib.Memory``'s pickles); keys are ``joblib.hash`` digests. Each finished extraction chunk writes its
+(unlike ``joblib.Memory``'s pickles); joblib runs the workers that fill it. Each finished extraction chunk writes its
 own pack atomically, so an interrupted run keeps everything it finished; packs are merged at the end of a run so
 that a warm pass reads one file per set.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import uuid
@@ -15,7 +16,6 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import joblib
 import numpy as np
 
 
@@ -31,11 +31,10 @@ def file_key(path: str, content_hash: bool = False) -> str:
     """A file's identity: path, size and modification time, or (on request) its content."""
     stat = os.stat(path)
     if content_hash:
-        import hashlib
-
         with open(path, "rb") as handle:
             return "c" + hashlib.file_digest(handle, "sha1").hexdigest()
-    return joblib.hash((os.path.abspath(path), stat.st_size, stat.st_mtime_ns), hash_name="md5")
+    identity = f"{os.path.abspath(path)}\0{stat.st_size}\0{stat.st_mtime_ns}"
+    return hashlib.md5(identity.encode(), usedforsecurity=False).hexdigest()
 
 
 @dataclass
@@ -100,16 +99,22 @@ class SetStore:
                 store.problems.append(f"{columns_file} is unreadable ({error}); the set is recomputed")
                 _remove_all(directory)
                 return store
-        for pack in sorted(directory.glob("pack-*.npz")):
-            store._load_pack(pack)
+        names = os.listdir(directory) if directory.is_dir() else []
+        for name in sorted(n for n in names if n.startswith("pack-") and n.endswith(".npz")):
+            store._load_pack(directory / name)
         return store
 
     def _load_pack(self, pack: Path) -> None:
         try:
             with np.load(pack, allow_pickle=False) as data:
-                keys, values = data["keys"], data["values"]
-                part = Rows(keys.tolist(), values, data["nonfinite"], data["text"],
-                            data["offsets"] if self.kind == "sequence" else None)
+                rows = data["rows"]  # zip checks each member's CRC-32 as it is read: corruption raises
+                if self.kind == "sequence":
+                    values = data["values"]
+                    offsets = np.concatenate([[0], rows["end"]]).astype(np.int64)
+                else:
+                    values = np.ascontiguousarray(rows["values"])
+                    offsets = None
+                part = Rows(rows["key"].tolist(), values, rows["nonfinite"], rows["text"], offsets)
             n = len(part.keys)
             if len(part.nonfinite) != n or len(part.text) != n:
                 raise ValueError("flag arrays do not match the keys")
@@ -164,10 +169,21 @@ class SetStore:
         if columns is not None and self.columns is None:
             _atomic_write_bytes(self.directory / "columns.json", json.dumps(columns).encode())
             self.columns = list(columns)
-        arrays = {"keys": np.array(part.keys), "values": part.values, "nonfinite": part.nonfinite,
-                  "text": part.text}
-        if part.offsets is not None:
-            arrays["offsets"] = part.offsets
+        # One structured array per pack (vectors ride along as a sub-array field): a warm pass opens one zip
+        # member per set. Sequences keep their frames in a second member and an end offset per row.
+        fields = [("key", "U48"), ("nonfinite", "?"), ("text", "U48")]
+        if part.offsets is None:
+            fields.append(("values", "f4", (part.values.shape[1],)))
+        else:
+            fields.append(("end", "i8"))
+        rows = np.zeros(len(part), dtype=fields)
+        rows["key"], rows["nonfinite"], rows["text"] = part.keys, part.nonfinite, part.text
+        arrays = {"rows": rows}
+        if part.offsets is None:
+            rows["values"] = part.values
+        else:
+            rows["end"] = part.offsets[1:]
+            arrays["values"] = part.values
         pack = self.directory / f"pack-{uuid.uuid4().hex}.npz"
         tmp = pack.with_name(pack.name + ".tmp")
         with open(tmp, "wb") as handle:

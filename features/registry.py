@@ -7,6 +7,7 @@ import inspect
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -30,13 +31,23 @@ class FeatureSet:
 
     def key(self, config: AnalysisConfig, library_versions: dict[str, str]) -> str:
         """Identity of this set's numbers: name, version, code, settings and library versions."""
-        try:
-            source = inspect.getsource(self.func)
-        except (OSError, TypeError):  # defined where no source is kept (e.g. an interactive session)
-            source = getattr(self.func, "__qualname__", self.name)
-        payload = {"name": self.name, "version": self.version, "kind": self.kind, "source": source,
+        return _set_key(self, config, tuple(sorted(library_versions.items())))
+
+
+@lru_cache(maxsize=256)
+def _set_key(self: FeatureSet, config: AnalysisConfig, library_versions: tuple) -> str:
+    payload = {"name": self.name, "version": self.version, "kind": self.kind, "source": _source_digest(self.func),
                    "config": config.subset(self.uses), "libraries": library_versions}
-        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:20]
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+@lru_cache(maxsize=None)
+def _source_digest(func: Callable) -> str:
+    try:
+        source = inspect.getsource(func)
+    except (OSError, TypeError):  # defined where no source is kept (e.g. an interactive session)
+        source = getattr(func, "__qualname__", repr(func))
+    return hashlib.sha256(source.encode()).hexdigest()
 
 
 REGISTRY: dict[str, FeatureSet] = {}
