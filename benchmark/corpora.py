@@ -365,8 +365,9 @@ def _as_table(rows: list[ParsedRow]) -> pd.DataFrame:
             table[column] = None
     extra = [c for c in table.columns if c not in COLUMNS]
     table = table[COLUMNS + extra]
-    for column in ("speaker", "text", "label"):
-        table[column] = table[column].map(lambda v: None if v is None or pd.isna(v) else str(v)).astype(object)
+    for column in ("speaker", "text", "label", "gender"):
+        values = [None if v is None or (isinstance(v, float) and v != v) else str(v) for v in table[column]]
+        table[column] = pd.Series(values, index=table.index, dtype=object)
     return table.reset_index(drop=True)
 
 

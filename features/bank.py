@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+import warnings
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -242,8 +243,14 @@ def _compute_chunk_indexed(index: int, tasks, config, plugin_paths):
 def _compute_chunk(tasks: list[tuple[str, tuple[str, ...]]], config: AnalysisConfig,
                    plugin_paths: list[str]) -> list[tuple[dict, str | None]]:
     """Worker: for each (path, sets), decode once, analyse once, compute the sets. Never raises per file."""
+    from threadpoolctl import threadpool_limits
+
     load_plugins(plugin_paths)
-    return [_compute_clip(path, needed, config) for path, needed in tasks]
+    # One BLAS thread everywhere, so features are bit-identical whatever --jobs is (and small matrix
+    # products gain nothing from threads). librosa's short-clip warning is reported by the bank itself.
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"n_fft=\d+ is too large")
+        return [_compute_clip(path, needed, config) for path, needed in tasks]
 
 
 def _compute_clip(path: str, needed: tuple[str, ...], config: AnalysisConfig) -> tuple[dict, str | None]:
