@@ -28,7 +28,7 @@ FORMATS = {"md": "leaderboard.md", "csv": "leaderboard.csv", "latex": "leaderboa
 def read_folds(path: Path) -> pd.DataFrame:
     text = {c: str for c in ("dataset", "table", "features", "model", "protocol", "status", "error")}
     # Only empty cells are missing: a feature set named "NA" stays a name.
-    folds = pd.read_csv(path, float_precision="round_trip", dtype=text, keep_default_na=False, na_values=[""])
+    folds = pd.read_csv(path, dtype=text, keep_default_na=False, na_values=[""])
     folds["error"] = folds["error"].fillna("")
     folds["speaker_norm"] = folds["speaker_norm"].astype(str).str.lower().eq("true")
     return folds

@@ -40,7 +40,7 @@ class Profile:
 
 PROFILES = {
     "default": Profile(speakers_per_sex=4, sentences=6, takes=2),  # 8 speakers x 7 x 6 x 2 = 672 clips
-    "small": Profile(speakers_per_sex=3, sentences=3, takes=1),  # 6 speakers x 7 x 3 = 126 clips, for tests
+    "small": Profile(speakers_per_sex=3, sentences=3, takes=2),  # 6 speakers x 7 x 3 x 2 = 252 clips, for tests
 }
 
 # Vowel formant targets (F1, F2, F3, F4 in Hz) for an adult male vocal tract (Peterson & Barney 1952).

@@ -38,16 +38,16 @@ def test_default_profile_has_the_promised_shape():
 
 def test_generated_once_loaded_through_the_reader_and_time_printed(tmp_path, capsys):
     root = ensure_synthetic_corpus(cache_dir=tmp_path, seed=0, profile="small")
-    assert "generated 126 files in" in capsys.readouterr().err
+    assert "generated 252 files in" in capsys.readouterr().err
     mtimes = {p: p.stat().st_mtime_ns for p in root.glob("*.wav")}
     assert ensure_synthetic_corpus(cache_dir=tmp_path, seed=0, profile="small") == root
     assert capsys.readouterr().err == ""  # reused, not regenerated
     assert {p: p.stat().st_mtime_ns for p in root.glob("*.wav")} == mtimes
     corpus = load_corpus(None, None, cache_dir=tmp_path, profile="small")
     table = corpus.table
-    assert len(table) == 126 and not corpus.skipped
+    assert len(table) == 252 and not corpus.skipped
     assert table["speaker"].nunique() == 6 and table["text"].nunique() == 3
-    assert table.groupby("emotion").size().tolist() == [18] * 7
+    assert table.groupby("emotion").size().tolist() == [36] * 7
     assert set(table["sample_rate"]) == {16000} and table["duration"].between(0.8, 6).all()
 
 
