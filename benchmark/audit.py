@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections import defaultdict
 
 import pandas as pd
@@ -88,19 +89,23 @@ def audit(table: pd.DataFrame, folds: dict[str, list[Fold]]) -> dict:
 
 
 def format_audit(report: dict) -> str:
-    """A short human-readable account of the audit, printed before the leaderboards."""
+    """A short human-readable account of the audit, printed before the leaderboards (100 columns)."""
+    from tabulate import tabulate
+
     corpus = report["corpus"]
     lines = [f"Leakage audit: {corpus['utterances']} utterances, {corpus['speakers']} speakers, "
              f"{len(corpus['duplicate_groups'])} exact-duplicate group(s)"]
+    rows = []
     for protocol, entry in report["protocols"].items():
         text = entry["test_text_in_train"]
-        lines.append(
-            f"  {protocol:<13} folds={entry['n_folds']:<2} test speaker in train: "
-            f"{100 * entry['test_speaker_in_train']:5.1f}%  test sentence in train: "
-            f"{'  n/a' if text is None else f'{100 * text:5.1f}%'}  duplicates across train/test: "
-            f"{entry['duplicates_across_train_test']}  test speakers per fold: "
-            f"{','.join(map(str, entry['test_speakers_per_fold']))}")
+        per_fold = entry["test_speakers_per_fold"]
+        rows.append([protocol, entry["n_folds"], f"{100 * entry['test_speaker_in_train']:.1f}%",
+                     "n/a" if text is None else f"{100 * text:.1f}%", entry["duplicates_across_train_test"],
+                     ",".join(map(str, per_fold[:8])) + ("..." if len(per_fold) > 8 else "")])
+    lines.append(tabulate(rows, ["protocol", "folds", "test speaker\nin train", "test sentence\nin train",
+                                 "duplicates\ntrain/test", "test speakers\nper fold"],
+                          tablefmt="simple", disable_numparse=True))
     for warning in report["warnings"]:
-        lines.append(f"  warning: {warning}")
-    lines.append(f"  {report['scaling']}")
+        lines += textwrap.wrap(f"warning: {warning}", 100, subsequent_indent="  ")
+    lines += textwrap.wrap(report["scaling"], 100)
     return "\n".join(lines)

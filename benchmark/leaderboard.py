@@ -144,6 +144,10 @@ def _ablation_cells(summary: pd.DataFrame) -> tuple[list[str], list[list[str]], 
     return headers, body, protocol
 
 
+def emotion_labels(folds: pd.DataFrame) -> list[str]:
+    return [c.removeprefix("recall_") for c in folds.columns if c.startswith("recall_")]
+
+
 def _load(run_dir: Path) -> tuple[pd.DataFrame, dict, dict]:
     folds = read_folds(run_dir / "folds.csv")
     audit = json.loads((run_dir / "audit.json").read_text())
@@ -151,9 +155,9 @@ def _load(run_dir: Path) -> tuple[pd.DataFrame, dict, dict]:
     return folds, audit, run
 
 
-def _legend(audit: dict, run: dict, summary: pd.DataFrame) -> list[str]:
-    chance = summary.loc[summary["table"] == "leaderboard", "chance_uar"].mean()
-    text = (f"Chance level: UAR {100 * chance:.1f}% (1 / number of emotions). UAR = unweighted average recall, "
+def _legend(labels: list[str]) -> list[str]:
+    chance = f"{100 / len(labels):.1f}%" if labels else "n/a"
+    text = (f"Chance level: UAR {chance} (1 / number of emotions). UAR = unweighted average recall, "
             "mean ± std over folds; gap = stratified minus speaker-independent UAR, in points. Flags: "
             f"gap>{GAP_FLAG:g} (speaker leakage inflates the usual number), few-spk (fewer than {FEW_SPEAKERS} "
             "speakers), dup (exact-duplicate audio), spk-norm (speaker normalisation), failed (folds that did "
@@ -186,7 +190,7 @@ def render(run_dir: str | Path, fmt: str) -> str:
         if a_body:
             out += [f"## Feature-group ablation ({a_protocol} UAR)", "",
                     tabulate(a_body, a_headers, tablefmt="github", disable_numparse=True), ""]
-        out += _legend(audit, run, summary)
+        out += _legend(emotion_labels(folds))
         return "\n".join(out) + "\n"
     out = [_latex_table(headers, body, f"Leaderboard on {dataset}, ranked by {rank_by} UAR (\\%).", "tab:leaderboard")]
     if a_body:
@@ -211,7 +215,7 @@ def render_console(run_dir: str | Path) -> str:
     for r in failures.to_dict("records"):
         out.append(f"failed: {r['model']} on {r['features']} / {r['protocol']}: {r['n_failed']} fold(s): "
                    f"{r['first_error']}")
-    out += [""] + _legend(audit, run, summary)
+    out += [""] + _legend(emotion_labels(folds))
     return "\n".join(out)
 
 

@@ -179,7 +179,7 @@ def plan_ablation(models: Sequence[str], protocols: Sequence[str], vector_sets: 
     fast = [m for m in models if not get_model(m).neural and get_model(m).input_kind == "vector"]
     if len(vector_sets) < 2 or not fast:
         return []
-    protocol = next((p for p in ("speaker", "speaker+text", "stratified") if p in protocols))
+    protocol = next(p for p in ("speaker", "speaker+text", "stratified") if p in protocols)
     groups = [*vector_sets, features_label(vector_sets)]  # each alone, then all together
     return [Entry("ablation", name, model, protocol, False) for model in fast for name in groups]
 

@@ -212,28 +212,29 @@ def _store_chunk(chunk, outcome, keys, stores) -> dict[int, str]:
     """Write one finished chunk's results, a pack per set, and return the files that failed."""
     failed: dict[int, str] = {}
     per_set: dict[str, list] = defaultdict(list)
-    names: dict[str, list[str]] = {}
-    for (i, path, _), (results, error) in zip(chunk, outcome, strict=True):
+    columns_seen: dict[str, list[str]] = {}
+    for (i, _, _), (results, error) in zip(chunk, outcome, strict=True):
+        error = error or _column_mismatch(results, stores, columns_seen)
         if error is not None:
             failed[i] = error
             continue
-        for name, (values, columns, nonfinite, text) in results.items():
-            store = stores[name]
-            expected = store.columns or names.get(name)
-            if columns is not None and expected is not None and list(columns) != list(expected):
-                failed[i] = f"feature set {name!r} returned {len(columns)} columns, expected {len(expected)}"
-                break
-            if columns is not None:
-                names.setdefault(name, list(columns))
-        else:
-            for name, (values, _, nonfinite, text) in results.items():
-                per_set[name].append((keys[i], values, nonfinite, text))
+        for name, (values, _, nonfinite, text) in results.items():
+            per_set[name].append((keys[i], values, nonfinite, text))
     for name, items in per_set.items():
-        store = stores[name]
-        part = Rows.build([k for k, *_ in items], [v for _, v, _, _ in items], [f for *_, f, _ in items],
-                          [t for *_, t in items], store.kind)
-        store.write_pack(part, names.get(name))
+        keys_, values, flags, texts = (list(column) for column in zip(*items, strict=True))
+        stores[name].write_pack(Rows.build(keys_, values, flags, texts, stores[name].kind), columns_seen.get(name))
     return failed
+
+
+def _column_mismatch(results: dict, stores: dict, columns_seen: dict[str, list[str]]) -> str | None:
+    """A vector set must name the same columns for every clip (the first clip's, or the cached ones)."""
+    for name, (_, columns, _, _) in results.items():
+        if columns is None:
+            continue
+        expected = stores[name].columns or columns_seen.setdefault(name, list(columns))
+        if list(columns) != list(expected):
+            return f"feature set {name!r} returned {len(columns)} columns, expected {len(expected)}"
+    return None
 
 
 def _compute_chunk_indexed(index: int, tasks, config, plugin_paths):

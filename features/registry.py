@@ -7,7 +7,7 @@ import inspect
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 
@@ -41,7 +41,7 @@ def _set_key(self: FeatureSet, config: AnalysisConfig, library_versions: tuple) 
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _source_digest(func: Callable) -> str:
     try:
         source = inspect.getsource(func)
