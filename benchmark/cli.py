@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,9 +40,13 @@ def _feature_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--jobs", type=int, default=None, help="worker processes / threads (default: all cores)")
     g.add_argument("--cache-dir", help="feature cache (default: $SER_CACHE_DIR or ~/.cache/ser-benchmark)")
     g.add_argument("--no-cache", action="store_true", help="compute everything, keep nothing")
+    g.add_argument("--content-hash", action="store_true",
+                   help="identify files by content, not path, size and modification time")
     g.add_argument("--stats", help="functionals, e.g. mean,std,min,max,percentiles,slope (default mean,std)")
     g.add_argument("--sr", type=int, default=16000, help="analysis sample rate (default 16000)")
     g.add_argument("--tonnetz-source", choices=("stft", "cqt"), default="stft")
+    g.add_argument("--analysis", action="append", default=[], metavar="KEY=VALUE",
+                   help="any analysis setting, e.g. n_mfcc=20, n_mels=40, win_ms=32, seq_pool=2 (repeatable)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -129,16 +134,29 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
                      seed=args.seed, profile=args.profile)
             return 0
         return _run(args, argv)
-    except (CorpusError, FeatureError, ModelError, ProtocolError, ValueError, OSError) as error:
+    except (CorpusError, FeatureError, ModelError, ProtocolError, ValueError, OSError, TypeError) as error:
+        if os.environ.get("SER_DEBUG"):  # developers: the full traceback instead of one line
+            raise
         raise UsageError(str(error).splitlines()[0] if str(error) else type(error).__name__) from None
 
 
 def _analysis(args):
     from features import AnalysisConfig, parse_stats
+    from features.config import CONFIG_FIELDS
 
     changes = {"sr": args.sr, "tonnetz_source": args.tonnetz_source}
     if args.stats:
         changes["stats"] = parse_stats(args.stats)
+    for item in args.analysis:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or key not in CONFIG_FIELDS or key == "stats":
+            raise UsageError(f"--analysis {item!r}: expected KEY=VALUE with KEY one of "
+                             f"{', '.join(f for f in CONFIG_FIELDS if f != 'stats')}")
+        try:
+            changes[key] = json.loads(raw)
+        except ValueError:
+            changes[key] = raw
     return AnalysisConfig(**changes)
 
 
@@ -167,7 +185,7 @@ def _run(args, argv) -> int:
         seed=args.seed, jobs=args.jobs, cache_dir=args.cache_dir, use_cache=not args.no_cache, out=args.out,
         plugins=tuple(args.plugin), quiet=args.quiet, ablation=not args.no_ablation,
         include_song=args.include_song, strict=args.strict, profile=args.profile,
-        model_params=_parse_sets(args.set), analysis=_analysis(args),
+        model_params=_parse_sets(args.set), analysis=_analysis(args), content_hash=args.content_hash,
     )
     result = run_benchmark(config, argv)
     if args.quiet:
@@ -246,7 +264,7 @@ def _extract(args) -> int:
     sets = resolve(args.features)
     features = extract(corpus.table, sets, _analysis(args), sequence_sets=["mfcc_frames"] if args.sequences else [],
                        cache_dir=args.cache_dir, use_cache=not args.no_cache, jobs=args.jobs, plugins=args.plugin,
-                       progress=None)
+                       content_hash=args.content_hash, progress=None)
     report = features.report
     for path, reason in report.failed[:5]:
         print(f"skipped {path}: {reason}")

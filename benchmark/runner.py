@@ -49,6 +49,7 @@ class RunConfig:
     jobs: int | None = None
     cache_dir: str | None = None
     use_cache: bool = True
+    content_hash: bool = False
     out: str = "results"
     plugins: tuple[str, ...] = ()
     quiet: bool = False
@@ -109,7 +110,7 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
     feats = extract(corpus.table, vector_sets if needs_vectors else [], config.analysis,
                     sequence_sets=[sequence_set] if sequence_set else [], cache_dir=config.cache_dir,
                     use_cache=config.use_cache, jobs=config.jobs, plugins=config.plugins,
-                    progress=None if not config.quiet else False)
+                    content_hash=config.content_hash, progress=None if not config.quiet else False)
     timings["features"] = _lap(clock)
     report = feats.report
     say(f"features: {report.summary_line()}")

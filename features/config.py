@@ -38,6 +38,10 @@ class AnalysisConfig:
             raise ValueError("tonnetz_source must be 'stft' or 'cqt'")
         if self.seq_pool < 1:
             raise ValueError("seq_pool must be at least 1")
+        if self.n_mfcc < 1 or self.n_mels < self.n_mfcc:
+            raise ValueError(f"need 1 <= n_mfcc <= n_mels, got n_mfcc={self.n_mfcc}, n_mels={self.n_mels}")
+        if self.win_length > self.n_fft or self.hop_length < 1:
+            raise ValueError("the analysis window and hop must be at least one sample")
 
     @property
     def win_length(self) -> int:

@@ -20,6 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
     (["run", "--folds", "x"], "argument --folds: invalid int value"),
     (["run", "--set", "lstm.epochs"], "expected MODEL.PARAM=VALUE"),
     (["export", "/no/such/run"], "not a finished run folder"),
+    (["run", "--analysis", "n_mfccs=20"], "expected KEY=VALUE with KEY one of"),
+    (["run", "--analysis", "n_mfcc=80"], "need 1 <= n_mfcc <= n_mels"),
 ])
 def test_bad_arguments_give_one_line_and_exit_2(args, message, capsys):
     assert main(args) == 2
@@ -65,6 +67,19 @@ def test_list_names_everything(capsys):
     out = capsys.readouterr().out
     for name in ("emodb", "ravdess", "manifest", "mfcc", "tonnetz", "mfcc_frames", "svm", "lstm", "speaker+text"):
         assert name in out
+
+
+def test_analysis_settings_reach_the_features(tmp_path, capsys):
+    write_tone(tmp_path / "03a01Fa.wav")
+    write_tone(tmp_path / "08a01Wa.wav")
+    args = ["extract", "--dataset", "emodb", "--data-dir", str(tmp_path), "--jobs", "1", "--features", "mfcc",
+            "--cache-dir", str(tmp_path / "cache")]
+    assert main(args) == 0 and main([*args, "--analysis", "n_mfcc=13"]) == 0
+    out = capsys.readouterr().out
+    assert "2 computed" in out.splitlines()[-1]  # a new setting is a new cache key
+    widths = sorted(len(json.loads((d / "columns.json").read_text()))
+                    for d in (tmp_path / "cache" / "features" / "mfcc").iterdir())
+    assert widths == [13 * 2 * 2, 40 * 2 * 2]  # (coefficients + deltas) x (mean, std), one key per setting
 
 
 def test_extract_prints_one_summary_line_and_reuses_the_cache(tmp_path, capsys):

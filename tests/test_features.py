@@ -220,6 +220,20 @@ def test_interrupted_extraction_keeps_finished_chunks(tmp_path, isolated_cache, 
     assert feats.report.cache_hits == 8 and feats.report.computed == 12
 
 
+def test_content_hash_survives_a_touch_and_a_move(clips, tmp_path, isolated_cache, monkeypatch):
+    import os
+    import shutil
+
+    extract(_table(clips), ["rms"], cache_dir=isolated_cache, content_hash=True, jobs=1)
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    copies = [shutil.copy(c, moved / c.name) for c in clips]
+    os.utime(copies[0], ns=(1, 1))
+    decoded = _count_decodes(monkeypatch)
+    feats = extract(_table(copies), ["rms"], cache_dir=isolated_cache, content_hash=True, jobs=1)
+    assert decoded == [] and feats.report.cache_hits == len(clips)
+
+
 def test_no_cache_writes_nothing(clips, isolated_cache):
     extract(_table(clips), ["rms"], cache_dir=isolated_cache, use_cache=False, jobs=1)
     assert not (isolated_cache / "features").exists()
