@@ -93,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     _corpus_args(perf)
     perf.add_argument("--files", type=int, default=200, help="clips to time (default 200)")
     perf.add_argument("--cache-dir")
+    perf.add_argument("--lstm", action="store_true", help="also time one RAVDESS-sized LSTM fold (about a minute)")
     return parser
 
 
@@ -132,6 +133,10 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
 
             run_perf(dataset=args.dataset, data_dir=args.data_dir, n_files=args.files, cache_dir=args.cache_dir,
                      seed=args.seed, profile=args.profile)
+            if args.lstm:
+                from benchmark.perf import time_lstm_fold
+
+                time_lstm_fold()
             return 0
         return _run(args, argv)
     except (CorpusError, FeatureError, ModelError, ProtocolError, ValueError, OSError, TypeError) as error:
