@@ -3,6 +3,7 @@
 import json
 import shutil
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,11 +19,12 @@ from models import make_model
 QUICK_NEURAL = ["--set", "dnn.max_epochs=6", "--set", "lstm.max_epochs=3", "--set", "lstm.units=32"]
 
 
-def run(capsys, *args) -> "Path":  # noqa: F821
+def run(capsys, *args) -> Path:
+    """Run the CLI quietly on the small built-in profile; returns the run folder it printed."""
     code = main(["run", "--profile", "small", "--quiet", *args])
     out = capsys.readouterr().out.strip().splitlines()
     assert code == 0
-    return __import__("pathlib").Path(out[-1])
+    return Path(out[-1])
 
 
 @pytest.fixture(scope="module")
