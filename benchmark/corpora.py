@@ -276,9 +276,11 @@ def load_corpus(
         Unknown dataset, missing folder, empty corpus, or (with ``strict``) any skipped file.
     """
     if dataset is None:
-        dataset = "manifest" if data_dir is not None and str(data_dir).lower().endswith(".csv") else (
-            "synthetic" if data_dir is None else None)
-        if dataset is None:
+        if data_dir is None:
+            dataset = "synthetic"
+        elif str(data_dir).lower().endswith(".csv"):
+            dataset = "manifest"
+        else:
             raise CorpusError("--data-dir given without --dataset; name the corpus (e.g. --dataset emodb)")
     name = resolve_dataset_name(dataset)
     if name == "synthetic":

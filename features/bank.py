@@ -184,18 +184,12 @@ def _run_tasks(tasks, keys, stores, config, plugin_paths, jobs, progress, root, 
                smoothing=0.1)
     done = 0
     try:
-        if n_jobs == 1 or len(chunks) == 1:
-            results = (_compute_chunk(*args) for args in jobs_args)
-            chunk_order = iter(range(len(chunks)))
+        if n_jobs == 1 or len(chunks) == 1:  # in-process: no worker start-up for small jobs
+            results = (_compute_chunk_indexed(c, *args) for c, args in enumerate(jobs_args))
         else:
             results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
                 delayed(_compute_chunk_indexed)(c, *args) for c, args in enumerate(jobs_args))
-            chunk_order = None
-        for result in results:
-            if chunk_order is not None:
-                c, outcome = next(chunk_order), result
-            else:
-                c, outcome = result
+        for c, outcome in results:
             failed.update(_store_chunk(chunks[c], outcome, keys, stores))
             done += len(chunks[c])
             bar.update(len(chunks[c]))

@@ -89,8 +89,9 @@ def feature_set(name: str, version: int = 1, *, columns: Sequence[str] | None = 
 
 def _same_code(a: Callable, b: Callable) -> bool:
     # A plugin file loaded twice (e.g. in the parent and again in a worker) registers equal functions.
-    return getattr(a, "__qualname__", None) == getattr(b, "__qualname__", None) and \
-        getattr(a, "__code__", None) is not None and a.__code__.co_code == getattr(b, "__code__", a).co_code
+    code_a, code_b = getattr(a, "__code__", None), getattr(b, "__code__", None)
+    return (code_a is not None and code_b is not None and a.__qualname__ == b.__qualname__
+            and code_a.co_code == code_b.co_code)
 
 
 def get_feature_set(name: str) -> FeatureSet:

@@ -45,13 +45,14 @@ def register_model(name: str, factory: Callable | None = None, *, input_kind: st
 def make_model(name: str, random_state: int = 0, n_jobs: int = 1, **params):
     """A fresh, unfitted estimator from the registry, seeded and with bounded threads."""
     spec = get_model(name)
-    accepted = _parameters(spec.factory)
     offered = {"random_state": random_state, "n_jobs": n_jobs, **params}
-    unknown = [k for k in params if k not in accepted and not _takes_kwargs(spec.factory)]
+    if _takes_kwargs(spec.factory):
+        return spec.factory(**offered)
+    accepted = _parameters(spec.factory)
+    unknown = [k for k in params if k not in accepted]
     if unknown:
         raise ModelError(f"model {name!r} has no parameter(s) {', '.join(unknown)}")
-    kwargs = offered if _takes_kwargs(spec.factory) else {k: v for k, v in offered.items() if k in accepted}
-    return spec.factory(**kwargs)
+    return spec.factory(**{k: v for k, v in offered.items() if k in accepted})
 
 
 def get_model(name: str) -> ModelSpec:
