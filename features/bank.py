@@ -14,10 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmark.audio import AudioError, read_native, resample
-
 from . import builtin  # noqa: F401  (registers the built-in sets)
 from .analysis import Clip
+from .audio import AudioError, read_native, resample
 from .cache import Rows, SetStore, default_cache_dir, file_key
 from .config import AnalysisConfig
 from .plugins import load_plugins
@@ -95,6 +94,7 @@ def extract(
     plugins: Sequence[str | Path] = (),
     content_hash: bool = False,
     progress: bool | None = False,
+    parallel_backend: str | None = None,
 ) -> Features:
     """Features for every row of a corpus table, computing only what the cache lacks.
 
@@ -109,6 +109,8 @@ def extract(
     plugins : Python files that register feature sets; loaded here and in every worker.
     content_hash : identify files by content rather than path, size and modification time.
     progress : show a progress bar (``None``: only on a terminal).
+    parallel_backend : a joblib backend for the workers (default loky processes; ``"dask"`` needs an active
+        dask.distributed client).
     """
     start = time.perf_counter()
     config = config or AnalysisConfig()
@@ -146,7 +148,8 @@ def extract(
     report.cache_hits = len(paths) - len(tasks) - len(failed)
 
     if tasks:
-        failed.update(_run_tasks(tasks, keys, stores, config, plugin_paths, jobs, progress, root, use_cache))
+        failed.update(_run_tasks(tasks, keys, stores, config, plugin_paths, jobs, progress, root, use_cache,
+                                 parallel_backend))
         report.computed = len(tasks) - sum(1 for i, *_ in tasks if i in failed)
     if use_cache:
         for store in stores.values():
@@ -170,8 +173,9 @@ def _open_store(root: Path, name: str, spec: FeatureSet | None, config: Analysis
     return SetStore.open(directory, kind)
 
 
-def _run_tasks(tasks, keys, stores, config, plugin_paths, jobs, progress, root, use_cache) -> dict[int, str]:
-    from joblib import Parallel, delayed
+def _run_tasks(tasks, keys, stores, config, plugin_paths, jobs, progress, root, use_cache,
+               parallel_backend) -> dict[int, str]:
+    from joblib import Parallel, delayed, parallel_config
     from tqdm import tqdm
 
     n_jobs = min(effective_jobs(jobs), len(tasks))
@@ -187,8 +191,10 @@ def _run_tasks(tasks, keys, stores, config, plugin_paths, jobs, progress, root, 
         if n_jobs == 1 or len(chunks) == 1:  # in-process: no worker start-up for small jobs
             results = (_compute_chunk_indexed(c, *args) for c, args in enumerate(jobs_args))
         else:
-            results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-                delayed(_compute_chunk_indexed)(c, *args) for c, args in enumerate(jobs_args))
+            warm_up(sorted({name for _, _, needed in tasks for name in needed}), config)
+            with parallel_config(backend=parallel_backend or "loky"):
+                results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
+                    delayed(_compute_chunk_indexed)(c, *args) for c, args in enumerate(jobs_args))
         for c, outcome in results:
             failed.update(_store_chunk(chunks[c], outcome, keys, stores))
             done += len(chunks[c])
@@ -229,6 +235,29 @@ def _column_mismatch(results: dict, stores: dict, columns_seen: dict[str, list[s
         if list(columns) != list(expected):
             return f"feature set {name!r} returned {len(columns)} columns, expected {len(expected)}"
     return None
+
+
+def warm_up(names: Sequence[str], config: AnalysisConfig) -> None:
+    """Run every set once on a short noise clip in this process before any worker starts.
+
+    librosa compiles numba functions on first use and caches them on disk; two processes compiling the same
+    function at once can leave a cache that crashes every later process that loads it (numba issue 10128).
+    Compiling here first means workers only ever load a finished cache. A set that fails on noise is left to
+    fail, with its reason, on the real files.
+    """
+    from threadpoolctl import threadpool_limits
+
+    y = np.random.default_rng(0).normal(scale=0.1, size=config.sr).astype(np.float32)
+    clip = Clip(y, config, "warm-up noise")
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name in names:
+            if name == CLIP_INFO:
+                continue
+            try:
+                get_feature_set(name).func(clip)
+            except Exception as error:  # noqa: BLE001 - the same set runs, and reports, on every real file
+                clip.warnings.append(f"warm-up of {name!r} failed: {type(error).__name__}")
 
 
 def _compute_chunk_indexed(index: int, tasks, config, plugin_paths):

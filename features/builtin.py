@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import librosa
 import numpy as np
 
-from .analysis import Clip
+from . import opensmile_sets  # noqa: F401  (registers the optional openSMILE sets)
+from .analysis import Clip, safe_delta
 from .registry import GROUPS, feature_set
-from .stats import column_names, functionals
+from .rhythm import RHYTHM_NAMES, rhythm
+from .spectral import (
+    FORMANT_NAMES,
+    N_BARK,
+    SHAPE_NAMES,
+    auditory_bands,
+    formants,
+    log_bands,
+    rasta,
+    spectral_shape,
+)
+from .stats import RICH_STATS, column_names, functionals, rich_functionals
+from .voice import semitones, voice_track
 
 FRAME = ("sr", "win_length", "hop_length", "n_fft", "stats")
 MEL = FRAME + ("n_mels", "fmin", "fmax")
@@ -96,4 +111,71 @@ def pool_frames(frames: np.ndarray, pool: int) -> np.ndarray:
     return np.nanmean(padded.reshape(steps, pool, -1), axis=1)
 
 
-GROUPS["all"] = ("mfcc", "chroma", "contrast", "tonnetz", "zcr", "rms", "mel")
+# --- the speech bank: broad descriptors, each with its delta, under the rich functionals ----------------------
+
+RICH = ("sr", "win_length", "hop_length", "n_fft")
+N_CEPSTRA = 20  # MFCC 1..19 (c0 duplicates the energy descriptors)
+DELTA_WIDTH = 5
+
+
+def _rich(clip: Clip, prefix: str, rows: list[str], matrix: np.ndarray, deltas: bool = True):
+    """Rich functionals of ``matrix`` and (optionally) its delta; names ``prefix_row_stat``."""
+    frame_rate = clip.sr / clip.config.hop_length
+    if deltas:
+        delta = safe_delta(matrix, width=DELTA_WIDTH) * frame_rate
+        matrix = np.vstack([matrix, delta])
+        rows = rows + [f"d_{r}" for r in rows]
+    return rich_functionals(matrix, frame_rate), _rich_names(prefix, tuple(rows))
+
+
+@lru_cache(maxsize=64)
+def _rich_names(prefix: str, rows: tuple[str, ...]) -> list[str]:
+    return column_names(prefix, rows, RICH_STATS)
+
+
+@feature_set("cepstral", version=1, uses=MEL + ("n_mfcc",), _builtin=True,
+             description="MFCC 1-19 and deltas under the rich functionals (percentiles, regression, peaks ...)")
+def cepstral(clip: Clip):
+    top = min(N_CEPSTRA, clip.config.n_mfcc)
+    return _rich(clip, "cep", [f"{i:02d}" for i in range(1, top)], clip.mfcc[1:top])
+
+
+@feature_set("spectral", version=1, uses=RICH, _builtin=True,
+             description="26 Bark bands (log and RASTA), loudness, spectral shape and balance; rich functionals")
+def spectral(clip: Clip):
+    c = clip.config
+    bands = auditory_bands(clip)
+    logs = log_bands(bands)
+    shape = spectral_shape(clip.power, c.sr, clip.y, c.hop_length, c.win_length, bands=bands,
+                           magnitude=clip.magnitude)
+    rows = ([f"bark{i:02d}" for i in range(N_BARK)] + [f"rasta{i:02d}" for i in range(N_BARK)]
+            + list(SHAPE_NAMES))
+    return _rich(clip, "spec", rows, np.vstack([logs, rasta(logs), shape]))
+
+
+@feature_set("voice", version=1, uses=RICH, _builtin=True,
+             description="F0 (semitones), HNR, jitter, shimmer, formants F1-F3 over voiced frames; voicing "
+                         "probability over all frames; rich functionals")
+def voice(clip: Clip):
+    track = voice_track(clip)
+    voiced = track.voiced
+    formant_track = formants(clip.power[:, voiced], clip.sr) if voiced.any() else np.zeros((3, 0))
+    voiced_rows = ["f0_st", "hnr", "jitter", "shimmer", "shimmer_db", *FORMANT_NAMES]
+    voiced_matrix = np.vstack([semitones(track.f0[voiced]), track.hnr[voiced], track.jitter[voiced],
+                               track.shimmer[voiced], track.shimmer_db[voiced], formant_track])
+    a, names_a = _rich(clip, "voice", voiced_rows, voiced_matrix)
+    b, names_b = _rich(clip, "voice", ["voicing", "hnr_all"], np.vstack([track.voicing, track.hnr]))
+    return np.concatenate([a, b]), names_a + names_b
+
+
+@feature_set("rhythm", version=1, uses=RICH, _builtin=True,
+             description="voiced/unvoiced segment lengths, pauses, speech-rate proxy (syllable nuclei per second)")
+def rhythm_set(clip: Clip):
+    c = clip.config
+    track = voice_track(clip)
+    energy_db = 10.0 * np.log10(clip.power.sum(axis=0) + 1e-10)
+    return rhythm(track.voiced, energy_db, c.sr / c.hop_length), [f"rhythm_{n}" for n in RHYTHM_NAMES]
+
+
+GROUPS["classic"] = ("mfcc", "chroma", "contrast", "tonnetz", "zcr", "rms", "mel")
+GROUPS["all"] = ("cepstral", "spectral", "voice", "rhythm")

@@ -1,4 +1,4 @@
-"""Loading users' feature-set files: plain Python files that call ``@feature_set``."""
+"""Loading users' plugin files: plain Python files that call ``@feature_set`` (or ``register_model``)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ from pathlib import Path
 
 from .registry import FeatureError
 
-_LOADED: dict[str, str] = {}  # resolved path -> module name
+_LOADED: dict[str, str] = {}  # digest of the file's source -> module name
 
 
 def load_plugins(paths: Iterable[str | Path]) -> list[str]:
     """Import each file once per process, so that its ``@feature_set`` functions register.
+
+    A file is identified by its content: the same plugin reached by two paths (the user's file in the parent,
+    a copy in a worker) is imported once.
 
     Raises
     ------
@@ -24,13 +27,17 @@ def load_plugins(paths: Iterable[str | Path]) -> list[str]:
     names = []
     for raw in paths:
         path = Path(raw).expanduser().resolve()
-        key = str(path)
+        if not path.is_file():
+            raise FeatureError(f"plugin file not found: {raw}")
+        try:
+            source = path.read_bytes()
+        except OSError as error:
+            raise FeatureError(f"plugin {raw}: cannot be read ({error.strerror or error})") from None
+        key = hashlib.sha256(source).hexdigest()
         if key in _LOADED:
             names.append(_LOADED[key])
             continue
-        if not path.is_file():
-            raise FeatureError(f"plugin file not found: {raw}")
-        module_name = "ser_plugin_" + hashlib.sha1(key.encode()).hexdigest()[:12]
+        module_name = "ser_plugin_" + key[:12]
         spec = importlib.util.spec_from_file_location(module_name, path)
         if spec is None or spec.loader is None:
             raise FeatureError(f"plugin {raw}: not a Python file")
@@ -47,3 +54,8 @@ def load_plugins(paths: Iterable[str | Path]) -> list[str]:
         _LOADED[key] = module_name
         names.append(module_name)
     return names
+
+
+def loaded_sources() -> set[str]:
+    """Digests of the plugin sources this process has imported."""
+    return set(_LOADED)

@@ -12,9 +12,10 @@ from functools import cache, lru_cache
 import numpy as np
 
 from .config import AnalysisConfig
+from .errors import UserInputError
 
 
-class FeatureError(ValueError):
+class FeatureError(UserInputError):
     """A feature-set name or result that cannot be used; a user error with a one-line message."""
 
 

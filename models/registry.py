@@ -6,8 +6,10 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from features.errors import UserInputError
 
-class ModelError(ValueError):
+
+class ModelError(UserInputError):
     """An unknown or misregistered model: a user error with a one-line message."""
 
 
@@ -18,25 +20,31 @@ class ModelSpec:
     input_kind: str  # "vector" or "sequence"
     description: str
     neural: bool
+    default_input: str | None = None  # a feature set's name; None: the vector bank chosen with --features
 
 
 MODELS: dict[str, ModelSpec] = {}
 
 
 def register_model(name: str, factory: Callable | None = None, *, input_kind: str = "vector",
-                   description: str = "", neural: bool = False, replace: bool = False):
+                   description: str = "", neural: bool = False, default_input: str | None = None,
+                   replace: bool = False):
     """Register ``factory(random_state=..., n_jobs=..., **params)`` under ``name``; usable as a decorator.
 
     The factory may accept any subset of ``random_state`` and ``n_jobs``; it returns an unfitted estimator
-    with ``fit(X, y)`` (optionally ``groups=``) and ``predict``, ideally ``predict_proba``.
+    with ``fit(X, y)`` (optionally ``groups=``) and ``predict``, ideally ``predict_proba``. ``default_input``
+    names the feature set the model takes unless ``--input MODEL=SET`` says otherwise (``None``: the vector
+    bank); a sequence model without one takes ``mfcc_frames``.
     """
+    if input_kind == "sequence" and default_input is None:
+        default_input = "mfcc_frames"
     if input_kind not in ("vector", "sequence"):
         raise ModelError(f"model {name!r}: input_kind must be 'vector' or 'sequence'")
 
     def register(func: Callable) -> Callable:
         if name in MODELS and not replace and MODELS[name].factory is not func:
             raise ModelError(f"model {name!r} is already registered; pass replace=True to override it")
-        MODELS[name] = ModelSpec(name, func, input_kind, description, neural)
+        MODELS[name] = ModelSpec(name, func, input_kind, description, neural, default_input)
         return func
 
     return register(factory) if factory is not None else register
@@ -55,6 +63,29 @@ def make_model(name: str, random_state: int = 0, n_jobs: int = 1, **params):
     return spec.factory(**{k: v for k, v in offered.items() if k in accepted})
 
 
+def check_params(name: str, params: dict) -> None:
+    """Refuse unknown parameters and values of the wrong type (against the default's type), naming both."""
+    spec = get_model(name)
+    try:
+        model = make_model(name)
+    except Exception as error:  # a factory that cannot even be built with its defaults
+        raise ModelError(f"model {name!r} cannot be built: {type(error).__name__}: {error}") from None
+    defaults = model.get_params(deep=False) if hasattr(model, "get_params") else {}
+    accepted = set(defaults) or _parameters(spec.factory)
+    for key, value in params.items():
+        if key not in accepted and not _takes_kwargs(spec.factory):
+            raise ModelError(f"--set {name}.{key}: model {name!r} has no parameter {key!r}; it has "
+                             f"{', '.join(sorted(accepted))}")
+        default = defaults.get(key)
+        if isinstance(default, bool) and not isinstance(value, bool):
+            raise ModelError(f"--set {name}.{key}={value!r}: expected true or false")
+        if isinstance(default, int | float) and not isinstance(default, bool) and (
+                isinstance(value, bool) or not isinstance(value, int | float)):
+            raise ModelError(f"--set {name}.{key}={value!r}: expected a number like {default!r}")
+        if isinstance(default, list | tuple) and not isinstance(value, list | tuple):
+            raise ModelError(f"--set {name}.{key}={value!r}: expected a list like {list(default)!r}")
+
+
 def get_model(name: str) -> ModelSpec:
     try:
         return MODELS[name]
@@ -62,8 +93,10 @@ def get_model(name: str) -> ModelSpec:
         raise ModelError(f"unknown model {name!r}; choose from: {', '.join(MODELS)}") from None
 
 
-def resolve_models(spec: str) -> list[str]:
-    names = [s.strip() for s in spec.split(",") if s.strip()]
+def resolve_models(spec: str | list[str] | tuple[str, ...]) -> list[str]:
+    """Model names (``"all"`` expands to every registered model), checked and de-duplicated in order."""
+    items = spec.split(",") if isinstance(spec, str) else list(spec)
+    names = [s.strip() for s in items if s.strip()]
     if not names:
         raise ModelError("no model named; e.g. --models svm,xgboost")
     if names == ["all"]:

@@ -41,7 +41,7 @@ def shared_cache(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def small_corpus_dir(shared_cache) -> Path:
-    from benchmark.synthetic import ensure_synthetic_corpus
+    from benchmark.corpora.synthetic import ensure_synthetic_corpus
 
     return ensure_synthetic_corpus(cache_dir=shared_cache, seed=0, profile="small", quiet=True)
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from benchmark.audio import AudioError, probe, read_audio
+from features.audio import AudioError, probe, read_audio
 from tests.conftest import write_tone
 
 

@@ -11,8 +11,8 @@ import pytest
 
 from benchmark.cli import main
 from benchmark.corpora import load_corpus
-from benchmark.protocols import make_folds
-from benchmark.runner import fit_predict
+from benchmark.evaluation.protocols import make_folds
+from benchmark.run.fitting import fit_on_fold
 from features import extract
 from models import make_model
 
@@ -196,6 +196,6 @@ def test_shuffling_test_labels_does_not_change_what_is_learned(small_corpus_dir,
     shuffled[fold.test] = np.random.default_rng(1).permutation(y[fold.test])
     assert (shuffled != y).any()
     for name in ("svm", "xgboost"):
-        a = fit_predict(make_model(name), X, y, speakers, fold)
-        b = fit_predict(make_model(name), X, shuffled, speakers, fold)
+        a, _ = fit_on_fold(make_model(name), X, y, speakers, fold.train, fold.test)
+        b, _ = fit_on_fold(make_model(name), X, shuffled, speakers, fold.train, fold.test)
         np.testing.assert_array_equal(a, b)

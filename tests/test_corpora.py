@@ -178,3 +178,109 @@ def test_emodb_integration(emodb_dir):
     assert table.groupby("speaker")["gender"].first().value_counts().to_dict() == {"M": 5, "F": 5}
     angry_by_speaker = table[table["emotion"] == "angry"].groupby("speaker").size()
     assert angry_by_speaker.sum() == 127 and len(angry_by_speaker) == 10
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Symbolic links, Windows paths, single utterances; several corpora in one table
+
+
+def test_symlinked_folders_are_followed_and_loops_reported(tmp_path):
+    root, elsewhere = tmp_path / "emodb", tmp_path / "elsewhere"
+    write_tone(root / "wav" / "03a01Fa.wav")
+    write_tone(elsewhere / "08a01Wa.wav")
+    (root / "more").symlink_to(elsewhere, target_is_directory=True)  # a symlinked sub-folder
+    (root / "wav" / "again").symlink_to(root, target_is_directory=True)  # a loop back to the root
+    (root / "wav" / "x1.wav").symlink_to(root / "wav" / "x2.wav")  # two links pointing at each other
+    (root / "wav" / "x2.wav").symlink_to(root / "wav" / "x1.wav")
+    (root / "wav" / "gone.wav").symlink_to(tmp_path / "nowhere.wav")  # broken
+    corpus = load_corpus("emodb", root)
+    assert sorted(rows(corpus)) == ["03a01Fa.wav", "08a01Wa.wav"]
+    why = reasons(corpus)
+    assert why["again"].startswith("symbolic link loop: leads back to") and why["again"].endswith("not followed")
+    assert "loop" in why["x1.wav"] and "loop" in why["x2.wav"]
+    assert why["gone.wav"].startswith("broken symbolic link")
+
+
+def test_manifest_windows_paths_and_symlink_loops(tmp_path):
+    write_tone(tmp_path / "clips" / "sub" / "one.wav")
+    write_tone(tmp_path / "clips" / "two.wav")
+    (tmp_path / "clips" / "loop.wav").symlink_to(tmp_path / "clips" / "loop.wav")
+    (tmp_path / "manifest.csv").write_text(
+        "path,emotion,speaker\nclips\\sub\\one.wav,sad,s1\n.\\clips\\two.wav,happy,s2\nclips\\loop.wav,sad,s3\n")
+    corpus = load_corpus("manifest", tmp_path)
+    assert sorted(rows(corpus)) == ["one.wav", "two.wav"]
+    assert reasons(corpus) == {"loop.wav": f"manifest line 4: symbolic link loop at {tmp_path}/clips/loop.wav"}
+
+
+def test_single_utterance_speakers_and_emotions_are_warned(tmp_path):
+    for name in ("03a01Fa", "03a02Fa", "03a01Wa", "03a02Wa", "08a01Wa", "09a01Ta"):
+        write_tone(tmp_path / f"{name}.wav")
+    corpus = load_corpus("emodb", tmp_path)
+    assert corpus.warnings == [
+        "2 speaker(s) with a single utterance: 08, 09; a fold or class resting on one recording counts as much "
+        "as a full one",
+        "1 emotion(s) with a single utterance: sad; a fold or class resting on one recording counts as much as "
+        "a full one"]
+    assert corpus.summary()["warnings"] == corpus.warnings
+
+
+def make_corpora(tmp_path):
+    """Tiny EmoDB, RAVDESS and SAVEE folders; EmoDB and RAVDESS both have a speaker "03"."""
+    emodb, ravdess, savee = tmp_path / "emodb", tmp_path / "ravdess", tmp_path / "savee"
+    for i, name in enumerate(("03a01Wa", "03a02Fa", "03a04Ta", "03a05La", "08a01Wa", "08a02Fa", "08a04Ta")):
+        write_tone(emodb / "wav" / f"{name}.wav", freq=200 + i)
+    for i, (code, actor) in enumerate([("05", "03"), ("03", "03"), ("04", "03"), ("02", "03"), ("05", "04"),
+                                       ("03", "04"), ("04", "04")]):
+        write_tone(ravdess / f"Actor_{actor}" / f"03-01-{code}-01-01-01-{actor}.wav", freq=300 + i)
+    for i, name in enumerate(("DC_a01", "DC_h01", "DC_sa01", "JE_a01", "JE_h01", "JE_sa01", "JE_n01")):
+        write_tone(savee / f"{name}.wav", freq=400 + i)
+    return emodb, ravdess, savee
+
+
+def test_several_corpora_keep_speakers_apart_and_share_emotions(tmp_path):
+    from benchmark.corpora import load_corpora, parse_corpus_specs
+
+    emodb, ravdess, savee = make_corpora(tmp_path)
+    specs = parse_corpus_specs(f"emodb:{emodb},ravdess:{ravdess},savee:{savee}")
+    corpus = load_corpora(specs)
+    table = corpus.table
+    assert corpus.name == "emodb+ravdess+savee"
+    assert sorted(table.speaker.unique()) == ["emodb:03", "emodb:08", "ravdess:03", "ravdess:04", "savee:DC",
+                                              "savee:JE"]
+    assert set(table.emotion) == {"angry", "happy", "sad"}  # boredom, calm, neutral are not in every corpus
+    assert corpus.notes[0] == "emotions used (shared by every corpus): angry, happy, sad"
+    assert corpus.notes[1].startswith("dropped 3 utterance(s) of other emotions: emodb boredom 1, ravdess calm 1")
+    assert table.text.dropna().str.contains(":").all()
+    assert corpus.parts == {"emodb": str(emodb), "ravdess": str(ravdess), "savee": str(savee)}
+    asked = load_corpora(specs[:2], emotions=["angry", "sad", "calm"])
+    assert set(asked.table.emotion) == {"angry", "sad", "calm"}
+    assert any("emodb has no calm" in n for n in asked.notes)
+
+
+def test_several_corpora_errors(tmp_path):
+    from benchmark.corpora import load_corpora, parse_corpus_specs, parse_emotions
+
+    emodb, ravdess, _ = make_corpora(tmp_path)
+    assert parse_corpus_specs("emodb", data_dir=emodb) == [("emodb", emodb)]
+    assert parse_corpus_specs(f"crema-d:{tmp_path},synthetic") == [("cremad", tmp_path), ("synthetic", None)]
+    for text, message in [("emodb:a,emodb:b", "names emodb more than once"), ("emodb:a,,tess:b", "empty item"),
+                          ("emodb:a,nosuch:b", "unknown dataset 'nosuch'"), ("emodb,tess:b", "emodb:DIR")]:
+        with pytest.raises(CorpusError, match=message):
+            parse_corpus_specs(text)
+    assert parse_emotions("Anger, sadness,angry") == ["angry", "sad"]
+    with pytest.raises(CorpusError, match="unknown emotion"):
+        parse_emotions("angry,grumpy")
+    with pytest.raises(CorpusError, match="surprise in no corpus"):
+        load_corpora([("emodb", emodb), ("ravdess", ravdess)], emotions=["angry", "surprise"])
+
+
+def test_manifest_with_a_corpus_column(tmp_path):
+    from benchmark.corpora import load_corpora
+
+    for name in ("a", "b", "c", "d"):
+        write_tone(tmp_path / f"{name}.wav", freq=100 + ord(name))
+    (tmp_path / "manifest.csv").write_text("path,emotion,speaker,corpus\na.wav,sad,03,one\nb.wav,angry,03,one\n"
+                                           "c.wav,sad,03,two\nd.wav,angry,03,two\n")
+    corpus = load_corpora([("manifest", tmp_path / "manifest.csv")])
+    assert sorted(corpus.table.speaker) == ["one:03", "one:03", "two:03", "two:03"]
+    assert corpus.name == "one+two" and set(corpus.table.corpus) == {"one", "two"}

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from benchmark.protocols import Fold
-from benchmark.runner import fit_predict
+from benchmark.evaluation.protocols import Fold
+from benchmark.run.fitting import fit_on_fold
 from models import MODELS, make_model, register_model
 from models.registry import ModelError
 from models.validation import validation_split
@@ -109,8 +109,8 @@ def test_fit_uses_only_training_rows_poisoned_test_changes_nothing(name):
     y_poisoned = y.copy()
     y_poisoned[fold.test] = np.random.default_rng(0).permutation(y[fold.test])
     clean_model, dirty_model = model(name), model(name)
-    fit_predict(clean_model, A, y, speakers, fold)
-    fit_predict(dirty_model, poisoned, y_poisoned, speakers, fold)
+    fit_on_fold(clean_model, A, y, speakers, fold.train, fold.test)
+    fit_on_fold(dirty_model, poisoned, y_poisoned, speakers, fold.train, fold.test)
     for a, b in zip(fitted_state(name, clean_model), fitted_state(name, dirty_model), strict=True):
         np.testing.assert_array_equal(a, b)
     if name in ("svm", "dnn"):  # the scaler saw exactly the training rows

@@ -9,10 +9,12 @@ from dataclasses import dataclass
 import numpy as np
 import soundfile as sf
 
+from .errors import UserInputError
+
 DEFAULT_SR = 16000
 
 
-class AudioError(ValueError):
+class AudioError(UserInputError):
     """A file that cannot be used as audio; the message names the file and the reason."""
 
     def __init__(self, path: str | os.PathLike, reason: str):

@@ -6,6 +6,8 @@ header (by content, whatever the extension says) and reports every file it passe
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -13,7 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .audio import AudioError, probe
+from features.audio import AudioError, probe
+from features.errors import UserInputError
+
 from .emotions import canonical_emotion
 
 COLUMNS = ["path", "emotion", "label", "speaker", "gender", "text", "corpus"]
@@ -21,7 +25,7 @@ AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".
                     ".opus", ".wv", ".caf", ".w64", ".rf64"}
 
 
-class CorpusError(Exception):
+class CorpusError(UserInputError):
     """A corpus that cannot be loaded as asked: a user error with a one-line message."""
 
 
@@ -43,6 +47,9 @@ class Corpus:
     root: Path
     table: pd.DataFrame
     skipped: list[Skipped] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # e.g. a speaker or an emotion with a single utterance
+    notes: list[str] = field(default_factory=list)  # e.g. the emotions a multi-corpus table keeps, and why
+    parts: dict[str, str] = field(default_factory=dict)  # multi-corpus: corpus name -> its folder or manifest
 
     def summary(self) -> dict:
         """Counts a user checks before trusting a corpus: per emotion, per speaker, durations, rates."""
@@ -63,6 +70,10 @@ class Corpus:
             "total_duration_s": round(float(table["duration"].sum()), 3),
             "sample_rates": {str(int(k)): int(v) for k, v in table["sample_rate"].value_counts().sort_index().items()},
             "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
+            "warnings": list(self.warnings),
+            "notes": list(self.notes),
+            "corpora": {str(k): int(v) for k, v in table["corpus"].value_counts().sort_index().items()},
+            "parts": dict(self.parts),
         }
 
 
@@ -317,6 +328,7 @@ def _require_dir(name: str, data_dir: str | Path | None, allow_file: bool = Fals
 
 
 def _check_usable(corpus: Corpus, strict: bool) -> None:
+    corpus.warnings[:] = [w for w in corpus.warnings if "single utterance" not in w] + small_groups(corpus.table)
     if strict and corpus.skipped:
         first = corpus.skipped[0]
         raise CorpusError(f"{len(corpus.skipped)} file(s) skipped and --strict is on; first: {first.path}: "
@@ -327,15 +339,95 @@ def _check_usable(corpus: Corpus, strict: bool) -> None:
         raise CorpusError(f"no usable utterances for dataset {corpus.name!r} in {corpus.root}{detail}")
 
 
-def iter_files(root: Path, extensions: Iterable[str]) -> list[Path]:
-    """Every file below ``root`` whose extension, in any case, is one of ``extensions``; sorted."""
+def small_groups(table: pd.DataFrame) -> list[str]:
+    """Warnings for speakers and emotions with a single utterance: such a fold or class weighs as much as a full
+    one in a mean over folds or a UAR, on one recording."""
+    warnings = []
+    for column, what in (("speaker", "speaker"), ("emotion", "emotion")):
+        if column not in table or table.empty:
+            continue
+        counts = table[column].astype(str).value_counts()
+        single = sorted(counts.index[counts == 1].tolist())
+        if single:
+            shown = ", ".join(single[:8]) + (f" and {len(single) - 8} more" if len(single) > 8 else "")
+            warnings.append(f"{len(single)} {what}(s) with a single utterance: {shown}; a fold or class resting "
+                            "on one recording counts as much as a full one")
+    return warnings
+
+
+def iter_files(root: Path, extensions: Iterable[str], skipped: list[Skipped] | None = None) -> list[Path]:
+    """Every file below ``root`` whose extension, in any case, is one of ``extensions``; sorted.
+
+    Symbolically linked folders are followed; a link that leads back into a folder already on the walk (a loop)
+    or nowhere (broken) is not followed and, when ``skipped`` is given, recorded there with the reason.
+    """
     wanted = {e.lower() for e in extensions}
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in wanted)
+    found: list[Path] = []
+    skipped = [] if skipped is None else skipped
+
+    def walk(folder: Path, ancestors: frozenset[tuple[int, int]]) -> None:
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as error:
+            skipped.append(Skipped(str(folder), f"folder cannot be read ({error.strerror or error})"))
+            return
+        for entry in entries:
+            path = Path(entry.path)
+            try:
+                is_dir = entry.is_dir(follow_symlinks=True)
+                is_file = not is_dir and entry.is_file(follow_symlinks=True)
+            except OSError as error:  # ELOOP: links pointing at each other
+                skipped.append(Skipped(str(path), _link_error(error)))
+                continue
+            if entry.is_symlink() and not is_dir and not is_file:
+                wanted_ext = path.suffix.lower() in wanted or not path.suffix
+                if wanted_ext:
+                    skipped.append(Skipped(str(path), _broken_link_reason(path)))
+                continue
+            if is_dir:
+                try:
+                    stat = path.stat()
+                except OSError as error:
+                    skipped.append(Skipped(str(path), _link_error(error)))
+                    continue
+                key = (stat.st_dev, stat.st_ino)
+                if key in ancestors:
+                    skipped.append(Skipped(str(path), f"symbolic link loop: leads back to {os.path.realpath(path)}; "
+                                                      "not followed"))
+                    continue
+                walk(path, ancestors | {key})
+            elif is_file and path.suffix.lower() in wanted:
+                found.append(path)
+
+    try:
+        root_stat = root.stat()
+    except OSError as error:
+        raise CorpusError(f"data directory cannot be read: {root} ({error.strerror or error})") from None
+    walk(root, frozenset({(root_stat.st_dev, root_stat.st_ino)}))
+    return sorted(found)
+
+
+def _link_error(error: OSError) -> str:
+    if error.errno == errno.ELOOP:
+        return "symbolic link loop; not followed"
+    return f"symbolic link cannot be followed ({error.strerror or error})"
+
+
+def _broken_link_reason(path: Path) -> str:
+    try:
+        path.resolve(strict=True)
+    except RuntimeError:
+        return "symbolic link loop; not followed"
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return "symbolic link loop; not followed"
+        return f"broken symbolic link (target {os.readlink(path)!r} does not exist)"
+    return "symbolic link to something that is neither a file nor a folder"
 
 
 def _load_folder(name: str, root: Path, parser: Parser, extensions: Iterable[str] = AUDIO_EXTENSIONS) -> Corpus:
     rows, skipped = [], []
-    for path in iter_files(root, extensions):
+    for path in iter_files(root, extensions, skipped):
         if path.name.startswith("._"):  # macOS resource forks shipped inside zip releases
             skipped.append(Skipped(str(path), "macOS resource-fork file, not audio"))
             continue
@@ -377,10 +469,13 @@ MANIFEST_REQUIRED = ("path", "emotion", "speaker")
 
 
 def load_manifest(location: Path) -> Corpus:
-    """A CSV with ``path,emotion,speaker`` and optional ``text``/``gender``; paths relative to the CSV.
+    """A CSV with ``path,emotion,speaker`` and optional ``text``/``gender``/``corpus``; paths relative to the CSV.
 
     Labels in the canonical vocabulary (or a known spelling of one) are mapped to it; any other label is kept,
-    lower-cased, so that corpora with their own categories can still be benchmarked.
+    lower-cased, so that corpora with their own categories can still be benchmarked. Windows-style paths
+    (``clips\\a.wav``) are read as the same relative path. A ``corpus`` column names each row's corpus; with
+    more than one, speaker and sentence ids are prefixed by the corpus (``emodb:03``) so that two corpora's
+    ids never merge (see :mod:`benchmark.corpora.multi`).
     """
     csv_path = location / "manifest.csv" if location.is_dir() else location
     if not csv_path.is_file():
@@ -397,18 +492,48 @@ def load_manifest(location: Path) -> Corpus:
     base = csv_path.parent
     for number, record in enumerate(manifest.to_dict("records"), start=2):  # line 1 is the header
         raw_path = record["path"].strip()
-        where = str(base / raw_path) if raw_path else f"{csv_path}:{number}"
+        shown = raw_path.replace("\\", "/") if os.sep == "/" else raw_path
+        where = str(base / shown) if raw_path else f"{csv_path}:{number}"
         empty = [c for c in MANIFEST_REQUIRED if not str(record[c]).strip()]
         if empty:
             skipped.append(Skipped(where, f"manifest line {number}: empty {', '.join(empty)}"))
             continue
         label = record["emotion"].strip()
-        path = (base / raw_path).resolve() if not Path(raw_path).is_absolute() else Path(raw_path)
+        try:
+            path = manifest_path(raw_path, base)
+        except CorpusError as error:
+            skipped.append(Skipped(where, f"manifest line {number}: {error}"))
+            continue
         gender = record.get("gender", "").strip().upper()[:1] or None
         fields = {"emotion": canonical_emotion(label) or label.lower(), "label": label,
                   "speaker": record["speaker"].strip(), "gender": gender,
                   "text": record.get("text", "").strip() or None}
-        row = _with_audio_info(path, fields, "manifest", skipped)
+        corpus_name = record.get("corpus", "").strip().lower() or "manifest"
+        row = _with_audio_info(path, fields, corpus_name, skipped)
         if row is not None:
             rows.append(row)
-    return Corpus("manifest", csv_path, _as_table(rows), skipped)
+    table = _as_table(rows)
+    if table["corpus"].nunique() > 1:
+        from .multi import prefix_ids
+
+        table = prefix_ids(table)
+    return Corpus("manifest", csv_path, table, skipped)
+
+
+def manifest_path(raw: str, base: Path) -> Path:
+    """A manifest's path cell as a path on this system: backslashes read as separators, relative to ``base``.
+
+    Raises
+    ------
+    CorpusError
+        The path is a symbolic-link loop.
+    """
+    text = raw.strip()
+    if os.sep == "/":  # a manifest written on Windows: clips\a.wav is clips/a.wav
+        text = text.replace("\\", "/")
+    path = Path(text)
+    path = path if path.is_absolute() else base / path
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError):
+        raise CorpusError(f"symbolic link loop at {path}") from None

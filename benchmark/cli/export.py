@@ -1,0 +1,28 @@
+"""``export``: re-render a finished run's tables from its files, without recomputing."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def add_parser(sub) -> None:
+    export = sub.add_parser("export", help="rebuild a finished run's tables from its files")
+    export.add_argument("run_dir")
+    export.add_argument("--format", default="md", choices=("md", "csv", "latex", "json", "html"),
+                        help="html writes report.html (and its plots) into the run folder and prints its path")
+
+
+def run(args: argparse.Namespace) -> int:
+    from benchmark.reports.tables import render
+    from benchmark.run.folder import open_run_folder
+
+    run_dir = open_run_folder(Path(args.run_dir))
+    if args.format == "html":
+        from benchmark.reports.html import write_report
+
+        print(write_report(run_dir))
+        return 0
+    sys.stdout.write(render(run_dir, args.format))
+    return 0

@@ -1,0 +1,1 @@
+"""Evaluation: protocols (who trains, who tests), the leakage audit, metrics, speaker normalisation."""

@@ -1,0 +1,1 @@
+"""Speed benchmarks: each prints ratios against a reference measured in the same run, never a timed assertion."""

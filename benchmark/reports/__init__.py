@@ -1,0 +1,1 @@
+"""Reports: ranking, gap and flags, then the renderers (console, md, csv, latex, json)."""

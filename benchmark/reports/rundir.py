@@ -1,0 +1,163 @@
+"""Reading a run folder: the files every report is rendered from, and which of them the folder has.
+
+Old run folders (before predictions.csv and curves.csv existed) load as well; what they lack is ``None`` and
+the renderers say so where a statistic or a plot needs it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import pandas as pd
+
+from features.errors import UserInputError
+
+KEYS = ["table", "features", "model", "protocol", "speaker_norm"]
+SPEAKER_PROTOCOLS = ("speaker", "speaker+text", "loso")
+TEXT_COLUMNS = ("dataset", "table", "features", "model", "protocol", "status", "error")
+DEFAULT_RESAMPLES = 1000
+
+
+class RunFolderError(UserInputError):
+    """A run folder that is missing or lacks a file every report needs."""
+
+
+def is_speaker_protocol(protocol: str) -> bool:
+    """Whether the test speakers of ``protocol`` are unseen in training (speakers are then the unit)."""
+    return protocol in SPEAKER_PROTOCOLS or protocol.startswith("speaker")
+
+
+def _bool_column(series: pd.Series) -> pd.Series:
+    return series.astype(str).str.lower().eq("true")
+
+
+def read_folds(path: Path) -> pd.DataFrame:
+    text = {c: str for c in TEXT_COLUMNS}
+    # Only empty cells are missing: a feature set named "NA" stays a name.
+    folds = pd.read_csv(path, dtype=text, keep_default_na=False, na_values=[""])
+    folds["error"] = folds["error"].fillna("") if "error" in folds else ""
+    folds["speaker_norm"] = _bool_column(folds["speaker_norm"])
+    return folds
+
+
+def read_predictions(path: Path) -> pd.DataFrame:
+    text = {c: str for c in ("table", "features", "model", "protocol", "speaker", "emotion", "predicted")}
+    frame = pd.read_csv(path, dtype=text, keep_default_na=False, na_values=[""])
+    frame["speaker_norm"] = _bool_column(frame["speaker_norm"])
+    return frame
+
+
+def read_curves(path: Path) -> pd.DataFrame:
+    text = {c: str for c in ("table", "features", "model", "protocol")}
+    frame = pd.read_csv(path, dtype=text, keep_default_na=False, na_values=[""])
+    frame["speaker_norm"] = _bool_column(frame["speaker_norm"])
+    return frame
+
+
+SPLIT_COLUMNS = ("row", "path", "speaker", "emotion", "text", "corpus", "duration")
+
+
+def read_splits(path: Path) -> pd.DataFrame:
+    """splits.csv with the test fold of each protocol in a column ``test_fold_<protocol>`` (old folders name it
+    so; a column named after the protocol alone is renamed to it)."""
+    text = {c: str for c in ("path", "speaker", "emotion", "text", "corpus")}
+    frame = pd.read_csv(path, dtype=text, keep_default_na=False, na_values=[""])
+    if "row" not in frame:
+        frame.insert(0, "row", range(len(frame)))
+    rename = {c: f"test_fold_{c}" for c in frame.columns
+              if c not in SPLIT_COLUMNS and not c.startswith("test_fold_") and not c.startswith("Unnamed")}
+    return frame.rename(columns=rename)
+
+
+@dataclass
+class RunFolder:
+    """The files of one finished run. ``predictions``, ``curves``, ``splits`` and ``claims`` may be ``None``."""
+
+    path: Path
+    folds: pd.DataFrame
+    audit: dict
+    run: dict
+    predictions: pd.DataFrame | None = None
+    curves: pd.DataFrame | None = None
+    splits: pd.DataFrame | None = None
+    claims: pd.DataFrame | None = None
+    missing: list[str] = field(default_factory=list)
+
+    @property
+    def dataset(self) -> str:
+        return str(self.run.get("dataset", self.path.name))
+
+    @property
+    def seed(self) -> int:
+        return int(self.run.get("seed", 0) or 0)
+
+    @property
+    def n_resamples(self) -> int:
+        """Bootstrap resamples: ``config.bootstrap_resamples`` of run.json when the run set it, else 1000."""
+        value = (self.run.get("config") or {}).get("bootstrap_resamples")
+        return int(value) if value else DEFAULT_RESAMPLES
+
+    @property
+    def labels(self) -> list[str]:
+        return [c.removeprefix("recall_") for c in self.folds.columns if c.startswith("recall_")]
+
+    @cached_property
+    def confusions(self) -> dict[tuple, pd.DataFrame]:
+        """Confusion matrices summed over folds, keyed by (features, model, protocol, speaker_norm).
+
+        From predictions.csv when the folder has it, else from the ``confusion/`` CSV files.
+        """
+        out: dict[tuple, pd.DataFrame] = {}
+        if self.predictions is not None:
+            labels = self.labels or sorted(set(self.predictions["emotion"]))
+            main = self.predictions[self.predictions["table"] == "leaderboard"]
+            for key, group in main.groupby(["features", "model", "protocol", "speaker_norm"], sort=False):
+                matrix = pd.crosstab(pd.Categorical(group["emotion"], categories=labels),
+                                     pd.Categorical(group["predicted"], categories=labels), dropna=False)
+                matrix.index, matrix.columns = list(labels), list(labels)
+                out[(key[0], key[1], key[2], bool(key[3]))] = matrix
+            return out
+        directory = self.path / "confusion"
+        protocols = set(self.folds["protocol"])
+        spelled = {p.replace("+", "-"): p for p in protocols}
+        for file in sorted(directory.glob("*.csv")) if directory.is_dir() else []:
+            parts = file.stem.split("__")
+            norm = parts[-1] == "spknorm"
+            if norm:
+                parts = parts[:-1]
+            if len(parts) < 3:
+                continue
+            features, model, protocol = "__".join(parts[:-2]), parts[-2], spelled.get(parts[-1], parts[-1])
+            out[(features, model, protocol, norm)] = pd.read_csv(file, index_col=0)
+        return out
+
+
+def load_run(run_dir: str | Path) -> RunFolder:
+    """Load a run folder; raises :class:`RunFolderError` when folds.csv, audit.json or run.json is missing."""
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise RunFolderError(f"{path}: not a run folder (no such directory)")
+    for name in ("folds.csv", "audit.json", "run.json"):
+        if not (path / name).is_file():
+            raise RunFolderError(f"{path}: not a run folder ({name} is missing)")
+    try:
+        folds = read_folds(path / "folds.csv")
+        audit = json.loads((path / "audit.json").read_text())
+        run = json.loads((path / "run.json").read_text())
+    except (ValueError, KeyError, pd.errors.ParserError) as error:
+        raise RunFolderError(f"{path}: unreadable run folder ({error})") from error
+    folder = RunFolder(path=path, folds=folds, audit=audit, run=run)
+    for name, reader, attr in (("predictions.csv", read_predictions, "predictions"),
+                               ("curves.csv", read_curves, "curves"),
+                               ("splits.csv", read_splits, "splits"),
+                               ("claims.csv", lambda p: pd.read_csv(p, dtype=str, keep_default_na=False),
+                                "claims")):
+        file = path / name
+        if file.is_file() and file.stat().st_size > 0:
+            setattr(folder, attr, reader(file))
+        else:
+            folder.missing.append(name)
+    return folder

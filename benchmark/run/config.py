@@ -1,0 +1,100 @@
+"""The typed configuration of a run, and its validation before any audio is decoded."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from features import AnalysisConfig
+from features.errors import UserInputError
+
+DEFAULT_MODELS = ("svm", "xgboost", "dnn", "lstm")
+DEFAULT_PROTOCOLS = ("stratified", "speaker")
+BACKENDS = ("serial", "processes", "dask")
+MAX_FOLDS = 100
+
+
+class ConfigError(UserInputError):
+    """A run setting out of range; the message names the flag and what is allowed."""
+
+
+@dataclass
+class RunConfig:
+    """Everything that decides a run. The library takes these typed values; only the CLI parses strings.
+
+    ``features`` are vector sets or groups for the models that take the vector bank; ``inputs`` maps a model to
+    the feature set it takes instead of its default; ``model_params`` maps a model to parameter overrides.
+    """
+
+    dataset: str | None = None
+    data_dir: str | None = None
+    features: tuple[str, ...] = ("all",)
+    models: tuple[str, ...] = DEFAULT_MODELS
+    inputs: dict[str, str] = field(default_factory=dict)
+    protocols: tuple[str, ...] = DEFAULT_PROTOCOLS
+    folds: int = 5
+    loso: bool = False
+    fold_file: str | None = None
+    split: str | None = None  # a published split shipped with the project, e.g. "emobox"
+    emotions: tuple[str, ...] | None = None  # None: every emotion (several corpora: those all of them have)
+    speaker_norm: bool = False
+    corpus_norm: bool = False
+    seed: int = 0
+    jobs: int | None = None
+    backend: str | None = None  # None: processes when more than one core is useful, else serial
+    scheduler: str | None = None  # dask: address of an existing scheduler; None starts a local cluster
+    cache_dir: str | None = None
+    use_cache: bool = True
+    content_hash: bool = False
+    out: str = "results"
+    plugins: tuple[str, ...] = ()
+    quiet: bool = False
+    ablation: bool = True
+    report: bool = True
+    bootstrap_resamples: int = 1000  # confidence intervals and paired tests over speakers
+    include_song: bool = False
+    strict: bool = False
+    profile: str = "default"
+    model_params: dict[str, dict] = field(default_factory=dict)
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
+
+    def validate(self) -> None:
+        """Check every setting that can be checked without audio; raise :class:`ConfigError` naming the flag."""
+        if not 2 <= self.folds <= MAX_FOLDS:
+            raise ConfigError(f"--folds {self.folds}: must be between 2 and {MAX_FOLDS}")
+        if not 0 <= self.seed < 2**32:
+            raise ConfigError(f"--seed {self.seed}: must be between 0 and 2**32 - 1")
+        if self.jobs is not None and (self.jobs == 0 or self.jobs < -(os.cpu_count() or 1)):
+            raise ConfigError(f"--jobs {self.jobs}: give a positive number of cores, or a negative count back "
+                              "from all cores")
+        if self.backend is not None and self.backend not in BACKENDS:
+            raise ConfigError(f"--backend {self.backend!r}: choose from {', '.join(BACKENDS)}")
+        if self.scheduler and self.backend not in (None, "dask"):
+            raise ConfigError("--scheduler needs --backend dask")
+        if self.fold_file is not None and self.split is not None:
+            raise ConfigError("--fold-file and --split both name the folds; give one")
+        if self.fold_file is not None:
+            from benchmark.evaluation.protocols import read_fold_file
+
+            read_fold_file(self.fold_file)
+        if not 100 <= self.bootstrap_resamples <= 1_000_000:
+            raise ConfigError(f"--bootstrap-resamples {self.bootstrap_resamples}: must be between 100 and 1000000")
+        if not self.models:
+            raise ConfigError("--models: name at least one model")
+        if not self.protocols:
+            raise ConfigError("--protocols: name at least one protocol")
+        check_output_folder(Path(self.out))
+
+
+def check_output_folder(out: Path) -> None:
+    """Fail now, not after every model was fitted, when results cannot be written to ``out``."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: is a file, not a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".write-test-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise ConfigError(f"--out {out}: cannot write there ({error.strerror or error})") from None

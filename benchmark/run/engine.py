@@ -1,0 +1,552 @@
+"""The benchmark run: corpus -> features -> folds -> leakage audit -> planned fits on a backend -> run folder.
+
+The grid is planned first (every fit known before any runs), then the fits the cache lacks are mapped over a
+backend, each finished fit cached at once, then everything is scored from the fit records and written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmark.corpora import Corpus, is_multi_corpus, load_corpora, load_corpus, parse_corpus_specs
+from benchmark.evaluation.audit import audit, format_audit
+from benchmark.evaluation.metrics import fold_scores
+from benchmark.evaluation.normalisation import corpus_normalise, speaker_normalise
+from benchmark.evaluation.protocols import (
+    CROSS_CORPUS,
+    Fold,
+    make_folds,
+    read_fold_file,
+    resolve_protocols,
+    validate_fold_file,
+)
+from benchmark.evaluation.splits import resolve_split
+from benchmark.reports import crosscorpus
+from benchmark.reports.html import write_report
+from benchmark.reports.tables import render_console, write_exports
+from features import extract, load_plugins, pad_sequences, resolve
+from features.bank import effective_jobs
+from features.cache import default_cache_dir
+from models.registry import MODELS, check_params, get_model, resolve_models
+
+from . import backends
+from .config import ConfigError, RunConfig
+from .fitcache import FitCache, fit_key, library_versions, row_digests, rows_digest
+from .fitting import FitRecord, FitSpec, plugin_sources
+from .folder import (
+    CURVE_COLUMNS,
+    FOLD_EXTRA,
+    FOLDS_COLUMNS,
+    FOLDS_TAIL,
+    PREDICTION_COLUMNS,
+    SPLIT_COLUMNS,
+    RunFolderWriter,
+)
+from .plan import CORPUS_NORM, Entry, InputSpec, fit_cost, input_for, plan_ablation, plan_entries
+
+MAX_SEQUENCE_STEPS = 2000  # padding cap; models then cut to a length chosen from their training clips
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during the fits: every finished fit is cached; the message says how many."""
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    corpus: Corpus
+    audit: dict
+    folds: pd.DataFrame
+    fits_run: int
+    fits_cached: int
+
+
+def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
+                  log: Callable[[str], None] | None = None) -> RunResult:
+    """Run the whole benchmark and write ``<out>/<dataset>-<timestamp>/``; returns where and what."""
+    say = log or ((lambda _: None) if config.quiet else print)
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    # Everything that can be checked without audio is checked first.
+    config.validate()
+    load_plugins(config.plugins)
+    model_names = resolve_models(list(config.models))
+    for name, params in config.model_params.items():
+        if name not in MODELS:  # a misspelt model name would otherwise be ignored
+            raise ConfigError(f"--set {name}.{next(iter(params), '')}: unknown model {name!r}; choose from: "
+                              f"{', '.join(MODELS)}")
+        check_params(name, params)
+    for name in config.inputs:
+        if name not in model_names:
+            raise ConfigError(f"--input {name}=…: model {name!r} is not in this run")
+    protocols = resolve_protocols(",".join(config.protocols))
+    vector_sets = resolve(list(config.features))
+    inputs_of = {m: input_for(m, vector_sets, config.inputs) for m in model_names}
+    jobs = effective_jobs(config.jobs)
+    cache_root = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
+
+    corpus = open_corpus(config)
+    timings["corpus"] = _lap(clock)
+    say(corpus_line(corpus))
+    for line in [*getattr(corpus, "notes", []), *getattr(corpus, "warnings", [])]:
+        say(f"  {line}")
+    for skip in corpus.skipped[:5]:
+        say(f"  skipped {skip.path}: {skip.reason}")
+    if len(corpus.skipped) > 5:
+        say(f"  ... and {len(corpus.skipped) - 5} more (all listed in run.json)")
+    split = resolve_split(config.split, corpus.name) if config.split else None
+    fold_file = split.fold_file if split else read_fold_file(config.fold_file) if config.fold_file else None
+    if fold_file is not None and any(p not in CROSS_CORPUS for p in protocols):
+        validate_fold_file(fold_file, corpus.table["speaker"].astype(str).unique())
+
+    entries = plan_entries(model_names, protocols, inputs_of, config.speaker_norm, config.corpus_norm)
+    ablation, ablation_inputs = plan_ablation(model_names, protocols, vector_sets, inputs_of) \
+        if config.ablation else ([], [])
+    input_specs = {s.name: s for s in [*inputs_of.values(), *ablation_inputs]}
+    vector_needed = sorted({s for spec in input_specs.values() if spec.kind == "vector" for s in spec.sets},
+                           key=lambda s: (vector_sets.index(s) if s in vector_sets else len(vector_sets), s))
+    sequence_needed = sorted({spec.name for spec in input_specs.values() if spec.kind == "sequence"})
+
+    backend = config.backend or backends.default_backend(jobs)
+    dask = None
+    try:
+        if backend == "dask":
+            dask = backends.DaskSession(config.scheduler, workers=jobs, threads=1)
+            say(f"dask: {dask.workers()} worker thread(s) at {dask.address}")
+        clock = time.perf_counter()
+        feats = extract(corpus.table, vector_needed, config.analysis, sequence_sets=sequence_needed,
+                        cache_dir=config.cache_dir, use_cache=config.use_cache, jobs=jobs, plugins=config.plugins,
+                        content_hash=config.content_hash, progress=None if not config.quiet else False,
+                        parallel_backend="dask" if dask else None)
+        timings["features"] = _lap(clock)
+        report = feats.report
+        say(f"features: {report.summary_line()}")
+        for path, reason in report.failed[:5]:
+            say(f"  skipped {path}: {reason}")
+        for problem in report.cache_problems:
+            say(f"  cache: {problem}")
+        if report.warnings:
+            say(f"  {len(report.warnings)} warning(s), first: {report.warnings[0]}")
+        table = feats.table
+        if report.failed and (config.strict or table.empty):
+            first = report.failed[0]
+            raise ConfigError(f"{len(report.failed)} file(s) could not be analysed"
+                              f"{' and --strict is on' if config.strict else ''}; first: {first[0]}: {first[1]}")
+        if table["emotion"].nunique() < 2:
+            raise ConfigError("fewer than two emotions left after feature extraction; nothing to classify")
+
+        clock = time.perf_counter()
+        folds = {p: make_folds(p, table, config.folds, config.seed, config.loso, fold_file) for p in protocols}
+        audit_report = audit(table, folds, split=split)
+        timings["protocols_and_audit"] = _lap(clock)
+        say("")
+        say(format_audit(audit_report))
+        say("")
+
+        arrays = build_inputs(feats, input_specs, table, config.speaker_norm, config.corpus_norm)
+        grid = Grid(entries + ablation, folds, arrays, table, config, cache_root)
+        clock = time.perf_counter()
+        records = grid.run(backend, jobs, dask, say)
+        timings["models"] = _lap(clock)
+    finally:
+        if dask is not None:
+            dask.close()
+
+    clock = time.perf_counter()
+    writer = RunFolderWriter(Path(config.out), corpus.name)
+    try:
+        scored = score_grid(grid, records)
+        write_run(writer, scored, table, folds, audit_report, corpus, report, config, argv, timings, grid, backend,
+                  split)
+        writer.seal()
+        write_exports(writer.path)
+        if any(p in CROSS_CORPUS for p in protocols):
+            for fmt, filename in (("md", "crosscorpus.md"), ("csv", "crosscorpus.csv"), ("latex", "crosscorpus.tex")):
+                writer.text(filename, crosscorpus.render(writer.path, fmt))
+        run_dir = writer.commit()
+    except BaseException:
+        writer.discard()
+        raise
+    if config.report:
+        write_report(run_dir)
+    timings["write"] = _lap(clock)
+    say(render_console(run_dir))
+    if any(p in CROSS_CORPUS for p in protocols):
+        say("")
+        say(crosscorpus.render(run_dir, "console"))
+    say("")
+    say(grid.summary_line())
+    say(f"results: {run_dir}")
+    folds_frame = pd.read_csv(run_dir / "folds.csv", keep_default_na=False)
+    if not (folds_frame["status"] == "ok").any():
+        raise RunFailed(f"every fit failed (first: {folds_frame['error'].iloc[0]}); tables in {run_dir}, "
+                        f"tracebacks in {run_dir / 'failures.txt'}")
+    return RunResult(run_dir, corpus, audit_report, folds_frame, grid.fits_run, grid.fits_cached)
+
+
+class RunFailed(RuntimeError):
+    """Every fit of the run failed; the tables were written all the same."""
+
+
+def open_corpus(config: RunConfig) -> Corpus:
+    """One corpus, or several in one table (``ravdess:DIR,emodb:DIR``), restricted to ``config.emotions``."""
+    if is_multi_corpus(config.dataset) or config.emotions:
+        return load_corpora(parse_corpus_specs(config.dataset or "synthetic", config.data_dir),
+                            list(config.emotions) if config.emotions else None, include_song=config.include_song,
+                            strict=config.strict, cache_dir=config.cache_dir, seed=config.seed,
+                            profile=config.profile)
+    return load_corpus(config.dataset, config.data_dir, include_song=config.include_song, strict=config.strict,
+                       cache_dir=config.cache_dir, seed=config.seed, profile=config.profile)
+
+
+def build_inputs(feats, specs: dict[str, InputSpec], table: pd.DataFrame, speaker_norm: bool,
+                 corpus_norm: bool = False) -> dict:
+    """Each input array once: (name, normalisation) -> array, shared by every fit that uses it."""
+    arrays = {}
+    speakers = table["speaker"].astype(str).to_numpy()
+    corpora = table["corpus"].astype(str).to_numpy()
+    for spec in specs.values():
+        if spec.kind == "vector":
+            X = feats.matrix(list(spec.sets))[0].astype(np.float32)
+        else:
+            sequences = feats.sequences[spec.name]
+            X = pad_sequences(sequences, min(max(len(s) for s in sequences), MAX_SEQUENCE_STEPS))
+        arrays[(spec.name, False)] = X
+        if speaker_norm:
+            arrays[(spec.name, True)] = speaker_normalise(X, speakers)
+        if corpus_norm:
+            arrays[(spec.name + CORPUS_NORM, False)] = corpus_normalise(X, corpora)
+    return arrays
+
+
+class Grid:
+    """The planned fits of a run: de-duplicated, keyed by content, looked up in the cache, run on a backend."""
+
+    def __init__(self, entries: list[Entry], folds: dict[str, list[Fold]], arrays: dict, table: pd.DataFrame,
+                 config: RunConfig, cache_root: Path):
+        self.entries, self.folds, self.arrays, self.config = entries, folds, arrays, config
+        self.y = table["emotion"].astype(str).to_numpy()
+        self.speakers = table["speaker"].astype(str).to_numpy()
+        self.labels = sorted(set(self.y.tolist()))
+        self.cache = FitCache(cache_root, persist=config.use_cache)
+        self.plugins = plugin_sources(config.plugins)
+        self.fits_run = self.fits_cached = 0
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.tracebacks: dict[tuple[str, str], str] = {}
+        digests = {name: row_digests(X) for name, X in arrays.items()}
+        self.keys: dict[tuple[Entry, int], str] = {}
+        self.jobs: dict[str, backends.Job] = {}
+        codes: dict[str, str] = {}
+        for entry in entries:
+            input_key = (entry.features, entry.speaker_norm)
+            model = entry.model
+            params = dict(config.model_params.get(model, {}))
+            if model not in codes:
+                codes[model] = model_code_digest(model)
+            versions = library_versions(get_model(model).neural)
+            for fold in folds[entry.protocol]:
+                dev = getattr(fold, "dev", None)
+                d = digests[input_key]
+                key = fit_key(model, _canonical_params(model, params), codes[model], config.seed, versions,
+                              rows_digest(d[fold.train], self.y[fold.train], self.speakers[fold.train]),
+                              rows_digest(d[fold.test]),
+                              rows_digest(d[dev], self.y[dev]) if dev is not None else None)
+                self.keys[(entry, fold.index)] = key
+                if key not in self.jobs:
+                    spec = FitSpec(model, tuple(sorted(params.items())), config.seed, 1, self.plugins)
+                    kind = "sequence" if self.arrays[input_key].ndim == 3 else "vector"
+                    self.jobs[key] = backends.Job(key, spec, _input_id(input_key), fold.train, fold.test, dev,
+                                                  fit_cost(model, kind))
+
+    def run(self, backend: str, jobs: int, dask, say) -> dict[str, FitRecord]:
+        from tqdm import tqdm
+
+        records: dict[str, FitRecord] = {}
+        for key in self.jobs:
+            cached = self.cache.get(key)
+            if cached is not None:
+                records[key] = cached
+        self.fits_cached = len(records)
+        todo = sorted((j for k, j in self.jobs.items() if k not in records), key=lambda j: -j.cost)
+        parallel, threads = backends.thread_budget(jobs, backend, len(todo))
+        if backend == "dask" and dask is not None:
+            parallel, threads = dask.workers(), 1
+        todo = [backends.Job(j.key, _with_threads(j.spec, threads), j.input_name, j.train, j.test, j.dev, j.cost)
+                for j in todo]
+        self.parallel, self.threads = parallel, threads
+        for problem in self.cache.problems:
+            say(f"  cache: {problem}")
+        if self.fits_cached:
+            say(f"fits: {self.fits_cached} of {len(self.jobs)} from the cache, {len(todo)} to run")
+        bar = tqdm(total=len(todo), desc=f"models ({backend}, {parallel}x{threads})", unit="fit",
+                   disable=True if self.config.quiet or not todo else None)
+        arrays = {_input_id(k): v for k, v in self.arrays.items()}
+
+        def on_done(job: backends.Job, record: FitRecord) -> None:
+            if record.traceback:
+                self.tracebacks[(job.spec.model, record.error)] = record.traceback
+            self.cache.put(job.key, record)
+            records[job.key] = record
+            self.fits_run += 1
+            if record.status != "ok":
+                bar.write(f"failed: {job.spec.model} fit {job.key[:8]}: {record.error}")
+            bar.update(1)
+
+        try:
+            if backend == "serial" or parallel == 1 and backend != "dask":
+                backends.run_serial(todo, arrays, self.y, self.speakers, on_done)
+            elif backend == "processes":
+                backends.run_processes(todo, arrays, self.y, self.speakers, on_done, parallel, threads)
+            else:
+                backends.run_dask(todo, arrays, self.y, self.speakers, on_done, dask.client)
+        except KeyboardInterrupt:
+            bar.close()
+            where = f"cached in {self.cache.root}" if self.cache.persist else "not kept (--no-cache)"
+            raise RunInterrupted(f"interrupted: {self.fits_run} of {len(todo)} fits finished and are {where}; "
+                                 "run the same command again to continue from there") from None
+        bar.close()
+        for key, record in records.items():
+            self.seconds[self.jobs[key].spec.model] += record.seconds
+        return records
+
+    def summary_line(self) -> str:
+        per_model = ", ".join(f"{m} {s:.1f} s" for m, s in self.seconds.items())
+        return (f"fits: {self.fits_run} run, {self.fits_cached} from the cache; fit seconds per model: "
+                f"{per_model or 'none'}")
+
+
+def _input_id(key: tuple[str, bool]) -> str:
+    return f"{key[0]}{'|spknorm' if key[1] else ''}"
+
+
+def _with_threads(spec: FitSpec, threads: int) -> FitSpec:
+    return FitSpec(spec.model, spec.params, spec.seed, threads, spec.plugins)
+
+
+def _canonical_params(model: str, params: dict) -> dict:
+    """The model's full parameters (defaults filled in), minus those that never change a result."""
+    from models import make_model
+
+    estimator = make_model(model, **params)
+    values = estimator.get_params(deep=False) if hasattr(estimator, "get_params") else dict(params)
+    return {k: v for k, v in values.items() if k not in ("n_jobs", "verbose", "random_state")}
+
+
+def model_code_digest(model: str) -> str:
+    """The code that decides a model's fits: the ``models`` package, the shared sequence helpers, and the file
+    that registered the model when it lies outside the package (a plugin)."""
+    import inspect
+
+    import features.sequences
+    import models
+
+    files = sorted(Path(models.__file__).parent.rglob("*.py")) + [Path(features.sequences.__file__)]
+    factory = get_model(model).factory
+    try:
+        own = Path(inspect.getfile(factory)).resolve()
+    except (TypeError, OSError):
+        own = None
+    if own is not None and own not in {f.resolve() for f in files}:
+        files.append(own)
+    h = hashlib.sha256()
+    for path in files:
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+def check_fit(record: FitRecord, n_test: int, train_labels: set[str]) -> str | None:
+    """Why a fit's output cannot be scored, or None: predictions and probabilities are checked, never trusted."""
+    if record.status != "ok":
+        return record.error
+    predictions = record.predictions
+    if predictions is None or predictions.ndim != 1 or len(predictions) != n_test:
+        got = "none" if predictions is None else f"shape {predictions.shape}"
+        return f"bad predictions: expected {n_test} labels, got {got}"
+    unknown = sorted(set(predictions.tolist()) - train_labels)
+    if unknown:
+        return f"bad predictions: label(s) {', '.join(unknown[:5])} never seen in training"
+    if record.proba is not None:
+        proba, classes = record.proba, record.classes
+        if classes is None or proba.shape != (n_test, len(classes)):
+            return f"bad probabilities: shape {proba.shape}, expected ({n_test}, {0 if classes is None else len(classes)})"
+        if not np.all(np.isfinite(proba)) or np.any(proba < -1e-9) or not np.allclose(proba.sum(axis=1), 1.0,
+                                                                                      atol=1e-4):
+            return "bad probabilities: not finite, negative, or rows not summing to 1"
+    return None
+
+
+@dataclass
+class Scored:
+    folds: list[dict]
+    predictions: list[pd.DataFrame]
+    curves: list[dict]
+    confusions: dict[tuple, tuple[list[str], np.ndarray]]
+
+
+def score_grid(grid: Grid, records: dict[str, FitRecord]) -> Scored:
+    """Fold scores, prediction rows and training curves from the fit records; a bad record fails its fold."""
+    y, speakers, labels = grid.y, grid.speakers, grid.labels
+    out = Scored([], [], [], {})
+    for entry in grid.entries:
+        confusion = np.zeros((len(labels), len(labels)), dtype=int)
+        ids = asdict(entry)
+        for fold in grid.folds[entry.protocol]:
+            key = grid.keys[(entry, fold.index)]
+            record = records.get(key) or FitRecord("failed", "not run")
+            row = {"dataset": "", **ids, "fold": fold.index, "n_train": len(fold.train), "n_test": len(fold.test),
+                   "n_test_speakers": len(set(speakers[fold.test].tolist())), **fold.columns()}
+            problem = check_fit(record, len(fold.test), set(y[fold.train].tolist()))
+            if problem is not None:
+                row.update(status="failed", error=problem)
+            else:
+                scores = fold_scores(y[fold.test], record.predictions, labels)
+                confusion += scores["confusion"]
+                row.update(status="ok", error="", uar=scores["uar"], wa=scores["wa"], f1=scores["f1"],
+                           chance_uar=scores["chance_uar"], chance_wa=scores["chance_wa"],
+                           **{f"recall_{k}": v for k, v in scores["recall"].items()})
+                out.predictions.append(_prediction_rows(ids, fold, record, y, speakers, labels))
+                out.curves += _curve_rows(ids, fold.index, record.history)
+            row.update(fit_seconds=record.seconds, epochs=record.epochs if record.epochs is not None else "",
+                       best_params=json.dumps(record.best_params, sort_keys=True) if record.best_params else "",
+                       cached=record.cached)
+            out.folds.append(row)
+        if entry.table == "leaderboard":
+            out.confusions[(entry.features, entry.model, entry.protocol, entry.speaker_norm)] = (labels, confusion)
+    return out
+
+
+def _prediction_rows(ids: dict, fold: Fold, record: FitRecord, y, speakers, labels) -> pd.DataFrame:
+    n = len(fold.test)
+    proba = np.zeros((n, len(labels)))
+    column = {label: i for i, label in enumerate(labels)}
+    if record.proba is not None:
+        for j, cls in enumerate(record.classes):
+            proba[:, column[cls]] = record.proba[:, j]
+    else:
+        proba[np.arange(n), [column[p] for p in record.predictions]] = 1.0
+    frame = pd.DataFrame({**{k: [v] * n for k, v in ids.items()}, "fold": fold.index, "row": fold.test,
+                          "speaker": speakers[fold.test], "emotion": y[fold.test], "predicted": record.predictions})
+    for i, label in enumerate(labels):
+        frame[f"p_{label}"] = np.round(proba[:, i], 6)
+    return frame
+
+
+def _curve_rows(ids: dict, fold: int, history: dict[str, list[float]]) -> list[dict]:
+    if not history or "loss" not in history:
+        return []
+    rows = []
+    for epoch in range(len(history["loss"])):
+        row = {**ids, "fold": fold, "epoch": epoch + 1}
+        for name in ("loss", "accuracy", "val_loss", "val_accuracy"):
+            values = history.get(name)
+            row[name] = round(values[epoch], 6) if values and epoch < len(values) else ""
+        rows.append(row)
+    return rows
+
+
+def write_run(writer: RunFolderWriter, scored: Scored, table: pd.DataFrame, folds: dict[str, list[Fold]],
+              audit_report: dict, corpus: Corpus, report, config: RunConfig, argv, timings: dict, grid: Grid,
+              backend: str, split=None) -> None:
+    """Every file of the run folder but the rendered tables; schemas in :mod:`benchmark.run.folder`."""
+    frame = pd.DataFrame(scored.folds)
+    frame["dataset"] = corpus.name
+    recall = sorted(c for c in frame.columns if c.startswith("recall_"))
+    for column in FOLDS_COLUMNS:
+        if column not in frame:
+            frame[column] = np.nan
+    writer.csv("folds.csv", frame[FOLDS_COLUMNS + recall + FOLDS_TAIL + FOLD_EXTRA])
+    labels = grid.labels
+    predictions = pd.concat(scored.predictions, ignore_index=True) if scored.predictions else \
+        pd.DataFrame(columns=PREDICTION_COLUMNS + [f"p_{label}" for label in labels])
+    writer.csv("predictions.csv", predictions)
+    writer.csv("curves.csv", pd.DataFrame(scored.curves, columns=CURVE_COLUMNS))
+    splits = pd.DataFrame({"row": np.arange(len(table)), "path": table["path"].astype(str),
+                           "speaker": table["speaker"].astype(str), "emotion": table["emotion"].astype(str),
+                           "text": table["text"], "corpus": table["corpus"], "duration": table["duration"]})
+    for protocol, fold_list in folds.items():
+        assignment = np.full(len(table), -1)
+        for fold in fold_list:
+            assignment[fold.test] = fold.index
+        splits[f"test_fold_{protocol}"] = assignment
+    writer.csv("splits.csv", splits[SPLIT_COLUMNS + [f"test_fold_{p}" for p in folds]])
+    for (features, model, protocol, norm), (labels_, matrix) in scored.confusions.items():
+        name = f"{features}__{model}__{protocol}{'__spknorm' if norm else ''}.csv".replace("+", "-")
+        writer.csv(f"confusion/{name}", pd.DataFrame(matrix, index=pd.Index(labels_, name="true\\predicted"),
+                                                     columns=labels_).reset_index())
+    writer.json("audit.json", audit_report)
+    failures = [f"== {r['model']} on {r['features']} / {r['protocol']} fold {r['fold']}: {r['error']}\n"
+                f"{grid.tracebacks.get((r['model'], r['error']), '')}" for r in scored.folds if r["status"] != "ok"]
+    if failures:
+        writer.text("failures.txt", "\n".join(failures))
+    summary = corpus.summary()
+    config_dict = asdict(config)
+    config_dict["plugins"] = [str(Path(p).resolve()) for p in config.plugins]
+    writer.json("run.json", {
+        "command": " ".join(["run_benchmark.py", *(argv or [])]),
+        "argv": list(argv or []),
+        "dataset": corpus.name,
+        "seed": config.seed,
+        "config": config_dict,
+        "analysis": {**asdict(config.analysis), "win_length": config.analysis.win_length,
+                     "hop_length": config.analysis.hop_length, "n_fft": config.analysis.n_fft},
+        "versions": package_versions(),
+        "corpus": {"root": str(corpus.root), "fingerprint": corpus_fingerprint(table),
+                   "utterances_scored": len(table), "summary_line": corpus_line(corpus),
+                   "emotions": summary["emotions"], "speakers": summary["speakers"],
+                   "skipped": summary["skipped"],
+                   "not_analysed": [{"path": p, "reason": r} for p, r in report.failed]},
+        "extraction": {"summary": report.summary_line(), "warnings": report.warnings,
+                       "cache_problems": report.cache_problems},
+        "split": split.provenance() if split else None,
+        "fits": {"backend": backend, "parallel": grid.parallel, "threads_per_fit": grid.threads,
+                 "run": grid.fits_run, "cached": grid.fits_cached, "planned": len(grid.jobs),
+                 "fit_seconds_per_model": {m: round(s, 3) for m, s in grid.seconds.items()},
+                 "cache_problems": grid.cache.problems},
+        "timings_s": timings,
+        "finished": datetime.now().isoformat(timespec="seconds"),
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+    })
+
+
+def corpus_line(corpus: Corpus) -> str:
+    s = corpus.summary()
+    return (f"corpus {corpus.name}: {s['utterances']} utterances, {s['speakers']} speakers, "
+            f"{len(s['emotions'])} emotions, {s['total_duration_s'] / 60:.1f} min of audio, "
+            f"{len(corpus.skipped)} file(s) skipped")
+
+
+def corpus_fingerprint(table: pd.DataFrame) -> str:
+    h = hashlib.sha256()
+    for digest, emotion, speaker in zip(table["digest"], table["emotion"], table["speaker"], strict=True):
+        h.update(f"{digest}|{emotion}|{speaker}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": sys.version.split()[0]}
+    for name in ("numpy", "scipy", "librosa", "scikit-learn", "xgboost", "tensorflow", "keras", "pandas", "joblib",
+                 "soundfile", "dask", "distributed"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    return versions
+
+
+def _lap(start: float) -> float:
+    return round(time.perf_counter() - start, 3)

@@ -1,0 +1,148 @@
+"""One fit, the unit of work: build a model, fit it on a fold's training rows, predict its test rows.
+
+This runs in whatever process a backend chooses, so it depends on its arguments alone: the model is built from
+its registered name, parameters and seed; threads come from the budget it is handed; plugins travel as source
+text so that a worker on another machine registers the same feature sets and models.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import os
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class FitSpec:
+    """What decides a fit besides its data."""
+
+    model: str
+    params: tuple[tuple[str, object], ...]
+    seed: int
+    threads: int
+    plugins: tuple[tuple[str, bytes], ...] = ()  # (file name, source)
+
+
+@dataclass
+class FitRecord:
+    """A fit's result: what the fold's test rows were predicted to be, and how the fit went."""
+
+    status: str  # "ok" or "failed"
+    error: str = ""
+    predictions: np.ndarray | None = None  # (n_test,) labels
+    proba: np.ndarray | None = None  # (n_test, n_classes) in the order of ``classes``
+    classes: np.ndarray | None = None
+    history: dict[str, list[float]] = field(default_factory=dict)
+    epochs: int | None = None
+    best_params: dict | None = None
+    seconds: float = 0.0
+    cached: bool = False
+    traceback: str = ""
+
+
+def run_fit(spec: FitSpec, X, y: np.ndarray, groups: np.ndarray, train: np.ndarray, test: np.ndarray,
+            dev: np.ndarray | None = None) -> FitRecord:
+    """Fit ``spec``'s model on ``X[train]`` and predict ``X[test]``; a failure is returned, never raised.
+
+    ``X`` is an array or the path of a ``.npy`` file (memory-mapped, read once per process). ``dev`` rows, when
+    given, are the validation part for models that stop early (a published split's development set).
+    """
+    from threadpoolctl import threadpool_limits
+
+    start = time.perf_counter()
+    try:
+        load_plugin_sources(spec.plugins)
+        X = open_input(X)
+        with threadpool_limits(limits=max(1, spec.threads)):
+            model = build_model(spec)
+            predictions, proba = fit_on_fold(model, X, y, groups, train, test, dev)
+        classes = np.asarray(getattr(model, "classes_", np.unique(y[train])))
+    except Exception as error:  # recorded as a failed fold, shown in every table, traceback in failures.txt
+        message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        return FitRecord("failed", f"{type(error).__name__}: {message}"[:300],
+                         seconds=round(time.perf_counter() - start, 3), traceback=traceback.format_exc())
+    history = {k: [float(v) for v in vals] for k, vals in (getattr(model, "history_", None) or {}).items()}
+    best = getattr(model, "best_params_", None)
+    return FitRecord("ok", "", predictions.astype(str), proba, classes.astype(str), history,
+                     getattr(model, "n_epochs_", None), dict(best) if best else None,
+                     round(time.perf_counter() - start, 3))
+
+
+def fit_on_fold(model, X, y: np.ndarray, groups: np.ndarray | None, train: np.ndarray, test: np.ndarray,
+                dev: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Fit ``model`` on the training rows only and predict the test rows: (labels, probabilities or None).
+
+    Test labels are never read. ``groups`` (speakers) and ``dev`` rows go to models whose ``fit`` takes them.
+    """
+    kwargs = {}
+    if groups is not None and _accepts(model, "groups"):
+        kwargs["groups"] = np.asarray(groups)[train]
+    if dev is not None and len(dev) and _accepts(model, "validation"):
+        kwargs["validation"] = (np.asarray(X[dev]), y[dev])
+    model.fit(np.asarray(X[train]), y[train], **kwargs)
+    X_test = np.asarray(X[test])
+    predictions = np.asarray(model.predict(X_test))
+    proba = np.asarray(model.predict_proba(X_test), dtype=np.float64) if hasattr(model, "predict_proba") else None
+    return predictions, proba
+
+
+def build_model(spec: FitSpec):
+    from models import make_model
+
+    return make_model(spec.model, random_state=spec.seed, n_jobs=spec.threads, **dict(spec.params))
+
+
+def _accepts(model, name: str) -> bool:
+    try:
+        return name in inspect.signature(model.fit).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def open_input(X):
+    """An input array, or the path of one saved by the processes backend (memory-mapped, opened once)."""
+    if isinstance(X, str | Path):
+        return _mapped(str(X))
+    return X
+
+
+@lru_cache(maxsize=16)
+def _mapped(path: str) -> np.ndarray:
+    return np.load(path, mmap_mode="r", allow_pickle=False)
+
+
+def plugin_sources(paths) -> tuple[tuple[str, bytes], ...]:
+    """The plugin files' names and sources, to send to workers that may not see the same disk."""
+    return tuple((Path(p).name, Path(p).read_bytes()) for p in paths)
+
+
+def load_plugin_sources(plugins: tuple[tuple[str, bytes], ...]) -> None:
+    """Register a run's plugins in this process once: written to a private folder and imported from there."""
+    from features.plugins import load_plugins, loaded_sources
+
+    missing = [(name, text) for name, text in plugins if _digest(text) not in loaded_sources()]
+    if not missing:
+        return
+    folder = Path(tempfile.gettempdir()) / f"ser-benchmark-plugins-{os.getuid() if hasattr(os, 'getuid') else 0}"
+    folder.mkdir(exist_ok=True)
+    paths = []
+    for name, text in missing:
+        path = folder / f"{_digest(text)[:16]}-{name}"
+        if not path.is_file():
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_bytes(text)
+            os.replace(tmp, path)
+        paths.append(path)
+    load_plugins(paths)
+
+
+def _digest(source: bytes) -> str:
+    return hashlib.sha256(source).hexdigest()

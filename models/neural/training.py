@@ -1,0 +1,277 @@
+"""The one Keras training loop every network here uses, and the input preparation they share.
+
+Every fit starts from a clean, seeded Keras state (``keras.backend.clear_session`` then
+``keras.utils.set_random_seed``), so a fit's result does not depend on what ran before it in the process.
+Training uses balanced class weights, stops early on a validation part (whole held-out speakers when ``groups``
+are given, or an explicit ``validation=(X_val, y_val)`` such as a published development split), and records
+its curves in ``history_``. TensorFlow is imported only when a network is fitted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+
+import numpy as np
+from sklearn.utils.class_weight import compute_class_weight
+
+from features.sequences import choose_length, sequence_lengths
+
+from ..base import LabelledClassifier
+from ..validation import validation_split
+
+_CONFIGURED_THREADS: int | None = None
+TUNING = {"steps_per_execution": 1}  # batches per compiled call (more: longer tracing, no faster here)
+CURVE_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
+
+
+def import_tensorflow(threads: int = 1):
+    """Import TensorFlow quietly, deterministically, with bounded threads (fixed at the first call).
+
+    ``threads`` becomes TensorFlow's intra-op thread count; inter-op parallelism is 1. Both can only be set
+    before TensorFlow runs its first op, so the first call in a process decides.
+    """
+    global _CONFIGURED_THREADS
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # oneDNN reorders float sums between runs
+    with _quiet_stderr():  # the C++ runtime prints start-up notes past TF_CPP_MIN_LOG_LEVEL
+        import tensorflow as tf
+    if _CONFIGURED_THREADS is None:
+        tf.get_logger().setLevel("ERROR")
+        tf.config.threading.set_intra_op_parallelism_threads(max(1, int(threads)))
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+        tf.config.experimental.enable_op_determinism()
+        _CONFIGURED_THREADS = max(1, int(threads))
+    return tf
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    try:
+        fd = os.dup(2)
+    except OSError:  # no real stderr (some embedded interpreters): nothing to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(fd, 2)
+        os.close(fd)
+
+
+def take(inputs: tuple[np.ndarray, ...], rows: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The same rows of every array of a model's inputs."""
+    return tuple(a[rows] for a in inputs)
+
+
+class KerasClassifier(LabelledClassifier):
+    """Base of the Keras networks: one training loop; subclasses describe preparation and layers.
+
+    Subclasses implement ``_fit_inputs(X)`` (fit anything data-dependent, from the training rows only),
+    ``_inputs(X) -> tuple of arrays`` and ``_build(keras, shapes, n_classes) -> keras.Model``.
+
+    Training parameters every network takes (plain ``__init__`` parameters of the subclasses):
+    ``learning_rate``, ``batch_size``, ``max_epochs``, ``patience`` (epochs without a better validation loss
+    before stopping), ``early_stopping`` (False: run all epochs; the best validation epoch is still restored
+    when ``restore_best``), ``validation_fraction`` (share of the training rows held out when no explicit
+    validation set is given), ``validation_by_group`` (hold out whole speakers when ``groups`` are given),
+    ``class_weight`` (``"balanced"`` or None), ``jit_compile`` (XLA), ``random_state``, ``n_jobs``
+    (TensorFlow intra-op threads), ``verbose``.
+    """
+
+    def fit(self, X, y, groups=None, validation=None):
+        """Fit on ``X, y``; ``groups`` (speakers) shape the validation part; ``validation=(X_val, y_val)``
+        replaces it by an explicit set (e.g. a published development split): it is used only to stop early
+        and pick the best epoch, never to fit a normaliser."""
+        self._validation = validation
+        try:
+            return super().fit(X, y, groups=groups)
+        finally:
+            self._validation = None
+
+    def _fit_encoded(self, X, y, groups) -> None:
+        validation = getattr(self, "_validation", None)
+        self._fit_inputs(X)
+        inputs = self._inputs(X)
+        if validation is not None:
+            X_val, y_val = validation
+            X_val = self._check_X(X_val, fitting=False)
+            y_val = self.encode_labels(y_val)
+            train, val_inputs, val_y = np.arange(len(y)), self._inputs(X_val), y_val
+            self.validation_size_, self.validation_groups_ = len(y_val), None
+        else:
+            use_groups = groups if self.validation_by_group else None
+            train, val = validation_split(y, use_groups, self.validation_fraction, self.random_state)
+            self.validation_size_ = 0 if val is None else len(val)
+            self.validation_groups_ = None if val is None or use_groups is None else \
+                sorted(set(use_groups[val].tolist()))
+            val_inputs, val_y = (None, None) if val is None else (take(inputs, val), y[val])
+        self._train(take(inputs, train), y[train], val_inputs, val_y)
+
+    def _train(self, inputs, y, val_inputs, val_y) -> None:
+        tf = import_tensorflow(self.n_jobs)
+        keras = tf.keras
+        keras.backend.clear_session()
+        keras.utils.set_random_seed(int(self.random_state))
+        n_classes = len(self.classes_)
+        model = self._build(keras, [a.shape[1:] for a in inputs], n_classes)
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=self.learning_rate),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=False,
+                      steps_per_execution=int(TUNING["steps_per_execution"]))
+        # Keras refuses XLA whenever TensorFlow op determinism is on; on CPU XLA's kernels are deterministic
+        # (tests check same seed -> identical predictions), so it is switched on past that check.
+        model._jit_compile = bool(self.jit_compile)
+        present = np.unique(y)
+        weights = np.ones(n_classes)
+        if self.class_weight == "balanced":
+            weights[present] = compute_class_weight("balanced", classes=present, y=y)
+        timer = _EpochTimer()
+        callbacks = [keras.callbacks.LambdaCallback(on_epoch_begin=timer.begin, on_epoch_end=timer.end)]
+        validation_data = None
+        if val_inputs is not None:
+            validation_data = (_keras_x(val_inputs), val_y)
+            patience = int(self.patience) if self.early_stopping else int(self.max_epochs) + 1
+            if self.early_stopping or self.restore_best:
+                callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
+                                                               restore_best_weights=bool(self.restore_best)))
+            if self.lr_plateau:
+                factor, wait, floor = self.lr_plateau
+                callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=factor,
+                                                                   patience=int(wait), min_lr=floor))
+        data = self._training_data(keras, inputs, y, weights)
+        if isinstance(data, tuple):  # arrays: Keras batches and shuffles them with the seeded generator
+            history = model.fit(data[0], data[1], validation_data=validation_data, epochs=int(self.max_epochs),
+                                batch_size=int(self.batch_size), shuffle=True,
+                                class_weight=dict(enumerate(weights.tolist())), callbacks=callbacks,
+                                verbose=self.verbose)
+        else:  # a dataset yielding its own (inputs, labels, sample weights) batches
+            history = model.fit(data, validation_data=validation_data, epochs=int(self.max_epochs),
+                                callbacks=callbacks, verbose=self.verbose)
+        self.model_ = model
+        self.history_ = {k: [float(v) for v in history.history.get(k, [])] for k in CURVE_KEYS}
+        self.n_epochs_ = len(self.history_["loss"])
+        val_loss = self.history_["val_loss"]
+        self.best_epoch_ = int(np.argmin(val_loss)) + 1 if val_loss and self.restore_best else self.n_epochs_
+        self.n_train_ = len(y)
+        self.epoch_seconds_ = timer.seconds
+
+    def _proba(self, X) -> np.ndarray:
+        inputs = list(self._inputs(X))
+        out = []
+        for start in range(0, len(inputs[0]), 512):  # direct calls: model.predict builds a tf.data pipeline
+            batch = [a[start:start + 512] for a in inputs]
+            out.append(np.asarray(self.model_(batch if len(batch) > 1 else batch[0], training=False)))
+        return np.concatenate(out)
+
+    def _training_data(self, keras, inputs, y, weights):
+        """What ``model.fit`` trains on: ``(x, y)`` arrays by default; subclasses may return a dataset."""
+        return _keras_x(inputs), y
+
+    # subclass hooks
+    def _fit_inputs(self, X: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _inputs(self, X: np.ndarray) -> tuple[np.ndarray, ...]:
+        raise NotImplementedError
+
+    def _build(self, keras, shapes, n_classes: int):
+        raise NotImplementedError
+
+
+class _EpochTimer:
+    def __init__(self):
+        self.seconds: list[float] = []
+        self._start = 0.0
+
+    def begin(self, epoch, logs=None) -> None:
+        self._start = time.perf_counter()
+
+    def end(self, epoch, logs=None) -> None:
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+def _keras_x(inputs: tuple[np.ndarray, ...]):
+    return list(inputs) if len(inputs) > 1 else inputs[0]
+
+
+class SequenceInput:
+    """Mixin for networks on NaN-padded frame sequences: a length and a frame normaliser fitted in ``fit``.
+
+    Parameters used: ``length`` (fixed number of steps; None: ``length_percentile`` of the training clips'
+    lengths) and ``normalise`` (``"dim"``: per-dimension mean and std over the real training frames,
+    ``None``: frames as given).
+    """
+
+    def _fit_inputs(self, X: np.ndarray) -> None:
+        lengths = sequence_lengths(X)
+        if np.any(lengths == 0):
+            raise ValueError(f"{type(self).__name__}: a training sequence has no frames")
+        if getattr(self, "length", None):
+            self.max_len_ = int(self.length)
+        else:
+            self.max_len_ = min(choose_length(lengths, self.length_percentile), X.shape[1])
+        self._fit_normaliser(X[:, : self.max_len_])
+
+    def _fit_normaliser(self, X: np.ndarray) -> None:
+        real = X[~np.isnan(X).all(axis=2)]
+        if self.normalise == "dim":
+            std = real.std(axis=0)
+            self.frame_mean_, self.frame_scale_ = real.mean(axis=0), np.where(std > 1e-8, std, 1.0)
+        elif self.normalise is None:
+            self.frame_mean_ = np.zeros(X.shape[2], dtype=np.float32)
+            self.frame_scale_ = np.ones(X.shape[2], dtype=np.float32)
+        else:
+            raise ValueError(f"{type(self).__name__}: normalise must be 'dim' or None, got {self.normalise!r}")
+
+    def _frames(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(n, steps, dims) normalised frames with padding at 0, and the (n, steps) mask of real frames.
+
+        With ``frame_pool`` k > 1, each run of k frames is averaged over its real frames into one step.
+        """
+        n, frames, dims = X.shape
+        k = int(getattr(self, "frame_pool", 1) or 1)
+        steps = -(-self.max_len_ // k)
+        fitted = np.full((n, steps * k, dims), np.nan, dtype=np.float32)
+        fitted[:, : min(frames, self.max_len_)] = X[:, : self.max_len_]
+        normalised = (fitted - self.frame_mean_) / self.frame_scale_
+        if k > 1:
+            real = ~np.isnan(normalised).all(axis=2)
+            counts = real.reshape(n, steps, k).sum(axis=2)
+            sums = np.nan_to_num(normalised, nan=0.0).reshape(n, steps, k, dims).sum(axis=2)
+            mask = counts > 0
+            return (sums / np.maximum(counts, 1)[..., None]).astype(np.float32), mask
+        mask = ~np.isnan(fitted).all(axis=2)
+        return np.nan_to_num(normalised, nan=0.0).astype(np.float32), mask
+
+    def _inputs(self, X: np.ndarray) -> tuple[np.ndarray, ...]:
+        frames, mask = self._frames(X)
+        return frames, mask
+
+
+def dense_head(keras, h, dense, dropout: float, n_classes: int, batchnorm: bool = False):
+    """Dense ReLU layers each followed by dropout, then the softmax output."""
+    for units in dense:
+        h = keras.layers.Dense(int(units), activation="relu")(h)
+        if batchnorm:
+            h = keras.layers.BatchNormalization()(h)
+        if dropout:
+            h = keras.layers.Dropout(float(dropout))(h)
+    return keras.layers.Dense(n_classes, activation="softmax", name="emotion")(h)
+
+
+def masked_mean(keras, h, mask):
+    """Mean of ``h`` (n, T, d) over the steps where ``mask`` (n, T) is true: padding never counts."""
+    ops = keras.ops
+    weights = ops.expand_dims(ops.cast(mask, h.dtype), -1)
+    return ops.sum(h * weights, axis=1) / ops.maximum(ops.sum(weights, axis=1), 1.0)
+
+
+def pool_mask(keras, mask, size: int):
+    """The mask after a time pooling of ``size`` with floor semantics: a step is real if any frame in it is."""
+    ops = keras.ops
+    steps = mask.shape[1] // size
+    m = ops.reshape(ops.cast(mask[:, : steps * size], "float32"), (-1, steps, size))
+    return ops.max(m, axis=2) > 0.5
