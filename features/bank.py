@@ -20,7 +20,7 @@ from .audio import AudioError, read_native, resample
 from .cache import Rows, SetStore, default_cache_dir, file_key
 from .config import AnalysisConfig
 from .plugins import load_plugins
-from .registry import FeatureError, FeatureSet, as_vector, get_feature_set
+from .registry import FeatureError, FeatureSet, as_sequence, as_vector, get_feature_set
 
 CLIP_INFO = "_clip"  # pseudo-set: native rate, native duration, peak, RMS; text = digest of the decoded samples
 CLIP_INFO_COLUMNS = ["native_sr", "native_duration", "peak", "rms"]
@@ -39,8 +39,26 @@ class ExtractionReport:
     audio_seconds: float = 0.0
     wall_seconds: float = 0.0
     failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    failed_by_set: dict[str, int] = field(default_factory=dict)  # feature set -> files it failed on
+    first_failure_of_set: dict[str, tuple[str, str]] = field(default_factory=dict)  # feature set -> (path, reason)
     warnings: list[str] = field(default_factory=list)
     cache_problems: list[str] = field(default_factory=list)
+
+    def failure_line(self) -> str | None:
+        """One line on the files that could not be analysed, naming the feature set to blame when one failed on
+        every file, and the first file's reason; None when every file was analysed."""
+        if not self.failed:
+            return None
+        n = len(self.failed)
+        if len(self.failed_by_set) == 1 and n == self.files:  # one set failed on every file it was given
+            name, count = next(iter(self.failed_by_set.items()))
+            path, reason = self.first_failure_of_set[name]
+            reason = reason.removeprefix(f"feature set {name!r} failed: ")
+            others = f"; the other {n - count} could not be decoded" if n > count else ""
+            every = "every file" if n == count else "every file it was given"
+            return f"feature set {name!r} failed on {every} ({count}{others}); first: {path}: {reason}"
+        path, reason = self.failed[0]
+        return f"{n} of {self.files} file(s) could not be analysed; first: {path}: {reason}"
 
     def summary_line(self) -> str:
         speed = self.audio_seconds / self.wall_seconds if self.wall_seconds > 0 else float("inf")
@@ -125,18 +143,16 @@ def extract(
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     stores = {name: _open_store(root, name, specs.get(name), config, versions, use_cache) for name in wanted}
     report = ExtractionReport(files=len(table))
-    for store in stores.values():
-        report.cache_problems.extend(store.problems)
 
     paths = table["path"].astype(str).tolist()
     keys: list[str | None] = []
-    failed: dict[int, str] = {}
+    failed: dict[int, tuple[str, str | None]] = {}  # row -> (reason, the feature set to blame or None)
     for i, path in enumerate(paths):
         try:
             keys.append(file_key(path, content_hash))
         except OSError as error:
             keys.append(None)
-            failed[i] = f"cannot be read: {error.strerror or error}"
+            failed[i] = (f"cannot be read: {error.strerror or error}", None)
     lookups = {name: store.lookup([k or "" for k in keys]) for name, store in stores.items()}
     tasks = []
     for i, key in enumerate(keys):
@@ -154,6 +170,8 @@ def extract(
     if use_cache:
         for store in stores.values():
             store.compact()
+    for store in stores.values():
+        report.cache_problems.extend(store.problems)
 
     features = _assemble(table, keys, stores, wanted, failed, config, report)
     report.wall_seconds = time.perf_counter() - start
@@ -174,7 +192,7 @@ def _open_store(root: Path, name: str, spec: FeatureSet | None, config: Analysis
 
 
 def _run_tasks(tasks, keys, stores, config, plugin_paths, jobs, progress, root, use_cache,
-               parallel_backend) -> dict[int, str]:
+               parallel_backend) -> dict[int, tuple[str, str | None]]:
     from joblib import Parallel, delayed, parallel_config
     from tqdm import tqdm
 
@@ -183,10 +201,10 @@ def _run_tasks(tasks, keys, stores, config, plugin_paths, jobs, progress, root, 
     size = int(np.clip(np.ceil(len(tasks) / (n_jobs * 4)), 8, 64))
     chunks = [tasks[i: i + size] for i in range(0, len(tasks), size)]
     jobs_args = [([(path, needed) for _, path, needed in chunk], config, plugin_paths) for chunk in chunks]
-    failed: dict[int, str] = {}
+    failed: dict[int, tuple[str, str | None]] = {}
     bar = tqdm(total=len(tasks), unit="file", desc="features", disable=None if progress is None else not progress,
                smoothing=0.1)
-    done = 0
+    stored = 0  # files whose every missing set is now in the cache (or in memory with --no-cache)
     try:
         if n_jobs == 1 or len(chunks) == 1:  # in-process: no worker start-up for small jobs
             results = (_compute_chunk_indexed(c, *args) for c, args in enumerate(jobs_args))
@@ -196,27 +214,32 @@ def _run_tasks(tasks, keys, stores, config, plugin_paths, jobs, progress, root, 
                 results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
                     delayed(_compute_chunk_indexed)(c, *args) for c, args in enumerate(jobs_args))
         for c, outcome in results:
-            failed.update(_store_chunk(chunks[c], outcome, keys, stores))
-            done += len(chunks[c])
+            chunk_failed = _store_chunk(chunks[c], outcome, keys, stores)
+            failed.update(chunk_failed)
+            stored += len(chunks[c]) - len(chunk_failed)
             bar.update(len(chunks[c]))
     except KeyboardInterrupt:
         bar.close()
-        where = f" in {root}" if use_cache else " (nothing kept: --no-cache)"
-        raise ExtractionInterrupted(f"interrupted: {done} of {len(tasks)} files' features were cached{where}; "
-                                    "run again to continue from there") from None
+        if use_cache:
+            message = (f"interrupted: {stored} of {len(tasks)} files' features were cached in {root}; run again to "
+                       "continue from there")
+        else:
+            message = f"interrupted: {stored} of {len(tasks)} files were analysed, nothing kept (--no-cache)"
+        raise ExtractionInterrupted(message) from None
     bar.close()
     return failed
 
 
-def _store_chunk(chunk, outcome, keys, stores) -> dict[int, str]:
-    """Write one finished chunk's results, a pack per set, and return the files that failed."""
-    failed: dict[int, str] = {}
+def _store_chunk(chunk, outcome, keys, stores) -> dict[int, tuple[str, str | None]]:
+    """Write one finished chunk's results, a pack per set; return the files that failed (reason, set to blame)."""
+    failed: dict[int, tuple[str, str | None]] = {}
     per_set: dict[str, list] = defaultdict(list)
     columns_seen: dict[str, list[str]] = {}
-    for (i, _, _), (results, error) in zip(chunk, outcome, strict=True):
-        error = error or _column_mismatch(results, stores, columns_seen)
+    for (i, _, _), (results, error, culprit) in zip(chunk, outcome, strict=True):
+        if error is None:
+            culprit, error = _column_mismatch(results, stores, columns_seen)
         if error is not None:
-            failed[i] = error
+            failed[i] = (error, culprit)
             continue
         for name, (values, _, nonfinite, text) in results.items():
             per_set[name].append((keys[i], values, nonfinite, text))
@@ -226,15 +249,21 @@ def _store_chunk(chunk, outcome, keys, stores) -> dict[int, str]:
     return failed
 
 
-def _column_mismatch(results: dict, stores: dict, columns_seen: dict[str, list[str]]) -> str | None:
-    """A vector set must name the same columns for every clip (the first clip's, or the cached ones)."""
+def _column_mismatch(results: dict, stores: dict,
+                     columns_seen: dict[str, list[str]]) -> tuple[str | None, str | None]:
+    """A vector set must name the same columns for every clip (the first clip's, or the cached ones);
+    returns (set, reason) of the first that does not, else (None, None)."""
     for name, (_, columns, _, _) in results.items():
         if columns is None:
             continue
         expected = stores[name].columns or columns_seen.setdefault(name, list(columns))
         if list(columns) != list(expected):
-            return f"feature set {name!r} returned {len(columns)} columns, expected {len(expected)}"
-    return None
+            if len(columns) != len(expected):
+                return name, f"feature set {name!r} returned {len(columns)} columns, expected {len(expected)}"
+            first = next(j for j, (a, b) in enumerate(zip(columns, expected, strict=True)) if a != b)
+            return name, (f"feature set {name!r} returned column {columns[first]!r} where the others have "
+                          f"{expected[first]!r}")
+    return None, None
 
 
 def warm_up(names: Sequence[str], config: AnalysisConfig) -> None:
@@ -265,7 +294,7 @@ def _compute_chunk_indexed(index: int, tasks, config, plugin_paths):
 
 
 def _compute_chunk(tasks: list[tuple[str, tuple[str, ...]]], config: AnalysisConfig,
-                   plugin_paths: list[str]) -> list[tuple[dict, str | None]]:
+                   plugin_paths: list[str]) -> list[tuple[dict, str | None, str | None]]:
     """Worker: for each (path, sets), decode once, analyse once, compute the sets. Never raises per file."""
     from threadpoolctl import threadpool_limits
 
@@ -277,11 +306,13 @@ def _compute_chunk(tasks: list[tuple[str, tuple[str, ...]]], config: AnalysisCon
         return [_compute_clip(path, needed, config) for path, needed in tasks]
 
 
-def _compute_clip(path: str, needed: tuple[str, ...], config: AnalysisConfig) -> tuple[dict, str | None]:
+def _compute_clip(path: str, needed: tuple[str, ...],
+                  config: AnalysisConfig) -> tuple[dict, str | None, str | None]:
+    """(results per set, None, None), or ({}, the reason the file failed, the feature set to blame or None)."""
     try:
         native, native_sr = read_native(path)
     except AudioError as error:
-        return {}, error.reason
+        return {}, error.reason, None
     y = resample(native, native_sr, config.sr)
     clip = Clip(y, config, path)
     results: dict[str, tuple] = {}
@@ -296,23 +327,31 @@ def _compute_clip(path: str, needed: tuple[str, ...], config: AnalysisConfig) ->
         try:
             raw = spec.func(clip)
             if spec.kind == "sequence":
-                values, columns = np.asarray(raw, dtype=np.float64), None
-                if values.ndim != 2 or values.shape[0] == 0:
-                    raise FeatureError(f"returned shape {values.shape}; a sequence set returns (frames, dims)")
+                values, columns = as_sequence(raw, spec), None
             else:
                 values, columns = as_vector(raw, spec)
+        except FeatureError as error:  # what the set returned cannot be used; the message names the set
+            return {}, _one_line(error), name
         except Exception as error:  # a broken (user) feature set fails this file, reported, not the run
-            return {}, f"feature set {name!r} failed: {type(error).__name__}: {error}"
+            return {}, f"feature set {name!r} failed: {type(error).__name__}: {_one_line(error)}", name
         nonfinite = not np.all(np.isfinite(values))
         if nonfinite:
             values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
         results[name] = (values, columns, nonfinite, "")
-    return results, None
+    return results, None, None
+
+
+def _one_line(error: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(error).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _assemble(table, keys, stores, wanted, failed, config, report) -> Features:
-    for i, reason in sorted(failed.items()):
+    for i, (reason, culprit) in sorted(failed.items()):
         report.failed.append((str(table["path"].iloc[i]), reason))
+        if culprit is not None:
+            report.failed_by_set[culprit] = report.failed_by_set.get(culprit, 0) + 1
+            report.first_failure_of_set.setdefault(culprit, report.failed[-1])
     ok = [i for i in range(len(table)) if i not in failed]
     ok_keys = [keys[i] for i in ok]
     index = {name: stores[name].lookup(ok_keys) for name in wanted}
@@ -332,9 +371,12 @@ def _assemble(table, keys, stores, wanted, failed, config, report) -> Features:
     info = vectors.pop(CLIP_INFO)
     columns.pop(CLIP_INFO)
     kept = table.iloc[ok].reset_index(drop=True).copy()
-    kept["digest"] = stores[CLIP_INFO].rows.text[index[CLIP_INFO]] if ok else []
-    kept["peak"] = info[:, 2] if ok else []
-    report.audio_seconds = float(info[:, 1].sum()) if ok else 0.0
+    if not ok:  # nothing analysed: report.failed and failure_line() say why
+        kept["digest"], kept["peak"] = pd.Series(dtype=str), pd.Series(dtype=float)
+        return Features(kept, vectors, columns, sequences, report)
+    kept["digest"] = stores[CLIP_INFO].rows.text[index[CLIP_INFO]]
+    kept["peak"] = info[:, 2]
+    report.audio_seconds = float(info[:, 1].sum())
     for j, (peak, duration) in enumerate(zip(info[:, 2], info[:, 1], strict=True)):
         if peak <= 1e-7:
             report.warnings.append(f"{kept['path'].iloc[j]}: silent clip")

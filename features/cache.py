@@ -90,17 +90,21 @@ class SetStore:
 
     @classmethod
     def open(cls, directory: Path, kind: str) -> SetStore:
+        """The store of ``directory``; damaged metadata or packs are reported in :attr:`problems` and dropped, so
+        that what they held is recomputed (never served, never failing every later file)."""
         store = cls(directory, kind)
-        columns_file = directory / "columns.json"
+        if not directory.is_dir():
+            return store
+        _remove_stale_temporaries(directory)
+        columns_file = directory / COLUMNS_FILE
         if columns_file.is_file():
             try:
-                store.columns = json.loads(columns_file.read_text())
+                store.columns = _read_columns(columns_file)
             except (OSError, ValueError) as error:
-                store.problems.append(f"{columns_file} is unreadable ({error}); the set is recomputed")
+                store.problems.append(f"{columns_file} {error}; the set is recomputed")
                 _remove_all(directory)
                 return store
-        names = os.listdir(directory) if directory.is_dir() else []
-        for name in sorted(n for n in names if n.startswith("pack-") and n.endswith(".npz")):
+        for name in sorted(n for n in os.listdir(directory) if n.startswith("pack-") and n.endswith(".npz")):
             store._load_pack(directory / name)
         return store
 
@@ -165,9 +169,9 @@ class SetStore:
                 self.columns = list(columns)
             self._add(part)
             return None
-        self.directory.mkdir(parents=True, exist_ok=True)
+        _create_folder(self.directory)
         if columns is not None and self.columns is None:
-            _atomic_write_bytes(self.directory / "columns.json", json.dumps(columns).encode())
+            _write_columns(self.directory / COLUMNS_FILE, list(columns))
             self.columns = list(columns)
         # One structured array per pack (vectors ride along as a sub-array field): a warm pass opens one zip
         # member per set. Sequences keep their frames in a second member and an end offset per row.
@@ -185,16 +189,16 @@ class SetStore:
             rows["end"] = part.offsets[1:]
             arrays["values"] = part.values
         pack = self.directory / f"pack-{uuid.uuid4().hex}.npz"
-        tmp = pack.with_name(pack.name + ".tmp")
-        with open(tmp, "wb") as handle:
-            np.savez(handle, **arrays)
-        os.replace(tmp, pack)
+        _atomic_write(pack, lambda handle: np.savez(handle, **arrays))
         self._add(part)
         self.packs.append(pack)
         return pack
 
     def compact(self) -> None:
-        """Merge all packs into one, so that the next warm pass reads a single file."""
+        """Merge all packs into one, so that the next warm pass reads a single file.
+
+        A merge that cannot be written (a full disk) keeps the packs as they are and is noted in :attr:`problems`.
+        """
         if len(self.packs) <= 1:
             return
         merged, old = self.rows, list(self.packs)
@@ -204,19 +208,93 @@ class SetStore:
             rows = [merged.row(i) for i in keep]
             merged = Rows.build([merged.keys[i] for i in keep], rows, merged.nonfinite[keep].tolist(),
                                 merged.text[keep].tolist(), self.kind)
-        self.packs, self._parts, self._merged = [], [], None
-        self.write_pack(merged, None)
+        try:
+            new = self.write_pack(merged, None) if len(merged) else None
+        except OSError as error:
+            self.problems.append(f"packs in {self.directory} not merged ({error.strerror or error}); they are "
+                                 "kept as they are")
+            self.packs, self._parts, self._merged = old, [merged], None
+            return
+        self.packs, self._parts, self._merged = ([new] if new else []), [merged], None
         for pack in old:
             pack.unlink(missing_ok=True)
 
 
-def _atomic_write_bytes(path: Path, payload: bytes) -> None:
-    tmp = path.with_name(path.name + f".{uuid.uuid4().hex}.tmp")
-    tmp.write_bytes(payload)
-    os.replace(tmp, path)
+COLUMNS_FILE = "columns.json"
+COLUMNS_CHECKSUM = "columns.json.sha256"  # sha256 of columns.json's bytes, written beside it
+STALE_TEMPORARY_SECONDS = 3600.0  # a temporary file this old belongs to no running writer
+
+
+def _write_columns(path: Path, columns: list[str]) -> None:
+    """``columns.json`` and its checksum beside it (each written atomically; equal keys write equal bytes)."""
+    payload = json.dumps(columns).encode()
+    _atomic_write(path, lambda handle: handle.write(payload))
+    digest = hashlib.sha256(payload).hexdigest().encode()
+    _atomic_write(path.with_name(COLUMNS_CHECKSUM), lambda handle: handle.write(digest))
+
+
+def _read_columns(path: Path) -> list[str]:
+    """The column names of ``columns.json``, checked against their checksum.
+
+    A store written before checksums existed has none; its columns are checked for form and the checksum is
+    added. Raises ValueError (with the words for the report) for a file edited or damaged after it was written.
+    """
+    payload = path.read_bytes()
+    checksum = path.with_name(COLUMNS_CHECKSUM)
+    if checksum.is_file() and checksum.read_text().strip() != hashlib.sha256(payload).hexdigest():
+        raise ValueError("was changed after it was written (checksum mismatch)")
+    try:
+        columns = json.loads(payload)
+    except ValueError as error:
+        raise ValueError(f"is unreadable ({error})") from None
+    if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+        raise ValueError("is not a list of column names")
+    if not checksum.is_file():
+        _atomic_write(checksum, lambda handle: handle.write(hashlib.sha256(payload).hexdigest().encode()))
+    return columns
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Write ``path`` through a temporary file renamed over it; on any failure the temporary file is removed,
+    and an error without a file name (a full disk) is raised naming the folder."""
+    tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(tmp, "wb") as handle:
+            write(handle)
+        os.replace(tmp, path)
+    except BaseException as error:
+        tmp.unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.errno is not None and not error.filename:
+            raise OSError(error.errno, error.strerror or str(error), str(path.parent)) from error
+        raise
+
+
+def _create_folder(directory: Path) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        if error.errno is not None and not error.filename:
+            raise OSError(error.errno, error.strerror or str(error), str(directory)) from error
+        raise
 
 
 def _remove_all(directory: Path) -> None:
+    """Drop a store's metadata and packs (not other writers' temporary files)."""
     for child in directory.iterdir():
-        if child.is_file():
+        if child.name in (COLUMNS_FILE, COLUMNS_CHECKSUM) or child.name.startswith("pack-") and \
+                child.name.endswith(".npz"):
             child.unlink(missing_ok=True)
+
+
+def _remove_stale_temporaries(directory: Path) -> None:
+    """Temporary files left by a writer that was killed (kill -9, power loss): old enough to be no one's."""
+    import time
+
+    now = time.time()
+    for child in directory.iterdir():
+        if child.name.endswith(".tmp"):
+            try:
+                if now - child.stat().st_mtime > STALE_TEMPORARY_SECONDS:
+                    child.unlink(missing_ok=True)
+            except OSError:  # gone already (another run cleaned it) or not ours to remove: left as it is
+                continue

@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from numbers import Real
 
 import numpy as np
 
@@ -38,8 +39,22 @@ class FeatureSet:
 @lru_cache(maxsize=256)
 def _set_key(self: FeatureSet, config: AnalysisConfig, library_versions: tuple) -> str:
     payload = {"name": self.name, "version": self.version, "kind": self.kind, "source": _source_digest(self.func),
-                   "config": config.subset(self.uses), "libraries": library_versions}
+               "helpers": _helpers_digest() if self.builtin else "", "config": config.subset(self.uses),
+               "libraries": library_versions}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+@cache
+def _helpers_digest() -> str:
+    """The built-in sets' numbers also depend on the shared analysis and descriptor modules: their source."""
+    from pathlib import Path
+
+    skip = {"bank.py", "cache.py", "plugins.py", "registry.py", "errors.py", "__init__.py"}
+    h = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        if path.name not in skip:
+            h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
 
 
 @cache
@@ -125,22 +140,123 @@ def resolve(spec: str | Sequence[str]) -> list[str]:
 
 
 def as_vector(result: object, fs: FeatureSet) -> tuple[np.ndarray, list[str]]:
-    """Normalise what a vector set returned into (values, column names)."""
+    """Normalise what a vector set returned into (values, column names).
+
+    Accepted: a dict name -> number, a pandas Series of numbers, a 1-D array or list of numbers (named by the
+    set's ``columns``, or ``NAME_0, NAME_1, ...``), or a pair (1-D values, names).
+
+    Raises
+    ------
+    FeatureError
+        Anything else, in one line naming the set and what it returned (a string, None, a dict with a
+        non-numeric value, a 2-D array, a ragged nested list ...), so the file fails with a reason, not a
+        traceback.
+    """
+    def refuse(what: str) -> FeatureError:
+        return FeatureError(f"feature set {fs.name!r} returned {what}; a vector set returns a dict name -> number, "
+                            "a pandas Series or a 1-D array of numbers")
+
+    if result is None or isinstance(result, str | bytes):
+        raise refuse(_describe(result))
     if isinstance(result, tuple) and len(result) == 2 and not np.isscalar(result[0]):
-        values, names = np.asarray(result[0], dtype=np.float64).ravel(), [str(n) for n in result[1]]
+        if isinstance(result[1], str | bytes) or not _is_sized(result[1]):
+            raise refuse(f"a pair (values, names) whose names are {_describe(result[1])}")
+        values = _numbers(result[0], fs, refuse)
+        names = [str(n) for n in result[1]]
     elif isinstance(result, dict):
         names = [str(k) for k in result]
+        for key, value in result.items():
+            if not _is_number(value):
+                raise refuse(f"a dict whose value for {str(key)!r} is {_describe(value)}")
         values = np.asarray([float(v) for v in result.values()], dtype=np.float64)
-    elif hasattr(result, "index") and hasattr(result, "to_numpy"):  # pandas Series
-        names, values = [str(k) for k in result.index], np.asarray(result.to_numpy(), dtype=np.float64)
+    elif hasattr(result, "index") and hasattr(result, "to_numpy"):  # pandas Series (a DataFrame is 2-D: refused)
+        values = _numbers(result.to_numpy(), fs, refuse)
+        names = [str(k) for k in result.index]
     else:
-        values = np.asarray(result, dtype=np.float64)
-        if values.ndim != 1:
-            raise FeatureError(f"feature set {fs.name!r} returned shape {values.shape}; a vector set returns "
-                               "a dict, a Series or a 1-D array")
+        values = _numbers(result, fs, refuse)
         names = list(fs.columns) if fs.columns is not None else [f"{fs.name}_{i}" for i in range(values.size)]
+    if values.size == 0:
+        raise refuse("no values")
     if len(names) != values.size:
         raise FeatureError(f"feature set {fs.name!r} returned {values.size} values for {len(names)} names")
     if not fs.builtin:  # user columns are prefixed with the set's name, so two sets never collide
         names = [n if n.startswith(f"{fs.name}_") else f"{fs.name}_{n}" for n in names]
     return values, names
+
+
+def as_sequence(result: object, fs: FeatureSet) -> np.ndarray:
+    """What a sequence set returned as a float (frames, dims) array with at least one frame.
+
+    Raises
+    ------
+    FeatureError
+        Anything else, in one line naming the set and what it returned.
+    """
+    def refuse(what: str) -> FeatureError:
+        return FeatureError(f"feature set {fs.name!r} returned {what}; a sequence set returns a (frames, dims) "
+                            "array of numbers")
+
+    if result is None or isinstance(result, str | bytes | dict):
+        raise refuse(_describe(result))
+    values = _array(result, refuse)
+    if values.ndim != 2 or values.shape[0] == 0 or values.shape[1] == 0:
+        raise refuse(f"an array of shape {values.shape}")
+    return values
+
+
+def _numbers(result: object, fs: FeatureSet, refuse: Callable[[str], FeatureError]) -> np.ndarray:
+    values = _array(result, refuse)
+    if values.ndim != 1:
+        raise refuse(f"an array of shape {values.shape}" if values.ndim else _describe(result))
+    return values
+
+
+def _array(result: object, refuse: Callable[[str], FeatureError]) -> np.ndarray:
+    """``result`` as a float64 array, or a refusal saying what it is (strings, ragged lists, other objects)."""
+    if isinstance(result, np.ndarray) and result.dtype.kind in "biuf":
+        return result.astype(np.float64, copy=False)
+    try:
+        raw = np.asarray(result)
+    except ValueError:  # numpy refuses ragged nested lists
+        raise refuse(f"{_describe(result)} of unequal lengths (a ragged nested list)") from None
+    if raw.dtype.kind in "biuf":
+        return raw.astype(np.float64)
+    if raw.dtype.kind == "O" and raw.ndim:  # e.g. a list mixing numbers with None or other objects
+        bad = [v for v in raw.ravel().tolist() if not _is_number(v)]
+        if not bad:
+            return raw.astype(np.float64)
+        raise refuse(f"{_describe(result)} holding {_describe(bad[0])}")
+    kind = {"c": " (complex numbers)", "U": " (strings)", "S": " (strings)"}.get(raw.dtype.kind, "")
+    raise refuse(_describe(result) + kind)
+
+
+def _is_number(value: object) -> bool:
+    if isinstance(value, np.ndarray):
+        return value.ndim == 0 and value.dtype.kind in "biuf"
+    return isinstance(value, Real | np.bool_)
+
+
+def _is_sized(value: object) -> bool:
+    if isinstance(value, np.ndarray):
+        return value.ndim == 1
+    return hasattr(value, "__len__") and hasattr(value, "__iter__")
+
+
+def _describe(value: object, limit: int = 40) -> str:
+    """A few words on a value for a message: its type and, for short things, its text."""
+    if value is None:
+        return "None"
+    if isinstance(value, str | bytes):
+        text = repr(value)
+        return f"a {type(value).__name__} {text if len(text) <= limit else text[:limit] + '...'}"
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    if isinstance(value, dict):
+        return f"a dict of {len(value)} item(s)"
+    if isinstance(value, list | tuple):
+        inner = {type(v).__name__ for v in value}
+        return f"a {type(value).__name__} of {len(value)} {'/'.join(sorted(inner)) or 'item'}(s)"
+    name = type(value).__name__
+    text = repr(value)
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}" + (f" {text}" if len(text) <= limit and "\n" not in text
+                                                              and " at 0x" not in text else "")

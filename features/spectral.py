@@ -154,7 +154,7 @@ def spectral_shape(power: np.ndarray, sr: int, y: np.ndarray | None = None, hop:
 def formants(power: np.ndarray, sr: int, order: int = LPC_ORDER, band: float = FORMANT_BAND) -> np.ndarray:
     """F1-F3 in Hz per frame from the peaks of an LPC envelope of the 0-``band`` Hz part of the spectrum.
 
-    The autocorrelation is the inverse FFT of the pre-emphasised power spectrum restricted to the band (as if
+    The autocorrelation is the inverse DFT of the pre-emphasised power spectrum restricted to the band (as if
     the frame had been resampled to ``2 * band``); Levinson-Durbin runs on all frames at once. Frames with
     fewer than three peaks repeat the highest one found (0 when none).
 
@@ -165,12 +165,9 @@ def formants(power: np.ndarray, sr: int, order: int = LPC_ORDER, band: float = F
     power = np.asarray(power, dtype=np.float64)
     n_bins, n_frames = power.shape
     freqs = np.linspace(0.0, sr / 2.0, n_bins)
-    keep = freqs <= band
-    sub = power[keep]
-    top = freqs[keep][-1]
-    omega = np.pi * freqs[keep] / top
-    emphasis = 1.0 + 0.97 ** 2 - 2.0 * 0.97 * np.cos(omega)
-    acf = scipy.fft.irfft(sub * emphasis[:, None], axis=0)[: order + 1].T
+    keep = int(np.count_nonzero(freqs <= band))
+    top = freqs[keep - 1]
+    acf = np.ascontiguousarray((_lpc_cosines(keep, order) @ power[:keep]).T)  # irfft of the pre-emphasised band, lags 0..order
     coefficients = _levinson(acf, order)
     envelope = np.abs(scipy.fft.rfft(coefficients, 256, axis=1))
     envelope = -np.log(envelope + EPS)  # log of 1/|A|
@@ -183,6 +180,17 @@ def formants(power: np.ndarray, sr: int, order: int = LPC_ORDER, band: float = F
         has = hit.any(axis=1)
         out[k] = np.where(has, grid[hit.argmax(axis=1)], out[k - 1] if k else 0.0)
     return out
+
+
+@lru_cache(maxsize=16)
+def _lpc_cosines(n_bins: int, order: int) -> np.ndarray:
+    """Rows k = 0..order: the inverse real DFT's cosines for lag k, times a pre-emphasis (0.97) weighting, so
+    that ``matrix @ power`` is the autocorrelation of the pre-emphasised band-limited frame (up to scale)."""
+    omega = np.pi * np.arange(n_bins) / (n_bins - 1)
+    emphasis = 1.0 + 0.97 ** 2 - 2.0 * 0.97 * np.cos(omega)
+    weights = np.full(n_bins, 2.0)
+    weights[[0, -1]] = 1.0
+    return (np.cos(np.outer(np.arange(order + 1), omega)) * (weights * emphasis)).astype(np.float32)
 
 
 def _levinson(acf: np.ndarray, order: int) -> np.ndarray:

@@ -30,6 +30,7 @@ OCTAVE_COST = 0.02  # per octave of lag above 1/fmax (Praat's default is 0.01)
 VOICING_THRESHOLD = 0.45
 SILENCE_DB = -45.0  # frames this far below the clip's loudest frame are unvoiced
 PITCH_RATE = 8000  # the pitch search runs on a 2x decimated waveform at 16 kHz
+PULSE_CUTOFF = 900.0  # Hz: glottal pulses are found on the waveform low-passed to here
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,6 @@ def decimate(y: np.ndarray, sr: int, hop: float) -> tuple[np.ndarray, float, flo
     if factor == 2 and y.size >= 4:
         padded = np.concatenate([y[:1], y, y[-1:], y[-1:]])
         y = (padded[0:-3:2] + 3 * padded[1:-2:2] + 3 * padded[2:-1:2] + padded[3::2]) * np.float32(0.125)
-        y = y[: (y.size + 1) // 1]
     elif factor > 1:
         y = y[: y.size - y.size % factor].reshape(-1, factor).mean(axis=1, dtype=np.float32)
     return y, sr / factor, hop / factor
@@ -162,11 +162,11 @@ def perturbation(y: np.ndarray, sr: float, hop: float, f0: np.ndarray,
         return empty, empty.copy(), empty.copy()
     where = np.flatnonzero(voiced)
     first = max(0, int((where[0] - 3) * hop))  # the low-pass filter runs over the voiced span only
-    z = scipy.signal.sosfiltfilt(_lowpass(sr), np.asarray(y[first: int((where[-1] + 3) * hop)], dtype=np.float64))
+    z = lowpass(y[first: int((where[-1] + 3) * hop)], sr)
     if -z.min() > z.max():  # follow the polarity of the larger excursions
         z = -z
     shortest = sr / np.percentile(f0[voiced], 95)
-    peaks, _ = scipy.signal.find_peaks(z, distance=max(1, int(0.7 * shortest)))
+    peaks, _ = scipy.signal.find_peaks(z, height=0.01 * z.max(), distance=max(1, int(0.7 * shortest)))
     if peaks.size < 3:
         return empty, empty.copy(), empty.copy()
     inner = np.clip(peaks, 1, z.size - 2)
@@ -226,9 +226,19 @@ def _window_acf(win: int, lags: int) -> tuple[np.ndarray, np.ndarray]:
     return window, np.maximum(acf, 1e-3).astype(np.float32)
 
 
-@lru_cache(maxsize=8)
-def _lowpass(sr: float) -> np.ndarray:
-    return scipy.signal.butter(4, min(900.0, 0.45 * sr), btype="low", fs=sr, output="sos")
+def lowpass(y: np.ndarray, sr: float, cutoff: float = PULSE_CUTOFF) -> np.ndarray:
+    """Zero-phase low-pass by FFT with the magnitude of a 4th-order Butterworth filter applied forwards and
+    backwards, ``1 / (1 + (f / cutoff) ** 8)``; zero-padded so that the ends do not wrap around."""
+    n = scipy.fft.next_fast_len(y.size + 64, real=True)
+    spectrum = scipy.fft.rfft(np.asarray(y, dtype=np.float64), n)
+    spectrum *= _butterworth_gain(n, float(sr), float(cutoff))
+    return scipy.fft.irfft(spectrum, n)[: y.size]
+
+
+@lru_cache(maxsize=64)
+def _butterworth_gain(n: int, sr: float, cutoff: float) -> np.ndarray:
+    f = np.fft.rfftfreq(n, 1.0 / sr)
+    return 1.0 / (1.0 + (f / min(cutoff, 0.45 * sr)) ** 8)
 
 
 def _median_smooth(f0: np.ndarray, width: int = 5) -> np.ndarray:

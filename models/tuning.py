@@ -46,7 +46,8 @@ class Tuned(LabelledClassifier):
 
     Attributes
     ----------
-    best_params_ : the chosen combination (ties go to the first in grid order).
+    best_params_ : the chosen combination (ties go to the first in grid order; when no inner split is possible,
+        e.g. a class held by one speaker only, the first candidate, with NaN scores).
     cv_scores_ : list of (params, mean inner UAR) in grid order.
     best_estimator_ : the estimator refitted with ``best_params_`` on all the training data.
     inner_groups_ : the groups each inner validation fold held out (for audits).

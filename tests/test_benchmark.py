@@ -51,7 +51,7 @@ def test_every_export_exists_and_parses(full_run):
     md = (full_run / "leaderboard.md").read_text()
     assert md.startswith("# Leaderboard: synthetic") and "| svm" in md and "Feature-group ablation" in md
     tex = (full_run / "leaderboard.tex").read_text()
-    assert tex.count("\\begin{tabular}") == 2 and "\\toprule" in tex and "$\\pm$" in tex
+    assert tex.count("\\begin{tabular}") == 3 and "\\toprule" in tex and "$\\pm$" in tex  # + per-speaker
     folds = pd.read_csv(full_run / "folds.csv")
     assert set(folds["status"]) == {"ok"} and len(folds[folds["table"] == "leaderboard"]) == 4 * 3 * 3
     audit = json.loads((full_run / "audit.json").read_text())

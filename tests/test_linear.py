@@ -88,7 +88,7 @@ def test_tuning_holds_out_training_speakers_only_and_records_the_choice():
     assert [params for params, _ in model.cv_scores_] == [{"C": c} for c in DEFAULT_GRIDS["logreg"]["C"]]
     best_score = max(score for _, score in model.cv_scores_)
     assert dict(model.cv_scores_[[s for _, s in model.cv_scores_].index(best_score)][0]) == model.best_params_
-    assert model.best_estimator_.C == model.best_params_["C"]
+    assert model.best_params_["C"] == model.best_estimator_.C
     again = clone(model).fit(X[train], y[train], groups=groups[train])
     assert again.best_params_ == model.best_params_  # same seed, same choice
 

@@ -42,7 +42,9 @@ def problem(n=150, seed=0):
     S[:, :, :2] += shift[:, None, None]
     for i, length in enumerate(rng.integers(6, 25, n)):
         S[i, length:] = np.nan
-    image = rng.normal(size=(n, 8, 64)).astype(np.float32) * np.repeat([3.0, 0.5], 32) + np.repeat([-20., 4.], 32)
+    image = rng.normal(size=(n, 8, 64)).astype(np.float32) * np.repeat([3.0, 0.5], 32) + np.repeat(
+        [-20.0, 4.0], 32
+    )
     image[:, :, :4] += 3 * shift[:, None, None]
     image[:, :, 32:36] += 0.5 * shift[:, None, None]
     return {"vector": X, "sequence": S, "image": image}, CLASSES[k], np.array([f"s{i % 6}" for i in range(n)])
@@ -146,17 +148,20 @@ def test_spectrogram_length_and_channel_statistics_come_from_training_rows(fits)
     lengths = (~np.isnan(data["sequence"][train]).all(axis=2)).sum(axis=1)
     assert clean["cnn_lstm"][0].max_len_ == choose_length(lengths, 95.0)
     two, image = clean["seed004_cnn_lstm"][0], data["image"][train]
-    np.testing.assert_allclose(two.frame_mean_[[0, 40]], [image[:, :, :32].mean(), image[:, :, 32:].mean()],
-                               rtol=1e-4)
-    np.testing.assert_allclose(two.frame_scale_[[0, 40]], [image[:, :, :32].std(), image[:, :, 32:].std()],
-                               rtol=1e-4)
+    np.testing.assert_allclose(
+        two.frame_mean_[[0, 40]], [image[:, :, :32].mean(), image[:, :, 32:].mean()], rtol=1e-4
+    )
+    np.testing.assert_allclose(
+        two.frame_scale_[[0, 40]], [image[:, :, :32].std(), image[:, :, 32:].std()], rtol=1e-4
+    )
 
 
 def test_explicit_validation_set_is_used_for_early_stopping():
     data, y, speakers = problem(n=120)
     X = data["vector"]
-    m = DenseNetworkClassifier(hidden=(8,), max_epochs=4, patience=2).fit(X[:80], y[:80],
-                                                                             validation=(X[80:], y[80:]))
+    m = DenseNetworkClassifier(hidden=(8,), max_epochs=4, patience=2).fit(
+        X[:80], y[:80], validation=(X[80:], y[80:])
+    )
     assert m.validation_size_ == 40 and m.n_train_ == 80 and len(m.history_["val_loss"]) == m.n_epochs_
     with pytest.raises(ValueError, match="not seen in fit"):
         DenseNetworkClassifier(max_epochs=1).fit(X[:80], y[:80], validation=(X[80:], np.full(40, "joy")))
@@ -170,6 +175,7 @@ def test_lstm_keeps_its_import_path_and_defaults():
 
 
 # --- the replications' layer stacks -------------------------------------------------------------------------
+
 
 def built(name, shapes, n_classes=7):
     """The Keras model a recipe builds for input ``shapes`` (no training)."""
@@ -196,10 +202,13 @@ def test_seed000_lstm_stack():
     assert (est.max_epochs, est.batch_size, est.early_stopping, est.normalise) == (30, 64, False, None)
 
 
-@pytest.mark.parametrize("name, cell, units, dense, dropout, epochs, batch", [
-    ("seed001_lstm", "LSTM", 128, [64, 32, 7], 0.2, 100, 512),
-    ("seed001_gru", "GRU", 128, [64, 32, 7], 0.3, 100, 64),
-])
+@pytest.mark.parametrize(
+    "name, cell, units, dense, dropout, epochs, batch",
+    [
+        ("seed001_lstm", "LSTM", 128, [64, 32, 7], 0.2, 100, 512),
+        ("seed001_gru", "GRU", 128, [64, 32, 7], 0.3, 100, 64),
+    ],
+)
 def test_seed001_recurrent_stacks(name, cell, units, dense, dropout, epochs, batch):
     m = built(name, [(40, 1), (40,)])
     (rnn,) = layers(m, cell)
@@ -253,7 +262,8 @@ def test_seed004_two_channel_stack():
     assert (est.learning_rate, est.batch_size, est.max_epochs, est.normalise) == (1e-4, 32, 50, "channel")
 
 
-# --- inputs ---------------------------------------------------------------------------------------------------
+# --- inputs ------------------------------------------------------------------------------------------
+
 
 def test_feature_sets_shapes():
     rng = np.random.default_rng(0)
@@ -272,6 +282,7 @@ def test_feature_sets_shapes():
 
 # --- the claims table -------------------------------------------------------------------------------------
 
+
 def test_claims_table_one_row_per_replication_with_both_numbers(tmp_path):
     claims = load_claims()
     assert set(claims["recipe"]) == set(RECIPES) and claims["recipe"].is_unique
@@ -279,26 +290,72 @@ def test_claims_table_one_row_per_replication_with_both_numbers(tmp_path):
     for recipe in claims["recipe"]:
         for protocol, wa in (("holdout", 0.9), ("speaker", 0.6)):
             for fold in range(2):
-                rows.append(dict(dataset="tess", table="leaderboard", features="x", model=recipe,
-                                 protocol=protocol, speaker_norm=False, fold=fold, status="ok",
-                                 uar=wa - 0.05, wa=wa + 0.02 * fold, f1=wa))
-    rows.append(dict(dataset="tess", table="leaderboard", features="all", model="svm", protocol="speaker",
-                     speaker_norm=False, fold=0, status="ok", uar=0.5, wa=0.5, f1=0.5))
-    rows.append(dict(dataset="tess", table="leaderboard", features="x", model="seed000_lstm",
-                     protocol="speaker", speaker_norm=False, fold=2, status="failed", uar=None, wa=None, f1=None))
+                rows.append(
+                    dict(
+                        dataset="tess",
+                        table="leaderboard",
+                        features="x",
+                        model=recipe,
+                        protocol=protocol,
+                        speaker_norm=False,
+                        fold=fold,
+                        status="ok",
+                        uar=wa - 0.05,
+                        wa=wa + 0.02 * fold,
+                        f1=wa,
+                    )
+                )
+    rows.append(
+        dict(
+            dataset="tess",
+            table="leaderboard",
+            features="all",
+            model="svm",
+            protocol="speaker",
+            speaker_norm=False,
+            fold=0,
+            status="ok",
+            uar=0.5,
+            wa=0.5,
+            f1=0.5,
+        )
+    )
+    rows.append(
+        dict(
+            dataset="tess",
+            table="leaderboard",
+            features="x",
+            model="seed000_lstm",
+            protocol="speaker",
+            speaker_norm=False,
+            fold=2,
+            status="failed",
+            uar=None,
+            wa=None,
+            f1=None,
+        )
+    )
     pd.DataFrame(rows).to_csv(tmp_path / "folds.csv", index=False)
     table = claims_table(tmp_path)
     assert list(table["recipe"]) == list(claims["recipe"])
     row = table.set_index("recipe").loc["seed000_lstm"]
     assert row["holdout_acc"] == pytest.approx(91.0) and row["speaker_acc"] == pytest.approx(61.0)
     assert row["speaker_uar"] == pytest.approx(55.0) and row["holdout_minus_speaker"] == pytest.approx(30.0)
-    assert row["claim"] == 96 and row["claim_minus_holdout"] == pytest.approx(5.0) and row["speaker_folds"] == 2
+    assert (
+        row["claim"] == 96 and row["claim_minus_holdout"] == pytest.approx(5.0) and row["speaker_folds"] == 2
+    )
     assert np.isnan(table.set_index("recipe").loc["seed002_cnn_lstm", "claim_minus_holdout"])
     assert "seed004_cnn_lstm" in render_claims(table) and json.loads(render_claims(table, "json"))
 
 
 def test_recipes_that_fit_a_corpus():
-    assert recipes_for("tess") == ["seed000_lstm", "seed001_cnn1d", "seed001_lstm", "seed001_bilstm",
-                                   "seed001_gru", "seed003_dnn"]
+    assert recipes_for("tess") == [
+        "seed000_lstm",
+        "seed001_cnn1d",
+        "seed001_lstm",
+        "seed001_bilstm",
+        "seed001_gru",
+        "seed003_dnn",
+    ]
     assert recipes_for("ravdess") == ["seed002_cnn_lstm", "seed003_dnn", "seed004_cnn_lstm"]
     assert len(recipes_for("emodb")) == len(RECIPES)

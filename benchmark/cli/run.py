@@ -37,6 +37,9 @@ def add_parser(sub) -> None:
     g.add_argument("--speaker-norm", action="store_true",
                    help="also run every model on per-speaker z-normalised features (marked spk-norm)")
     g.add_argument("--no-ablation", action="store_true", help="skip the feature-group ablation")
+    g.add_argument("--tune", action="store_true",
+                   help="choose hyper-parameters (C, depth, ...) per fold by an inner speaker-grouped cross-validation "
+                        "on the training speakers only; the choice is recorded in folds.csv")
     g.add_argument("--set", action="append", default=[], metavar="MODEL.PARAM=VALUE",
                    help="a model parameter, e.g. --set lstm.max_epochs=20 (repeatable)")
     g.add_argument("--out", default="results", help="where run folders are written (default: results)")
@@ -63,7 +66,7 @@ def config_from_args(args: argparse.Namespace):
         emotions=tuple(parse_emotions(args.emotions)) if args.emotions else None, seed=args.seed, jobs=parse_jobs(args.jobs),
         backend=args.backend, scheduler=args.scheduler, cache_dir=args.cache_dir, use_cache=not args.no_cache,
         content_hash=args.content_hash, out=args.out, plugins=tuple(args.plugin), quiet=args.quiet,
-        ablation=not args.no_ablation, report=not args.no_report, bootstrap_resamples=args.bootstrap_resamples, include_song=args.include_song, strict=args.strict,
+        ablation=not args.no_ablation, report=not args.no_report, tune=args.tune, bootstrap_resamples=args.bootstrap_resamples, include_song=args.include_song, strict=args.strict,
         profile=args.profile, model_params=parse_model_params(args.set), analysis=analysis_config(args),
     )
 

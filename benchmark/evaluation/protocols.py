@@ -75,10 +75,8 @@ def make_folds(protocol: str, table: pd.DataFrame, n_folds: int = 5, seed: int =
         raise ProtocolError(f"--folds must be at least 2, got {n_folds}")
     y = table["emotion"].astype(str).to_numpy()
     if protocol == "stratified":
-        smallest = int(table["emotion"].value_counts().min())
-        if smallest < 2:
-            raise ProtocolError("stratified protocol: every emotion needs at least 2 utterances")
-        splitter = StratifiedKFold(n_splits=min(n_folds, smallest), shuffle=True, random_state=seed)
+        check_fold_count(protocol, table, n_folds)
+        splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
         return [Fold(protocol, i, tr, te) for i, (tr, te) in enumerate(splitter.split(np.zeros(len(y)), y))]
     if protocol == "holdout":
         return [holdout_fold(y, seed)]
@@ -97,6 +95,48 @@ def make_folds(protocol: str, table: pd.DataFrame, n_folds: int = 5, seed: int =
                               np.flatnonzero(part_of_row == "test"), dev if len(dev) else None))
         return folds
     return _speaker_text_folds(table, plan, seed)
+
+
+def check_fold_count(protocol: str, table: pd.DataFrame, n_folds: int) -> None:
+    """Refuse a ``--folds`` the corpus cannot give ``protocol``, naming the flag and the largest allowed.
+
+    Stratified k-fold needs every emotion in every test fold, so k is at most the size of the smallest emotion;
+    it is never reduced silently (a 3-fold result reported as 10-fold). Speaker protocols with fewer speakers
+    than folds fall back to leave-one-speaker-out, which :func:`fold_notes` says.
+
+    Raises
+    ------
+    ProtocolError
+        ``--folds`` above what the corpus allows, or an emotion with a single utterance (stratified).
+    """
+    if protocol != "stratified" or table.empty:
+        return
+    counts = table["emotion"].astype(str).value_counts()
+    smallest, emotion = int(counts.min()), str(counts.idxmin())
+    if smallest < 2:
+        raise ProtocolError(f"stratified protocol: every emotion needs at least 2 utterances; {emotion!r} has "
+                            f"{smallest} (drop it with --emotions, or use --protocols speaker)")
+    if n_folds > smallest:
+        raise ProtocolError(f"--folds {n_folds}: too many for the stratified protocol, whose every fold needs "
+                            f"each emotion, and {emotion!r} has {smallest} utterances; allowed: --folds 2 to "
+                            f"{smallest}")
+
+
+def fold_notes(protocols: list[str], table: pd.DataFrame, n_folds: int, loso: bool = False,
+               fold_file: object | None = None) -> list[str]:
+    """What a run must say about its folds because they differ from what was asked (one line each).
+
+    Today: speaker protocols on fewer speakers than ``--folds`` leave one speaker out per fold instead.
+    """
+    notes = []
+    speaker_protocols = [p for p in protocols if p in ("speaker", "speaker+text")]
+    if speaker_protocols and fold_file is None and not loso:
+        n_speakers = table["speaker"].astype(str).nunique()
+        if 2 <= n_speakers < n_folds:
+            which = " and ".join(speaker_protocols)
+            notes.append(f"--folds {n_folds}: the corpus has {n_speakers} speakers, so {which} leave(s) one "
+                         f"speaker out per fold ({n_speakers} folds)")
+    return notes
 
 
 def holdout_fold(y: np.ndarray, seed: int, test_size: float = HOLDOUT_TEST_SIZE) -> Fold:

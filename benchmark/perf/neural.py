@@ -28,8 +28,11 @@ SECONDS = (3.0, 4.0)
 def synthetic_input(default_input: str | None, n: int, rng: np.random.Generator, y: np.ndarray) -> np.ndarray:
     """Random inputs of the shape the default feature set gives for 3-4 s clips, with a weak class signal."""
     shapes = {  # feature set -> (frame step in s or None for fixed frames, dims, fixed frames)
-        "mfcc_frames": (0.04, 80, None), "logmel_frames": (0.04, 64, None), "spectrogram": (0.01, 64, None),
-        "ravdess2ch": (None, 64, 94), "mfcc40_mean": (None, 1, 40),
+        "mfcc_frames": (0.04, 80, None),
+        "logmel_frames": (0.04, 64, None),
+        "spectrogram": (0.01, 64, None),
+        "ravdess2ch": (None, 64, 94),
+        "mfcc40_mean": (None, 1, 40),
     }
     if default_input in (None, "feature_means"):
         dims = 67 if default_input else 342  # the vector bank's "all": 342 columns
@@ -63,7 +66,7 @@ def matmul_gflops(jobs: int, size: int = 1024, repeats: int = 20) -> float:
         start = time.perf_counter()
         matmul(a, b).numpy()
         best = min(best, time.perf_counter() - start)
-    return 2 * size ** 3 / best / 1e9
+    return 2 * size**3 / best / 1e9
 
 
 def forward_flops(model, steps: float | None = None) -> float:
@@ -97,8 +100,16 @@ def _weight_layers(model):
             yield layer
 
 
-def time_model(name: str, jobs: int = 2, epochs: int = 3, seed: int = 0, full: bool = False,
-               tuned: bool = True, attainable: float | None = None, overrides: dict | None = None) -> dict:
+def time_model(
+    name: str,
+    jobs: int = 2,
+    epochs: int = 3,
+    seed: int = 0,
+    full: bool = False,
+    tuned: bool = True,
+    attainable: float | None = None,
+    overrides: dict | None = None,
+) -> dict:
     """Train ``name`` on a RAVDESS-sized synthetic fold; epochs and FLOPs as described in the module."""
     from models import make_model
     from models.neural import DEFAULT_INPUTS, training
@@ -131,36 +142,58 @@ def time_model(name: str, jobs: int = 2, epochs: int = 3, seed: int = 0, full: b
     per_epoch_flops = 3 * fwd * model.n_train_ + fwd * n_val
     achieved = per_epoch_flops / later / 1e9
     fold = elapsed if full else (elapsed - sum(seconds)) + seconds[0] + later * (cap - 1)
-    result = {"model": name, "tuned": tuned, "train": model.n_train_, "validation": n_val,
-              "first_epoch_s": seconds[0], "epoch_s": later, "epochs_run": len(seconds), "epoch_cap": cap,
-              "fold_s": fold, "fold_measured": full, "gflop_per_epoch": per_epoch_flops / 1e9,
-              "achieved_gflops": achieved}
+    result = {
+        "model": name,
+        "tuned": tuned,
+        "train": model.n_train_,
+        "validation": n_val,
+        "first_epoch_s": seconds[0],
+        "epoch_s": later,
+        "epochs_run": len(seconds),
+        "epoch_cap": cap,
+        "fold_s": fold,
+        "fold_measured": full,
+        "gflop_per_epoch": per_epoch_flops / 1e9,
+        "achieved_gflops": achieved,
+    }
     if attainable:
         result["ratio"] = achieved / attainable
     return result
 
 
-def run(models: list[str] | None = None, jobs: int = 2, epochs: int = 3, baseline: bool = False,
-        full: bool = False) -> list[dict]:
+def run(
+    models: list[str] | None = None,
+    jobs: int = 2,
+    epochs: int = 3,
+    baseline: bool = False,
+    full: bool = False,
+) -> list[dict]:
     """Time every neural model (or ``models``); print one line per model and configuration."""
     from models import MODELS
 
     names = models or [m for m, spec in MODELS.items() if spec.neural]
     attainable = matmul_gflops(jobs)
     print(f"attainable: float32 1024^3 matmul, {jobs} thread(s): {attainable:.1f} GFLOP/s")
-    print(f"{'model':<16} {'loop':<8} {'1st ep s':>8} {'ep s':>7} {'fold s':>8} {'GFLOP/ep':>9} "
-          f"{'GFLOP/s':>8} {'ratio':>6}")
+    print(
+        f"{'model':<16} {'loop':<8} {'1st ep s':>8} {'ep s':>7} {'fold s':>8} {'GFLOP/ep':>9} "
+        f"{'GFLOP/s':>8} {'ratio':>6}"
+    )
     rows = []
     for name in names:
-        for tuned in ([False, True] if baseline else [True]):
+        for tuned in [False, True] if baseline else [True]:
             r = time_model(name, jobs, epochs, full=full, tuned=tuned, attainable=attainable)
             rows.append(r)
             fold = f"{r['fold_s']:.0f}{'' if full else '*'}"
-            print(f"{name:<16} {'tuned' if tuned else 'untuned':<8} {r['first_epoch_s']:8.1f} "
-                  f"{r['epoch_s']:7.2f} {fold:>8} {r['gflop_per_epoch']:9.1f} {r['achieved_gflops']:8.1f} "
-                  f"{r['ratio']:6.3f}", flush=True)
+            print(
+                f"{name:<16} {'tuned' if tuned else 'untuned':<8} {r['first_epoch_s']:8.1f} "
+                f"{r['epoch_s']:7.2f} {fold:>8} {r['gflop_per_epoch']:9.1f} {r['achieved_gflops']:8.1f} "
+                f"{r['ratio']:6.3f}",
+                flush=True,
+            )
     if not full:
-        print("* fold = first epoch + later epochs x (epoch cap - 1) + set-up: the cap, before early stopping")
+        print(
+            "* fold = first epoch + later epochs x (epoch cap - 1) + set-up: the cap, before early stopping"
+        )
     return rows
 
 

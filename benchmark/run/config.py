@@ -40,6 +40,7 @@ class RunConfig:
     emotions: tuple[str, ...] | None = None  # None: every emotion (several corpora: those all of them have)
     speaker_norm: bool = False
     corpus_norm: bool = False
+    tune: bool = False  # hyper-parameters chosen per fold by inner speaker-grouped CV on the training speakers
     seed: int = 0
     jobs: int | None = None
     backend: str | None = None  # None: processes when more than one core is useful, else serial

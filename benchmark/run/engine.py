@@ -28,6 +28,8 @@ from benchmark.evaluation.normalisation import corpus_normalise, speaker_normali
 from benchmark.evaluation.protocols import (
     CROSS_CORPUS,
     Fold,
+    check_fold_count,
+    fold_notes,
     make_folds,
     read_fold_file,
     resolve_protocols,
@@ -37,10 +39,14 @@ from benchmark.evaluation.splits import resolve_split
 from benchmark.reports import crosscorpus
 from benchmark.reports.html import write_report
 from benchmark.reports.tables import render_console, write_exports
+from benchmark.seeds.claims import recipes_for, write_claims
 from features import extract, load_plugins, pad_sequences, resolve
 from features.bank import effective_jobs
 from features.cache import default_cache_dir
+from features.opensmile_sets import require as require_extras
+from models import make_model
 from models.registry import MODELS, check_params, get_model, resolve_models
+from models.tuning import tuned
 
 from . import backends
 from .config import ConfigError, RunConfig
@@ -95,6 +101,10 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
             raise ConfigError(f"--input {name}=…: model {name!r} is not in this run")
     protocols = resolve_protocols(",".join(config.protocols))
     vector_sets = resolve(list(config.features))
+    require_extras([*vector_sets, *config.inputs.values()])
+    if config.tune:
+        for name in model_names:
+            tuned(name, make_model(name))  # a model without a grid is a one-line error now, not at every fit
     inputs_of = {m: input_for(m, vector_sets, config.inputs) for m in model_names}
     jobs = effective_jobs(config.jobs)
     cache_root = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
@@ -112,6 +122,8 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
     fold_file = split.fold_file if split else read_fold_file(config.fold_file) if config.fold_file else None
     if fold_file is not None and any(p not in CROSS_CORPUS for p in protocols):
         validate_fold_file(fold_file, corpus.table["speaker"].astype(str).unique())
+    for protocol in protocols:  # --folds the corpus cannot give: refused before any audio is decoded
+        check_fold_count(protocol, corpus.table, config.folds)
 
     entries = plan_entries(model_names, protocols, inputs_of, config.speaker_norm, config.corpus_norm)
     ablation, ablation_inputs = plan_ablation(model_names, protocols, vector_sets, inputs_of) \
@@ -142,15 +154,16 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
         if report.warnings:
             say(f"  {len(report.warnings)} warning(s), first: {report.warnings[0]}")
         table = feats.table
-        if report.failed and (config.strict or table.empty):
-            first = report.failed[0]
-            raise ConfigError(f"{len(report.failed)} file(s) could not be analysed"
-                              f"{' and --strict is on' if config.strict else ''}; first: {first[0]}: {first[1]}")
+        if report.failed and (config.strict or table["emotion"].nunique() < 2):
+            # Files that failed are why too few are left (or --strict): name the set to blame and the first reason.
+            raise ConfigError(f"{report.failure_line()}{' (--strict is on)' if config.strict else ''}")
         if table["emotion"].nunique() < 2:
             raise ConfigError("fewer than two emotions left after feature extraction; nothing to classify")
 
         clock = time.perf_counter()
         folds = {p: make_folds(p, table, config.folds, config.seed, config.loso, fold_file) for p in protocols}
+        for note in fold_notes(protocols, table, config.folds, config.loso, fold_file):
+            say(f"  {note}")
         audit_report = audit(table, folds, split=split)
         timings["protocols_and_audit"] = _lap(clock)
         say("")
@@ -174,6 +187,8 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
                   split)
         writer.seal()
         write_exports(writer.path)
+        if any(m in recipes_for(None) for m in model_names):
+            write_claims(writer.path)
         if any(p in CROSS_CORPUS for p in protocols):
             for fmt, filename in (("md", "crosscorpus.md"), ("csv", "crosscorpus.csv"), ("latex", "crosscorpus.tex")):
                 writer.text(filename, crosscorpus.render(writer.path, fmt))
@@ -185,6 +200,9 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
         write_report(run_dir)
     timings["write"] = _lap(clock)
     say(render_console(run_dir))
+    if (run_dir / "claims.md").is_file():
+        say("")
+        say((run_dir / "claims.md").read_text().rstrip())
     if any(p in CROSS_CORPUS for p in protocols):
         say("")
         say(crosscorpus.render(run_dir, "console"))
@@ -261,13 +279,14 @@ class Grid:
             for fold in folds[entry.protocol]:
                 dev = getattr(fold, "dev", None)
                 d = digests[input_key]
-                key = fit_key(model, _canonical_params(model, params), codes[model], config.seed, versions,
+                key = fit_key(model, {**_canonical_params(model, params), "__tune__": config.tune}, codes[model],
+                              config.seed, versions,
                               rows_digest(d[fold.train], self.y[fold.train], self.speakers[fold.train]),
                               rows_digest(d[fold.test]),
                               rows_digest(d[dev], self.y[dev]) if dev is not None else None)
                 self.keys[(entry, fold.index)] = key
                 if key not in self.jobs:
-                    spec = FitSpec(model, tuple(sorted(params.items())), config.seed, 1, self.plugins)
+                    spec = FitSpec(model, tuple(sorted(params.items())), config.seed, 1, self.plugins, config.tune)
                     kind = "sequence" if self.arrays[input_key].ndim == 3 else "vector"
                     self.jobs[key] = backends.Job(key, spec, _input_id(input_key), fold.train, fold.test, dev,
                                                   fit_cost(model, kind))
@@ -334,7 +353,7 @@ def _input_id(key: tuple[str, bool]) -> str:
 
 
 def _with_threads(spec: FitSpec, threads: int) -> FitSpec:
-    return FitSpec(spec.model, spec.params, spec.seed, threads, spec.plugins)
+    return FitSpec(spec.model, spec.params, spec.seed, threads, spec.plugins, spec.tune)
 
 
 def _canonical_params(model: str, params: dict) -> dict:

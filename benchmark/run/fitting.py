@@ -29,6 +29,7 @@ class FitSpec:
     seed: int
     threads: int
     plugins: tuple[tuple[str, bytes], ...] = ()  # (file name, source)
+    tune: bool = False  # choose hyper-parameters by inner speaker-grouped CV on the training speakers
 
 
 @dataclass
@@ -97,7 +98,12 @@ def fit_on_fold(model, X, y: np.ndarray, groups: np.ndarray | None, train: np.nd
 def build_model(spec: FitSpec):
     from models import make_model
 
-    return make_model(spec.model, random_state=spec.seed, n_jobs=spec.threads, **dict(spec.params))
+    model = make_model(spec.model, random_state=spec.seed, n_jobs=spec.threads, **dict(spec.params))
+    if spec.tune:
+        from models.tuning import tuned
+
+        model = tuned(spec.model, model, random_state=spec.seed)
+    return model
 
 
 def _accepts(model, name: str) -> bool:

@@ -78,6 +78,9 @@ def plan_ablation(models: Sequence[str], protocols: Sequence[str], vector_sets: 
         return [], []
     protocol = next((p for p in RANK_PROTOCOLS if p in protocols), protocols[0])
     groups = [InputSpec(s, "vector", (s,)) for s in vector_sets] + [InputSpec(bank, "vector", tuple(vector_sets))]
+    if bank == "all" and "classic" in GROUPS:  # the design card's groups, each alone and together, beside it
+        classic = GROUPS["classic"]
+        groups += [InputSpec(s, "vector", (s,)) for s in classic] + [InputSpec("classic", "vector", tuple(classic))]
     return [Entry("ablation", g.name, m, protocol, False) for m in fast for g in groups], groups
 
 

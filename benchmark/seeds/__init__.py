@@ -6,15 +6,23 @@ a finished run's numbers beside them, reading only the run folder's ``folds.csv`
 """
 
 from .claims import (
-                     CLAIM_COLUMNS,
-                     HOLDOUT,
-                     SPEAKER,
-                     claims_table,
-                     load_claims,
-                     recipes_for,
-                     render_claims,
-                     write_claims,
+    CLAIM_COLUMNS,
+    HOLDOUT,
+    SPEAKER,
+    claims_table,
+    load_claims,
+    recipes_for,
+    render_claims,
+    write_claims,
 )
 
-__all__ = ["CLAIM_COLUMNS", "HOLDOUT", "SPEAKER", "claims_table", "load_claims", "recipes_for", "render_claims",
-           "write_claims"]
+__all__ = [
+    "CLAIM_COLUMNS",
+    "HOLDOUT",
+    "SPEAKER",
+    "claims_table",
+    "load_claims",
+    "recipes_for",
+    "render_claims",
+    "write_claims",
+]

@@ -66,18 +66,47 @@ def claims_table(run_dir: str | Path) -> pd.DataFrame:
         speaker, n_speaker = _mean(folds, claim.recipe, SPEAKER, "wa")
         speaker_uar, _ = _mean(folds, claim.recipe, SPEAKER, "uar")
         figure = claim.figure
-        rows.append({
-            "seed": claim.seed, "recipe": claim.recipe, "source": claim.source,
-            "claim": figure, "claim_metric": claim.metric, "claim_split": claim.split,
-            "claim_corpus": claim.corpus, "claim_notes": claim.notes if isinstance(claim.notes, str) else "",
-            "corpus": corpus, "holdout_acc": holdout, "speaker_acc": speaker, "speaker_uar": speaker_uar,
-            "claim_minus_holdout": figure - holdout if not np.isnan(figure) else float("nan"),
-            "holdout_minus_speaker": holdout - speaker, "holdout_folds": n_holdout, "speaker_folds": n_speaker,
-        })
-    return pd.DataFrame(rows, columns=[
-        "seed", "recipe", "source", "claim", "claim_metric", "claim_split", "claim_corpus", "claim_notes",
-        "corpus", "holdout_acc", "speaker_acc", "speaker_uar", "claim_minus_holdout", "holdout_minus_speaker",
-        "holdout_folds", "speaker_folds"])
+        rows.append(
+            {
+                "seed": claim.seed,
+                "recipe": claim.recipe,
+                "source": claim.source,
+                "claim": figure,
+                "claim_metric": claim.metric,
+                "claim_split": claim.split,
+                "claim_corpus": claim.corpus,
+                "claim_notes": claim.notes if isinstance(claim.notes, str) else "",
+                "corpus": corpus,
+                "holdout_acc": holdout,
+                "speaker_acc": speaker,
+                "speaker_uar": speaker_uar,
+                "claim_minus_holdout": figure - holdout if not np.isnan(figure) else float("nan"),
+                "holdout_minus_speaker": holdout - speaker,
+                "holdout_folds": n_holdout,
+                "speaker_folds": n_speaker,
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "seed",
+            "recipe",
+            "source",
+            "claim",
+            "claim_metric",
+            "claim_split",
+            "claim_corpus",
+            "claim_notes",
+            "corpus",
+            "holdout_acc",
+            "speaker_acc",
+            "speaker_uar",
+            "claim_minus_holdout",
+            "holdout_minus_speaker",
+            "holdout_folds",
+            "speaker_folds",
+        ],
+    )
 
 
 def render_claims(table: pd.DataFrame, fmt: str = "md") -> str:
@@ -97,14 +126,40 @@ def render_claims(table: pd.DataFrame, fmt: str = "md") -> str:
     def pts(v: float) -> str:
         return "–" if pd.isna(v) else f"{v:+.1f}"
 
-    body = [[r.seed, r.recipe, f"{pct(r.claim)} ({r.claim_corpus or 'corpus not named'}, {r.claim_split})",
-             pct(r.holdout_acc), pct(r.speaker_acc), pct(r.speaker_uar), pts(r.claim_minus_holdout),
-             pts(r.holdout_minus_speaker)] for r in table.itertuples(index=False)]
+    body = [
+        [
+            r.seed,
+            r.recipe,
+            f"{pct(r.claim)} ({r.claim_corpus or 'corpus not named'}, {r.claim_split})",
+            pct(r.holdout_acc),
+            pct(r.speaker_acc),
+            pct(r.speaker_uar),
+            pts(r.claim_minus_holdout),
+            pts(r.holdout_minus_speaker),
+        ]
+        for r in table.itertuples(index=False)
+    ]
     corpus = table["corpus"].iloc[0] if len(table) else ""
     title = f"Claims beside replications on {corpus} (accuracy, %; differences in points)\n\n"
-    return title + tabulate(body, headers=["seed", "replication", "claim (corpus, split)", "holdout acc",
-                                           "SI acc", "SI UAR", "claim - holdout", "holdout - SI"],
-                            tablefmt="github") + "\n"
+    return (
+        title
+        + tabulate(
+            body,
+            headers=[
+                "seed",
+                "replication",
+                "claim (corpus, split)",
+                "holdout acc",
+                "SI acc",
+                "SI UAR",
+                "claim - holdout",
+                "holdout - SI",
+            ],
+            tablefmt="github",
+            disable_numparse=True,
+        )
+        + "\n"
+    )
 
 
 def write_claims(run_dir: str | Path) -> pd.DataFrame:

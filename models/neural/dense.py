@@ -22,12 +22,26 @@ class DenseNetworkClassifier(KerasClassifier):
         :class:`~models.neural.training.KerasClassifier` for these and the other training parameters.
     """
 
-    def __init__(self, hidden: Sequence[int] = (256, 128, 64), dropout: float = 0.3, standardise: bool = True,
-                 learning_rate: float = 1e-3, batch_size: int = 64, max_epochs: int = 60, patience: int = 8,
-                 early_stopping: bool = True, restore_best: bool = True, validation_fraction: float = 0.15,
-                 validation_by_group: bool = True, class_weight: str | None = "balanced",
-                 lr_plateau: tuple | None = None, jit_compile: bool = False, random_state: int = 0,
-                 n_jobs: int = 1, verbose: int = 0):
+    def __init__(
+        self,
+        hidden: Sequence[int] = (256, 128, 64),
+        dropout: float = 0.3,
+        standardise: bool = True,
+        learning_rate: float = 1e-3,
+        batch_size: int = 64,
+        max_epochs: int = 60,
+        patience: int = 8,
+        early_stopping: bool = True,
+        restore_best: bool = True,
+        validation_fraction: float = 0.15,
+        validation_by_group: bool = True,
+        class_weight: str | None = "balanced",
+        lr_plateau: tuple | None = None,
+        jit_compile: bool = False,
+        random_state: int = 0,
+        n_jobs: int = 1,
+        verbose: int = 0,
+    ):
         self.hidden = hidden
         self.dropout = dropout
         self.standardise = standardise
@@ -54,5 +68,6 @@ class DenseNetworkClassifier(KerasClassifier):
 
     def _build(self, keras, shapes, n_classes: int):
         inputs = keras.Input(shapes[0], name="features")
-        return keras.Model(inputs, dense_head(keras, inputs, self.hidden, self.dropout, n_classes),
-                           name="dnn")
+        return keras.Model(
+            inputs, dense_head(keras, inputs, self.hidden, self.dropout, n_classes), name="dnn"
+        )

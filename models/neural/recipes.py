@@ -39,86 +39,251 @@ _SEED_TRAINING = dict(early_stopping=False, restore_best=False, validation_by_gr
 def recipe(name: str, seed: str, default_input: str | None, input_kind: str, provenance: str):
     def register(factory: Callable) -> Callable:
         RECIPES[name] = Recipe(name, seed, default_input, input_kind, provenance, factory)
-        register_network(name, factory, default_input=default_input, input_kind=input_kind,
-                         description=f"seed {seed}: {provenance}")
+        register_network(
+            name,
+            factory,
+            default_input=default_input,
+            input_kind=input_kind,
+            description=f"seed {seed}: {provenance}",
+        )
         return factory
 
     return register
 
 
-@recipe("seed000_lstm", "000", "mfcc40_mean", "sequence",
-        "TESS LSTM: 40 MFCC means as a 40x1 sequence -> LSTM 256 -> dense 128, 64 (dropout 0.5); Adam, "
-        "30 epochs, batch 64, unscaled; validation only watched (README; dropout placement from the common "
-        "TESS notebook)")
+@recipe(
+    "seed000_lstm",
+    "000",
+    "mfcc40_mean",
+    "sequence",
+    "TESS LSTM: 40 MFCC means as a 40x1 sequence -> LSTM 256 -> dense 128, 64 (dropout 0.5); Adam, "
+    "30 epochs, batch 64, unscaled; validation only watched (README; dropout placement from the common "
+    "TESS notebook)",
+)
 def seed000_lstm(**params):
-    return RecurrentClassifier(**{**dict(cell="lstm", units=256, dense=(128, 64), dropout=0.5, normalise=None,
-                                         frame_pool=1, length=40, max_epochs=30, batch_size=64,
-                                         validation_fraction=0.0, **_SEED_TRAINING), **params})
+    return RecurrentClassifier(
+        **{
+            **dict(
+                cell="lstm",
+                units=256,
+                dense=(128, 64),
+                dropout=0.5,
+                normalise=None,
+                frame_pool=1,
+                length=40,
+                max_epochs=30,
+                batch_size=64,
+                validation_fraction=0.0,
+                **_SEED_TRAINING,
+            ),
+            **params,
+        }
+    )
 
 
-_SEED001 = ("TESS {what}: 40 MFCC means (3 s from 0.5 s) as a 40x1 sequence, unscaled -> {stack}; Adam, "
-            "{schedule}, no early stopping ({source})")
+_SEED001 = (
+    "TESS {what}: 40 MFCC means (3 s from 0.5 s) as a 40x1 sequence, unscaled -> {stack}; Adam, "
+    "{schedule}, no early stopping ({source})"
+)
 
 
-@recipe("seed001_lstm", "001", "mfcc40_mean", "sequence",
-        _SEED001.format(what="LSTM", stack="LSTM 128 -> dense 64, 32 (dropout 0.2)",
-                        schedule="100 epochs, batch 512", source="its notebook"))
+@recipe(
+    "seed001_lstm",
+    "001",
+    "mfcc40_mean",
+    "sequence",
+    _SEED001.format(
+        what="LSTM",
+        stack="LSTM 128 -> dense 64, 32 (dropout 0.2)",
+        schedule="100 epochs, batch 512",
+        source="its notebook",
+    ),
+)
 def seed001_lstm(**params):
-    return RecurrentClassifier(**{**dict(cell="lstm", units=128, dense=(64, 32), dropout=0.2, normalise=None,
-                                         frame_pool=1, length=40, max_epochs=100, batch_size=512,
-                                         validation_fraction=0.0, **_SEED_TRAINING), **params})
+    return RecurrentClassifier(
+        **{
+            **dict(
+                cell="lstm",
+                units=128,
+                dense=(64, 32),
+                dropout=0.2,
+                normalise=None,
+                frame_pool=1,
+                length=40,
+                max_epochs=100,
+                batch_size=512,
+                validation_fraction=0.0,
+                **_SEED_TRAINING,
+            ),
+            **params,
+        }
+    )
 
 
-@recipe("seed001_gru", "001", "mfcc40_mean", "sequence",
-        _SEED001.format(what="GRU", stack="GRU 128 -> dense 64, 32 (dropout 0.3)",
-                        schedule="100 epochs, batch 64, 20 % held out and only watched", source="its notebook"))
+@recipe(
+    "seed001_gru",
+    "001",
+    "mfcc40_mean",
+    "sequence",
+    _SEED001.format(
+        what="GRU",
+        stack="GRU 128 -> dense 64, 32 (dropout 0.3)",
+        schedule="100 epochs, batch 64, 20 % held out and only watched",
+        source="its notebook",
+    ),
+)
 def seed001_gru(**params):
-    return RecurrentClassifier(**{**dict(cell="gru", units=128, dense=(64, 32), dropout=0.3, normalise=None,
-                                         frame_pool=1, length=40, max_epochs=100, batch_size=64,
-                                         validation_fraction=0.2, **_SEED_TRAINING), **params})
+    return RecurrentClassifier(
+        **{
+            **dict(
+                cell="gru",
+                units=128,
+                dense=(64, 32),
+                dropout=0.3,
+                normalise=None,
+                frame_pool=1,
+                length=40,
+                max_epochs=100,
+                batch_size=64,
+                validation_fraction=0.2,
+                **_SEED_TRAINING,
+            ),
+            **params,
+        }
+    )
 
 
-@recipe("seed001_bilstm", "001", "mfcc40_mean", "sequence",
-        _SEED001.format(what="BiLSTM", stack="BiLSTM 2x128 -> dense 64, 32 (dropout 0.2)",
-                        schedule="100 epochs, batch 512",
-                        source="not in its notebook: the notebook's LSTM with the cell made bidirectional"))
+@recipe(
+    "seed001_bilstm",
+    "001",
+    "mfcc40_mean",
+    "sequence",
+    _SEED001.format(
+        what="BiLSTM",
+        stack="BiLSTM 2x128 -> dense 64, 32 (dropout 0.2)",
+        schedule="100 epochs, batch 512",
+        source="not in its notebook: the notebook's LSTM with the cell made bidirectional",
+    ),
+)
 def seed001_bilstm(**params):
-    return RecurrentClassifier(**{**dict(cell="lstm", bidirectional=True, units=128, dense=(64, 32),
-                                         dropout=0.2, normalise=None, frame_pool=1, length=40, max_epochs=100,
-                                         batch_size=512, validation_fraction=0.0, **_SEED_TRAINING), **params})
+    return RecurrentClassifier(
+        **{
+            **dict(
+                cell="lstm",
+                bidirectional=True,
+                units=128,
+                dense=(64, 32),
+                dropout=0.2,
+                normalise=None,
+                frame_pool=1,
+                length=40,
+                max_epochs=100,
+                batch_size=512,
+                validation_fraction=0.0,
+                **_SEED_TRAINING,
+            ),
+            **params,
+        }
+    )
 
 
-@recipe("seed001_cnn1d", "001", "mfcc40_mean", "sequence",
-        _SEED001.format(what="1D CNN", stack="Conv1D 64, 128 (kernel 3, max-pool 2) -> flatten -> dense 64, 32 "
-                        "(dropout 0.2)", schedule="100 epochs, batch 512",
-                        source="not in its notebook: the usual Keras 1D CNN with the notebook's dense head"))
+@recipe(
+    "seed001_cnn1d",
+    "001",
+    "mfcc40_mean",
+    "sequence",
+    _SEED001.format(
+        what="1D CNN",
+        stack="Conv1D 64, 128 (kernel 3, max-pool 2) -> flatten -> dense 64, 32 (dropout 0.2)",
+        schedule="100 epochs, batch 512",
+        source="not in its notebook: the usual Keras 1D CNN with the notebook's dense head",
+    ),
+)
 def seed001_cnn1d(**params):
-    return CNN1DClassifier(**{**dict(filters=(64, 128), kernel=3, pool=2, batchnorm=False, conv_dropout=0.0,
-                                     head="flatten", dense=(64, 32), dropout=0.2, normalise=None, length=40,
-                                     max_epochs=100, batch_size=512, validation_fraction=0.0, **_SEED_TRAINING),
-                              **params})
+    return CNN1DClassifier(
+        **{
+            **dict(
+                filters=(64, 128),
+                kernel=3,
+                pool=2,
+                batchnorm=False,
+                conv_dropout=0.0,
+                head="flatten",
+                dense=(64, 32),
+                dropout=0.2,
+                normalise=None,
+                length=40,
+                frame_pool=1,
+                max_epochs=100,
+                batch_size=512,
+                validation_fraction=0.0,
+                **_SEED_TRAINING,
+            ),
+            **params,
+        }
+    )
 
 
-@recipe("seed002_cnn_lstm", "002", "spectrogram", "sequence",
-        "RAVDESS CNN+LSTM: log-mel image cut/padded to 3 s -> Conv2D 32, 64, 128 (3x3, BN, max-pool 2x2, "
-        "dropout 0.25) -> LSTM 128 -> dense 64; Adam, batch 32, up to 50 epochs, early stopping on a random "
-        "20 % (README silent on sizes: the common Keras CNN-LSTM; 64 mel bands of the shared analysis)")
+@recipe(
+    "seed002_cnn_lstm",
+    "002",
+    "spectrogram",
+    "sequence",
+    "RAVDESS CNN+LSTM: log-mel image cut/padded to 3 s -> Conv2D 32, 64, 128 (3x3, BN, max-pool 2x2, "
+    "dropout 0.25) -> LSTM 128 -> dense 64; Adam, batch 32, up to 50 epochs, early stopping on a random "
+    "20 % (README silent on sizes: the common Keras CNN-LSTM; 64 mel bands of the shared analysis)",
+)
 def seed002_cnn_lstm(**params):
-    return CNNLSTMClassifier(**{**dict(channels=1, filters=(32, 64, 128), kernel=3, batchnorm=True,
-                                       conv_dropout=0.25, cell="lstm", units=128, dense=(64,), dropout=0.3,
-                                       length=300, normalise="dim", max_epochs=50, batch_size=32, patience=5,
-                                       validation_fraction=0.2, **{**_SEED_TRAINING, "early_stopping": True,
-                                                                   "restore_best": True}), **params})
+    return CNNLSTMClassifier(
+        **{
+            **dict(
+                channels=1,
+                filters=(32, 64, 128),
+                kernel=3,
+                batchnorm=True,
+                conv_dropout=0.25,
+                cell="lstm",
+                units=128,
+                dense=(64,),
+                dropout=0.3,
+                length=300,
+                normalise="dim",
+                frame_pool=1,
+                max_epochs=50,
+                batch_size=32,
+                patience=5,
+                validation_fraction=0.2,
+                **{**_SEED_TRAINING, "early_stopping": True, "restore_best": True},
+            ),
+            **params,
+        }
+    )
 
 
-@recipe("seed003_dnn", "003", "feature_means", "vector",
-        "feature DNN: means of MFCC 40, chroma, contrast, tonnetz, ZCR, RMS (67), standardised -> dense 256, "
-        "128, 64 ReLU (dropout 0.3) -> softmax; Adam, 50 epochs, batch 32 (README silent on sizes: the "
-        "common recipe)")
+@recipe(
+    "seed003_dnn",
+    "003",
+    "feature_means",
+    "vector",
+    "feature DNN: means of MFCC 40, chroma, contrast, tonnetz, ZCR, RMS (67), standardised -> dense 256, "
+    "128, 64 ReLU (dropout 0.3) -> softmax; Adam, 50 epochs, batch 32 (README silent on sizes: the "
+    "common recipe)",
+)
 def seed003_dnn(**params):
-    return DenseNetworkClassifier(**{**dict(hidden=(256, 128, 64), dropout=0.3, standardise=True,
-                                            max_epochs=50, batch_size=32, validation_fraction=0.0,
-                                            **_SEED_TRAINING), **params})
+    return DenseNetworkClassifier(
+        **{
+            **dict(
+                hidden=(256, 128, 64),
+                dropout=0.3,
+                standardise=True,
+                max_epochs=50,
+                batch_size=32,
+                validation_fraction=0.0,
+                **_SEED_TRAINING,
+            ),
+            **params,
+        }
+    )
 
 
 class TwoChannelCNNLSTM(CNNLSTMClassifier):
@@ -149,15 +314,38 @@ class TwoChannelCNNLSTM(CNNLSTMClassifier):
         return keras.Model(image, out, name="seed004")
 
 
-@recipe("seed004_cnn_lstm", "004", "ravdess2ch", "sequence",
-        "RAVDESS 2-channel CNN-LSTM: 3 s at 16 kHz, (32, 94, 2) = 32-band dB mel + MFCC 13/chroma 12/contrast "
-        "7, per-channel z-norm -> Conv1D 128, 256 (kernel 5, BN, pool 2, dropout 0.3) -> BiLSTM 128 -> dense "
-        "128 (dropout 0.4); Adam 1e-4, batch 32, 50 epochs, LR halved on plateau, best epoch on a random 20 %, "
-        "balanced class weights (input from the README, layers from its notebook)")
+@recipe(
+    "seed004_cnn_lstm",
+    "004",
+    "ravdess2ch",
+    "sequence",
+    "RAVDESS 2-channel CNN-LSTM: 3 s at 16 kHz, (32, 94, 2) = 32-band dB mel + MFCC 13/chroma 12/contrast "
+    "7, per-channel z-norm -> Conv1D 128, 256 (kernel 5, BN, pool 2, dropout 0.3) -> BiLSTM 128 -> dense "
+    "128 (dropout 0.4); Adam 1e-4, batch 32, 50 epochs, LR halved on plateau, best epoch on a random 20 %, "
+    "balanced class weights (input from the README, layers from its notebook)",
+)
 def seed004_cnn_lstm(**params):
-    return TwoChannelCNNLSTM(**{**dict(channels=2, filters=(128, 256), kernel=5, batchnorm=True,
-                                       conv_dropout=0.3, units=128, dense=(128,), dropout=0.4, length=94,
-                                       normalise="channel", learning_rate=1e-4, max_epochs=50, batch_size=32,
-                                       validation_fraction=0.2, lr_plateau=(0.5, 3, 1e-6),
-                                       **{**_SEED_TRAINING, "restore_best": True, "class_weight": "balanced"}),
-                                **params})
+    return TwoChannelCNNLSTM(
+        **{
+            **dict(
+                channels=2,
+                filters=(128, 256),
+                kernel=5,
+                batchnorm=True,
+                conv_dropout=0.3,
+                units=128,
+                dense=(128,),
+                dropout=0.4,
+                length=94,
+                frame_pool=1,
+                normalise="channel",
+                learning_rate=1e-4,
+                max_epochs=50,
+                batch_size=32,
+                validation_fraction=0.2,
+                lr_plateau=(0.5, 3, 1e-6),
+                **{**_SEED_TRAINING, "restore_best": True, "class_weight": "balanced"},
+            ),
+            **params,
+        }
+    )

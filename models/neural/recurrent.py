@@ -27,14 +27,32 @@ class RecurrentClassifier(SequenceInput, KerasClassifier):
 
     input_kind = "sequence"
 
-    def __init__(self, cell: str = "lstm", bidirectional: bool = False, units: int = 256,
-                 dense: Sequence[int] = (128, 64), dropout: float = 0.5, length: int | None = None,
-                 length_percentile: float = 95.0, normalise: str | None = "dim", frame_pool: int = 2,
-                 learning_rate: float = 1e-3,
-                 batch_size: int = 64, max_epochs: int = 30, patience: int = 4, early_stopping: bool = True,
-                 restore_best: bool = True, validation_fraction: float = 0.15, validation_by_group: bool = True,
-                 class_weight: str | None = "balanced", lr_plateau: tuple | None = None, jit_compile: bool = False,
-                 random_state: int = 0, n_jobs: int = 1, verbose: int = 0):
+    def __init__(
+        self,
+        cell: str = "lstm",
+        bidirectional: bool = False,
+        units: int = 256,
+        dense: Sequence[int] = (128, 64),
+        dropout: float = 0.5,
+        length: int | None = None,
+        length_percentile: float = 95.0,
+        normalise: str | None = "dim",
+        frame_pool: int = 2,
+        learning_rate: float = 1e-3,
+        batch_size: int = 64,
+        max_epochs: int = 30,
+        patience: int = 4,
+        early_stopping: bool = True,
+        restore_best: bool = True,
+        validation_fraction: float = 0.15,
+        validation_by_group: bool = True,
+        class_weight: str | None = "balanced",
+        lr_plateau: tuple | None = None,
+        jit_compile: bool = False,
+        random_state: int = 0,
+        n_jobs: int = 1,
+        verbose: int = 0,
+    ):
         self.cell = cell
         self.bidirectional = bidirectional
         self.units = units
@@ -66,12 +84,15 @@ class RecurrentClassifier(SequenceInput, KerasClassifier):
         if self.bidirectional:
             layer = keras.layers.Bidirectional(layer)
         h = layer(frames, mask=mask)
-        return keras.Model([frames, mask], dense_head(keras, h, self.dense, self.dropout, n_classes),
-                           name=("bi" if self.bidirectional else "") + self.cell)
+        return keras.Model(
+            [frames, mask],
+            dense_head(keras, h, self.dense, self.dropout, n_classes),
+            name=("bi" if self.bidirectional else "") + self.cell,
+        )
 
 
 def recurrent_layer(keras, cell: str, units: int, return_sequences: bool = False, jit: bool = False):
-    """An LSTM or GRU layer; under XLA without the cuDNN path, which XLA cannot compile (CPU never uses it)."""
+    """An LSTM or GRU layer; under XLA without the cuDNN path, which XLA cannot compile (unused on CPU)."""
     cudnn = False if jit else "auto"
     if cell == "lstm":
         return keras.layers.LSTM(units, return_sequences=return_sequences, use_cudnn=cudnn)
@@ -81,63 +102,162 @@ def recurrent_layer(keras, cell: str, units: int, return_sequences: bool = False
 
 
 class LSTMClassifier(RecurrentClassifier):
-    """An LSTM on frame sequences (LSTM 256, dense 128 and 64 ReLU with dropout 0.5, softmax), with masking."""
+    """An LSTM on frame sequences (LSTM 256, dense 128 and 64 ReLU, dropout 0.5, softmax), with masking."""
 
-    def __init__(self, units: int = 256, dense: Sequence[int] = (128, 64), dropout: float = 0.5,
-                 length: int | None = None, length_percentile: float = 95.0, normalise: str | None = "dim",
-                 frame_pool: int = 2,
-                 learning_rate: float = 1e-3, batch_size: int = 64, max_epochs: int = 30, patience: int = 4,
-                 early_stopping: bool = True, restore_best: bool = True, validation_fraction: float = 0.15,
-                 validation_by_group: bool = True, class_weight: str | None = "balanced",
-                 lr_plateau: tuple | None = None, jit_compile: bool = False, random_state: int = 0,
-                 n_jobs: int = 1, verbose: int = 0):
+    def __init__(
+        self,
+        units: int = 256,
+        dense: Sequence[int] = (128, 64),
+        dropout: float = 0.5,
+        length: int | None = None,
+        length_percentile: float = 95.0,
+        normalise: str | None = "dim",
+        frame_pool: int = 2,
+        learning_rate: float = 1e-3,
+        batch_size: int = 64,
+        max_epochs: int = 30,
+        patience: int = 4,
+        early_stopping: bool = True,
+        restore_best: bool = True,
+        validation_fraction: float = 0.15,
+        validation_by_group: bool = True,
+        class_weight: str | None = "balanced",
+        lr_plateau: tuple | None = None,
+        jit_compile: bool = False,
+        random_state: int = 0,
+        n_jobs: int = 1,
+        verbose: int = 0,
+    ):
         super().__init__(
-            cell="lstm", bidirectional=False, units=units, dense=dense, dropout=dropout, length=length,
-            length_percentile=length_percentile, normalise=normalise, frame_pool=frame_pool,
+            cell="lstm",
+            bidirectional=False,
+            units=units,
+            dense=dense,
+            dropout=dropout,
+            length=length,
+            length_percentile=length_percentile,
+            normalise=normalise,
+            frame_pool=frame_pool,
             learning_rate=learning_rate,
-            batch_size=batch_size, max_epochs=max_epochs, patience=patience, early_stopping=early_stopping,
-            restore_best=restore_best, validation_fraction=validation_fraction,
-            validation_by_group=validation_by_group, class_weight=class_weight, lr_plateau=lr_plateau,
-            jit_compile=jit_compile, random_state=random_state, n_jobs=n_jobs, verbose=verbose)
+            batch_size=batch_size,
+            max_epochs=max_epochs,
+            patience=patience,
+            early_stopping=early_stopping,
+            restore_best=restore_best,
+            validation_fraction=validation_fraction,
+            validation_by_group=validation_by_group,
+            class_weight=class_weight,
+            lr_plateau=lr_plateau,
+            jit_compile=jit_compile,
+            random_state=random_state,
+            n_jobs=n_jobs,
+            verbose=verbose,
+        )
 
 
 class BiLSTMClassifier(RecurrentClassifier):
     """A bidirectional LSTM on frame sequences (2 x 128, dense 64 ReLU with dropout 0.3, softmax), masked."""
 
-    def __init__(self, units: int = 128, dense: Sequence[int] = (64,), dropout: float = 0.3,
-                 length: int | None = None, length_percentile: float = 95.0, normalise: str | None = "dim",
-                 frame_pool: int = 2,
-                 learning_rate: float = 1e-3, batch_size: int = 64, max_epochs: int = 30, patience: int = 4,
-                 early_stopping: bool = True, restore_best: bool = True, validation_fraction: float = 0.15,
-                 validation_by_group: bool = True, class_weight: str | None = "balanced",
-                 lr_plateau: tuple | None = None, jit_compile: bool = False, random_state: int = 0,
-                 n_jobs: int = 1, verbose: int = 0):
+    def __init__(
+        self,
+        units: int = 128,
+        dense: Sequence[int] = (64,),
+        dropout: float = 0.3,
+        length: int | None = None,
+        length_percentile: float = 95.0,
+        normalise: str | None = "dim",
+        frame_pool: int = 2,
+        learning_rate: float = 1e-3,
+        batch_size: int = 64,
+        max_epochs: int = 30,
+        patience: int = 4,
+        early_stopping: bool = True,
+        restore_best: bool = True,
+        validation_fraction: float = 0.15,
+        validation_by_group: bool = True,
+        class_weight: str | None = "balanced",
+        lr_plateau: tuple | None = None,
+        jit_compile: bool = False,
+        random_state: int = 0,
+        n_jobs: int = 1,
+        verbose: int = 0,
+    ):
         super().__init__(
-            cell="lstm", bidirectional=True, units=units, dense=dense, dropout=dropout, length=length,
-            length_percentile=length_percentile, normalise=normalise, frame_pool=frame_pool,
+            cell="lstm",
+            bidirectional=True,
+            units=units,
+            dense=dense,
+            dropout=dropout,
+            length=length,
+            length_percentile=length_percentile,
+            normalise=normalise,
+            frame_pool=frame_pool,
             learning_rate=learning_rate,
-            batch_size=batch_size, max_epochs=max_epochs, patience=patience, early_stopping=early_stopping,
-            restore_best=restore_best, validation_fraction=validation_fraction,
-            validation_by_group=validation_by_group, class_weight=class_weight, lr_plateau=lr_plateau,
-            jit_compile=jit_compile, random_state=random_state, n_jobs=n_jobs, verbose=verbose)
+            batch_size=batch_size,
+            max_epochs=max_epochs,
+            patience=patience,
+            early_stopping=early_stopping,
+            restore_best=restore_best,
+            validation_fraction=validation_fraction,
+            validation_by_group=validation_by_group,
+            class_weight=class_weight,
+            lr_plateau=lr_plateau,
+            jit_compile=jit_compile,
+            random_state=random_state,
+            n_jobs=n_jobs,
+            verbose=verbose,
+        )
 
 
 class GRUClassifier(RecurrentClassifier):
     """A GRU on frame sequences (GRU 128, dense 64 ReLU with dropout 0.3, softmax), with masking."""
 
-    def __init__(self, units: int = 128, dense: Sequence[int] = (64,), dropout: float = 0.3,
-                 length: int | None = None, length_percentile: float = 95.0, normalise: str | None = "dim",
-                 frame_pool: int = 2,
-                 learning_rate: float = 1e-3, batch_size: int = 64, max_epochs: int = 30, patience: int = 4,
-                 early_stopping: bool = True, restore_best: bool = True, validation_fraction: float = 0.15,
-                 validation_by_group: bool = True, class_weight: str | None = "balanced",
-                 lr_plateau: tuple | None = None, jit_compile: bool = False, random_state: int = 0,
-                 n_jobs: int = 1, verbose: int = 0):
+    def __init__(
+        self,
+        units: int = 128,
+        dense: Sequence[int] = (64,),
+        dropout: float = 0.3,
+        length: int | None = None,
+        length_percentile: float = 95.0,
+        normalise: str | None = "dim",
+        frame_pool: int = 2,
+        learning_rate: float = 1e-3,
+        batch_size: int = 64,
+        max_epochs: int = 30,
+        patience: int = 4,
+        early_stopping: bool = True,
+        restore_best: bool = True,
+        validation_fraction: float = 0.15,
+        validation_by_group: bool = True,
+        class_weight: str | None = "balanced",
+        lr_plateau: tuple | None = None,
+        jit_compile: bool = False,
+        random_state: int = 0,
+        n_jobs: int = 1,
+        verbose: int = 0,
+    ):
         super().__init__(
-            cell="gru", bidirectional=False, units=units, dense=dense, dropout=dropout, length=length,
-            length_percentile=length_percentile, normalise=normalise, frame_pool=frame_pool,
+            cell="gru",
+            bidirectional=False,
+            units=units,
+            dense=dense,
+            dropout=dropout,
+            length=length,
+            length_percentile=length_percentile,
+            normalise=normalise,
+            frame_pool=frame_pool,
             learning_rate=learning_rate,
-            batch_size=batch_size, max_epochs=max_epochs, patience=patience, early_stopping=early_stopping,
-            restore_best=restore_best, validation_fraction=validation_fraction,
-            validation_by_group=validation_by_group, class_weight=class_weight, lr_plateau=lr_plateau,
-            jit_compile=jit_compile, random_state=random_state, n_jobs=n_jobs, verbose=verbose)
+            batch_size=batch_size,
+            max_epochs=max_epochs,
+            patience=patience,
+            early_stopping=early_stopping,
+            restore_best=restore_best,
+            validation_fraction=validation_fraction,
+            validation_by_group=validation_by_group,
+            class_weight=class_weight,
+            lr_plateau=lr_plateau,
+            jit_compile=jit_compile,
+            random_state=random_state,
+            n_jobs=n_jobs,
+            verbose=verbose,
+        )

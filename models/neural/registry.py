@@ -10,13 +10,15 @@ from ..registry import register_model
 DEFAULT_INPUTS: dict[str, str | None] = {}  # model name -> its default feature set (None: the vector bank)
 
 
-def register_network(name: str, factory: Callable, *, default_input: str | None, input_kind: str,
-                     description: str) -> None:
+def register_network(
+    name: str, factory: Callable, *, default_input: str | None, input_kind: str, description: str
+) -> None:
     """``register_model(..., neural=True)``, passing ``default_input`` once the registry takes it."""
     DEFAULT_INPUTS[name] = default_input
     extra = {"default_input": default_input} if _takes_default_input() else {}
-    register_model(name, factory, input_kind=input_kind, description=description, neural=True, replace=True,
-                   **extra)
+    register_model(
+        name, factory, input_kind=input_kind, description=description, neural=True, replace=True, **extra
+    )
 
 
 def _takes_default_input() -> bool:

@@ -2,9 +2,9 @@
 
 Every fit starts from a clean, seeded Keras state (``keras.backend.clear_session`` then
 ``keras.utils.set_random_seed``), so a fit's result does not depend on what ran before it in the process.
-Training uses balanced class weights, stops early on a validation part (whole held-out speakers when ``groups``
-are given, or an explicit ``validation=(X_val, y_val)`` such as a published development split), and records
-its curves in ``history_``. TensorFlow is imported only when a network is fitted.
+Training uses balanced class weights, stops early on a validation part (whole held-out speakers when
+``groups`` are given, or an explicit ``validation=(X_val, y_val)`` such as a published development split),
+and records its curves in ``history_``. TensorFlow is imported only when a network is fitted.
 """
 
 from __future__ import annotations
@@ -106,8 +106,9 @@ class KerasClassifier(LabelledClassifier):
             use_groups = groups if self.validation_by_group else None
             train, val = validation_split(y, use_groups, self.validation_fraction, self.random_state)
             self.validation_size_ = 0 if val is None else len(val)
-            self.validation_groups_ = None if val is None or use_groups is None else \
-                sorted(set(use_groups[val].tolist()))
+            self.validation_groups_ = (
+                None if val is None or use_groups is None else sorted(set(use_groups[val].tolist()))
+            )
             val_inputs, val_y = (None, None) if val is None else (take(inputs, val), y[val])
         self._train(take(inputs, train), y[train], val_inputs, val_y)
 
@@ -118,9 +119,13 @@ class KerasClassifier(LabelledClassifier):
         keras.utils.set_random_seed(int(self.random_state))
         n_classes = len(self.classes_)
         model = self._build(keras, [a.shape[1:] for a in inputs], n_classes)
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate=self.learning_rate),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=False,
-                      steps_per_execution=int(TUNING["steps_per_execution"]))
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate=self.learning_rate),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+            jit_compile=False,
+            steps_per_execution=int(TUNING["steps_per_execution"]),
+        )
         # Keras refuses XLA whenever TensorFlow op determinism is on; on CPU XLA's kernels are deterministic
         # (tests check same seed -> identical predictions), so it is switched on past that check.
         model._jit_compile = bool(self.jit_compile)
@@ -135,21 +140,39 @@ class KerasClassifier(LabelledClassifier):
             validation_data = (_keras_x(val_inputs), val_y)
             patience = int(self.patience) if self.early_stopping else int(self.max_epochs) + 1
             if self.early_stopping or self.restore_best:
-                callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
-                                                               restore_best_weights=bool(self.restore_best)))
+                callbacks.append(
+                    keras.callbacks.EarlyStopping(
+                        monitor="val_loss", patience=patience, restore_best_weights=bool(self.restore_best)
+                    )
+                )
             if self.lr_plateau:
                 factor, wait, floor = self.lr_plateau
-                callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=factor,
-                                                                   patience=int(wait), min_lr=floor))
+                callbacks.append(
+                    keras.callbacks.ReduceLROnPlateau(
+                        monitor="val_loss", factor=factor, patience=int(wait), min_lr=floor
+                    )
+                )
         data = self._training_data(keras, inputs, y, weights)
         if isinstance(data, tuple):  # arrays: Keras batches and shuffles them with the seeded generator
-            history = model.fit(data[0], data[1], validation_data=validation_data, epochs=int(self.max_epochs),
-                                batch_size=int(self.batch_size), shuffle=True,
-                                class_weight=dict(enumerate(weights.tolist())), callbacks=callbacks,
-                                verbose=self.verbose)
+            history = model.fit(
+                data[0],
+                data[1],
+                validation_data=validation_data,
+                epochs=int(self.max_epochs),
+                batch_size=int(self.batch_size),
+                shuffle=True,
+                class_weight=dict(enumerate(weights.tolist())),
+                callbacks=callbacks,
+                verbose=self.verbose,
+            )
         else:  # a dataset yielding its own (inputs, labels, sample weights) batches
-            history = model.fit(data, validation_data=validation_data, epochs=int(self.max_epochs),
-                                callbacks=callbacks, verbose=self.verbose)
+            history = model.fit(
+                data,
+                validation_data=validation_data,
+                epochs=int(self.max_epochs),
+                callbacks=callbacks,
+                verbose=self.verbose,
+            )
         self.model_ = model
         self.history_ = {k: [float(v) for v in history.history.get(k, [])] for k in CURVE_KEYS}
         self.n_epochs_ = len(self.history_["loss"])
@@ -162,7 +185,7 @@ class KerasClassifier(LabelledClassifier):
         inputs = list(self._inputs(X))
         out = []
         for start in range(0, len(inputs[0]), 512):  # direct calls: model.predict builds a tf.data pipeline
-            batch = [a[start:start + 512] for a in inputs]
+            batch = [a[start : start + 512] for a in inputs]
             out.append(np.asarray(self.model_(batch if len(batch) > 1 else batch[0], training=False)))
         return np.concatenate(out)
 
@@ -224,7 +247,9 @@ class SequenceInput:
             self.frame_mean_ = np.zeros(X.shape[2], dtype=np.float32)
             self.frame_scale_ = np.ones(X.shape[2], dtype=np.float32)
         else:
-            raise ValueError(f"{type(self).__name__}: normalise must be 'dim' or None, got {self.normalise!r}")
+            raise ValueError(
+                f"{type(self).__name__}: normalise must be 'dim' or None, got {self.normalise!r}"
+            )
 
     def _frames(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(n, steps, dims) normalised frames with padding at 0, and the (n, steps) mask of real frames.
@@ -270,7 +295,7 @@ def masked_mean(keras, h, mask):
 
 
 def pool_mask(keras, mask, size: int):
-    """The mask after a time pooling of ``size`` with floor semantics: a step is real if any frame in it is."""
+    """The mask after time pooling by ``size`` (floor semantics): a step is real if any frame in it is."""
     ops = keras.ops
     steps = mask.shape[1] // size
     m = ops.reshape(ops.cast(mask[:, : steps * size], "float32"), (-1, steps, size))
