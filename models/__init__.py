@@ -19,10 +19,6 @@ register_model("svm", SVMClassifier, description="standardisation + RBF SVC")
 # Trees on the thousands of columns of the full bank cost minutes per fold for no gain over the classic groups.
 register_model("xgboost", XGBoostClassifier, default_input="classic",
                description="XGBoost, hist tree method, on the classic groups by default")
-register_model("dnn", DenseNetworkClassifier, description="dense network 256-128-64, dropout, early stopping",
-               neural=True)
-register_model("lstm", LSTMClassifier, input_kind="sequence", neural=True,
-               description="LSTM 256 on MFCC frame sequences, masked, early stopping")
 
 from . import linear  # noqa: E402,F401  (registers logreg and linsvm)
 

@@ -99,8 +99,10 @@ def resolve_models(spec: str | list[str] | tuple[str, ...]) -> list[str]:
     names = [s.strip() for s in items if s.strip()]
     if not names:
         raise ModelError("no model named; e.g. --models svm,xgboost")
-    if names == ["all"]:
-        return list(MODELS)
+    if names == ["all"]:  # every model, not the seed systems' replications (the `seeds` command runs those)
+        from .neural.recipes import RECIPES
+
+        return [name for name in MODELS if name not in RECIPES]
     for name in names:
         get_model(name)
     return list(dict.fromkeys(names))

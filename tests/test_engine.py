@@ -167,23 +167,25 @@ class Crashing(SVMClassifier):
             os._exit(9)  # as if killed: no exception, the worker process is gone
         return super().fit(X, y, groups)
 
-register_model("crashing", Crashing, description="an SVM whose worker dies")
+register_model(NAME, Crashing, description="an SVM whose worker dies")
 """
 
 
 @pytest.mark.parametrize("always", [False, True])
 def test_a_dead_worker_is_retried_once_then_reported(tmp_path, shared_cache, cache, always):
     plugin = tmp_path / "crashing.py"  # worker processes outlive a test: settings travel in the source
-    plugin.write_text(f"MARKER = {str(tmp_path / 'crashed.txt')!r}\nALWAYS = {always}\n" + CRASHING_PLUGIN)
-    cfg = config(tmp_path, shared_cache, cache, models=("crashing", "svm"), plugins=(str(plugin),),
+    name = f"crashing_{'always' if always else 'once'}"  # one registered name per plugin in this process
+    plugin.write_text(f"MARKER = {str(tmp_path / 'crashed.txt')!r}\nALWAYS = {always}\nNAME = {name!r}\n"
+                      + CRASHING_PLUGIN)
+    cfg = config(tmp_path, shared_cache, cache, models=(name, "svm"), plugins=(str(plugin),),
                  backend="processes", model_params={})
     result = run_benchmark(cfg)  # svm still succeeds: the run finishes
     folds = result.folds.set_index("model")
     if always:
-        assert set(folds.loc["crashing", "status"]) == {"failed"}
-        assert all("worker died twice" in e for e in folds.loc["crashing", "error"])
+        assert set(folds.loc[name, "status"]) == {"failed"}
+        assert all("worker died twice" in e for e in folds.loc[name, "error"])
     else:
-        assert set(folds.loc["crashing", "status"]) == {"ok"}
+        assert set(folds.loc[name, "status"]) == {"ok"}
     assert set(folds.loc["svm", "status"]) == {"ok"}
 
 

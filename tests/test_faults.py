@@ -660,9 +660,6 @@ def test_a_full_disk_while_writing_the_run_folder_leaves_nothing_half_written(mi
     assert fits["run"] == 0 and fits["cached"] == fits["planned"]
 
 
-@pytest.mark.xfail(strict=True, reason="for the lead: an OSError without a file name from the run-folder write "
-                                       "(ENOSPC on write/close) is printed as 'an output folder'; the engine or "
-                                       "RunFolderWriter should re-raise it naming the run folder")
 def test_a_full_disk_while_writing_the_run_folder_names_the_folder(mini, warm, tmp_path, capsys, monkeypatch):
     out = tmp_path / "out"
     _fill_the_disk_while_exporting(monkeypatch)
@@ -741,9 +738,6 @@ def test_export_refuses_a_run_folder_whose_files_changed(mini, warm, tmp_path, c
     assert str(folds) in line and "changed since the run wrote it" in line
 
 
-@pytest.mark.xfail(strict=True, reason="for the lead: benchmark/reports/rundir.py read_folds (what export "
-                                       "renders from) does not check columns; benchmark/run/folder.py "
-                                       "read_folds does: use it")
 def test_export_of_an_old_folder_without_checksums_still_checks_its_columns(mini, warm, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(run_args(mini, warm, out)) == 0

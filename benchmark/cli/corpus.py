@@ -73,7 +73,7 @@ def _list(args) -> int:
     print("models:")
     for spec in MODELS.values():
         takes = spec.default_input or "vector bank"
-        print(f"  {spec.name:<14} {takes:<14} {spec.description}")
+        print(f"  {spec.name:<17} {takes:<14} {spec.description}")
     print("protocols:")
     for name, text in PROTOCOLS.items():
         print(f"  {name:<14} {text}")

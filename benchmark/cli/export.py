@@ -15,8 +15,8 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from benchmark.reports.rundir import open_run_folder
     from benchmark.reports.tables import render
-    from benchmark.run.folder import open_run_folder
 
     run_dir = open_run_folder(Path(args.run_dir))
     if args.format == "html":

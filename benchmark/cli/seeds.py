@@ -14,7 +14,7 @@ def add_parser(sub) -> None:
     add_feature_args(seeds)
     seeds.add_argument("--folds", type=int, default=5, help="speaker folds (default 5)")
     seeds.add_argument("--set", action="append", default=[], metavar="MODEL.PARAM=VALUE",
-                       help="a replication's parameter, e.g. --set seed000_lstm.epochs=10 (repeatable)")
+                       help="a replication's parameter, e.g. --set seed000_lstm.max_epochs=10 (repeatable)")
     seeds.add_argument("--out", default="results")
     seeds.add_argument("--quiet", action="store_true")
     seeds.add_argument("--no-report", action="store_true")

@@ -6,6 +6,7 @@ the renderers say so where a statistic or a plot needs it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -16,7 +17,17 @@ import pandas as pd
 from features.errors import UserInputError
 
 KEYS = ["table", "features", "model", "protocol", "speaker_norm"]
-SPEAKER_PROTOCOLS = ("speaker", "speaker+text", "loso")
+# The run folder's schemas: the engine writes these files (benchmark/run/folder.py), every report reads them here.
+FOLDS_COLUMNS = ["dataset", *KEYS, "fold", "n_train", "n_test", "n_test_speakers", "status", "error", "uar",
+                 "wa", "f1", "chance_uar", "chance_wa"]  # then recall_<emotion> ..., FOLDS_TAIL, FOLD_EXTRA
+FOLDS_TAIL = ["fit_seconds", "epochs", "best_params", "cached"]
+FOLD_EXTRA = ["fold_name", "train_corpus", "test_corpus", "n_dev"]  # cross-corpus and published-split folds
+FOLDS_REQUIRED = ["table", "features", "model", "protocol", "speaker_norm", "fold", "status", "uar", "wa", "f1"]
+PREDICTION_COLUMNS = [*KEYS, "fold", "row", "speaker", "emotion", "predicted"]  # then p_<emotion> ...
+CURVE_COLUMNS = [*KEYS, "fold", "epoch", "loss", "accuracy", "val_loss", "val_accuracy"]
+CHECKED_FILES = ("folds.csv", "predictions.csv", "curves.csv", "splits.csv", "audit.json", "run.json")
+REQUIRED_FILES = ("folds.csv", "audit.json", "run.json")
+SPEAKER_PROTOCOLS = ("speaker", "speaker+text", "loso", "cross-corpus", "leave-one-corpus-out")
 TEXT_COLUMNS = ("dataset", "table", "features", "model", "protocol", "status", "error")
 DEFAULT_RESAMPLES = 1000
 
@@ -34,10 +45,48 @@ def _bool_column(series: pd.Series) -> pd.Series:
     return series.astype(str).str.lower().eq("true")
 
 
+def file_digest(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def open_run_folder(path: Path) -> Path:
+    """A finished run folder whose files are as the run wrote them, or a one-line error naming what is wrong.
+
+    Folders written before ``checksums.json`` existed are read as they are; their columns are still checked.
+    """
+    path = Path(path)
+    missing = [f for f in REQUIRED_FILES if not (path / f).is_file()]
+    if missing:
+        raise RunFolderError(f"{path}: not a finished run folder (missing {', '.join(missing)})")
+    sums_file = path / "checksums.json"
+    if sums_file.is_file():
+        try:
+            sums = json.loads(sums_file.read_text())
+        except ValueError:
+            raise RunFolderError(f"{sums_file}: unreadable") from None
+        for name, digest in sums.items():
+            target = path / name
+            if not target.is_file():
+                raise RunFolderError(f"{target}: missing (it was written by the run)")
+            if file_digest(target) != digest:
+                raise RunFolderError(f"{target}: changed since the run wrote it (checksum mismatch); restore it "
+                                     "or run again")
+    read_folds(path / "folds.csv")
+    return path
+
+
 def read_folds(path: Path) -> pd.DataFrame:
+    """``folds.csv`` with text columns as text and ``speaker_norm`` as bool; a missing column is an error."""
     text = {c: str for c in TEXT_COLUMNS}
     # Only empty cells are missing: a feature set named "NA" stays a name.
-    folds = pd.read_csv(path, dtype=text, keep_default_na=False, na_values=[""])
+    try:
+        folds = pd.read_csv(path, dtype=text, keep_default_na=False, na_values=[""])
+    except (ValueError, pd.errors.ParserError) as error:
+        raise RunFolderError(f"{path}: unreadable ({str(error).splitlines()[0]})") from None
+    missing = [c for c in FOLDS_REQUIRED if c not in folds.columns]
+    if missing:
+        raise RunFolderError(f"{path}: missing column(s) {', '.join(missing)}")
     folds["error"] = folds["error"].fillna("") if "error" in folds else ""
     folds["speaker_norm"] = _bool_column(folds["speaker_norm"])
     return folds

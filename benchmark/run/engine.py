@@ -38,6 +38,14 @@ from benchmark.evaluation.protocols import (
 from benchmark.evaluation.splits import resolve_split
 from benchmark.reports import crosscorpus
 from benchmark.reports.html import write_report
+from benchmark.reports.rundir import (
+    CURVE_COLUMNS,
+    FOLD_EXTRA,
+    FOLDS_COLUMNS,
+    FOLDS_TAIL,
+    PREDICTION_COLUMNS,
+    SPLIT_COLUMNS,
+)
 from benchmark.reports.tables import render_console, write_exports
 from benchmark.seeds.claims import recipes_for, write_claims
 from features import extract, load_plugins, pad_sequences, resolve
@@ -52,15 +60,7 @@ from . import backends
 from .config import ConfigError, RunConfig
 from .fitcache import FitCache, fit_key, library_versions, row_digests, rows_digest
 from .fitting import FitRecord, FitSpec, plugin_sources
-from .folder import (
-    CURVE_COLUMNS,
-    FOLD_EXTRA,
-    FOLDS_COLUMNS,
-    FOLDS_TAIL,
-    PREDICTION_COLUMNS,
-    SPLIT_COLUMNS,
-    RunFolderWriter,
-)
+from .folder import RunFolderWriter
 from .plan import CORPUS_NORM, Entry, InputSpec, fit_cost, input_for, plan_ablation, plan_entries
 
 MAX_SEQUENCE_STEPS = 2000  # padding cap; models then cut to a length chosen from their training clips
@@ -193,6 +193,11 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
             for fmt, filename in (("md", "crosscorpus.md"), ("csv", "crosscorpus.csv"), ("latex", "crosscorpus.tex")):
                 writer.text(filename, crosscorpus.render(writer.path, fmt))
         run_dir = writer.commit()
+    except OSError as error:
+        writer.discard()
+        if error.filename:
+            raise
+        raise OSError(error.errno, error.strerror, str(writer.final)) from error  # a full disk names the folder
     except BaseException:
         writer.discard()
         raise
@@ -480,7 +485,7 @@ def _curve_rows(ids: dict, fold: int, history: dict[str, list[float]]) -> list[d
 def write_run(writer: RunFolderWriter, scored: Scored, table: pd.DataFrame, folds: dict[str, list[Fold]],
               audit_report: dict, corpus: Corpus, report, config: RunConfig, argv, timings: dict, grid: Grid,
               backend: str, split=None) -> None:
-    """Every file of the run folder but the rendered tables; schemas in :mod:`benchmark.run.folder`."""
+    """Every file of the run folder but the rendered tables; schemas in :mod:`benchmark.reports.rundir`."""
     frame = pd.DataFrame(scored.folds)
     frame["dataset"] = corpus.name
     recall = sorted(c for c in frame.columns if c.startswith("recall_"))
@@ -501,7 +506,7 @@ def write_run(writer: RunFolderWriter, scored: Scored, table: pd.DataFrame, fold
         for fold in fold_list:
             assignment[fold.test] = fold.index
         splits[f"test_fold_{protocol}"] = assignment
-    writer.csv("splits.csv", splits[SPLIT_COLUMNS + [f"test_fold_{p}" for p in folds]])
+    writer.csv("splits.csv", splits[list(SPLIT_COLUMNS) + [f"test_fold_{p}" for p in folds]])
     for (features, model, protocol, norm), (labels_, matrix) in scored.confusions.items():
         name = f"{features}__{model}__{protocol}{'__spknorm' if norm else ''}.csv".replace("+", "-")
         writer.csv(f"confusion/{name}", pd.DataFrame(matrix, index=pd.Index(labels_, name="true\\predicted"),
