@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import sys
 from functools import lru_cache
 
 import numpy as np
@@ -60,7 +61,25 @@ def _smile(set_name: str):
 
 
 def opensmile_functionals(y: np.ndarray, sr: int, set_name: str) -> tuple[np.ndarray, list[str]]:
-    """openSMILE functionals of one waveform: (values, openSMILE's column names)."""
+    """openSMILE functionals of one waveform: (values, openSMILE's column names).
+
+    openSMILE's native library crashes (a segmentation fault) in a process that has loaded TensorFlow, so there
+    it runs in a helper process of its own that never does.
+    """
+    if "tensorflow" in sys.modules:
+        return _isolated().submit(_functionals, np.asarray(y, dtype=np.float32), sr, set_name).result()
+    return _functionals(y, sr, set_name)
+
+
+@lru_cache(maxsize=1)
+def _isolated():
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+
+
+def _functionals(y: np.ndarray, sr: int, set_name: str) -> tuple[np.ndarray, list[str]]:
     smile = _smile(set_name)
     frame = smile.process_signal(np.asarray(y, dtype=np.float32), sr)
     return frame.to_numpy(dtype=np.float64)[0], [str(c) for c in frame.columns]

@@ -3,6 +3,10 @@ against numpy/scipy on random data."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import scipy.signal
@@ -259,6 +263,16 @@ def test_opensmile_sets_without_the_extra_say_how_to_install(monkeypatch):
         get_feature_set("egemaps").func(Clip(tone(200.0)))
     opensmile_sets.require(["mfcc", "cepstral"])  # other sets need nothing
     assert "commercial" in get_feature_set("compare").description
+
+
+def test_opensmile_never_crashes_a_process_that_loaded_tensorflow():
+    pytest.importorskip("opensmile")
+    code = ("import tensorflow\nimport numpy as np\nfrom features import Clip, get_feature_set\n"
+            "y = (0.3 * np.sin(2 * np.pi * 200 * np.arange(16000) / 16000)).astype(np.float32)\n"
+            "values, columns = get_feature_set('egemaps').func(Clip(y))\nassert len(values) == 88\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                            cwd=Path(__file__).resolve().parents[1])
+    assert result.returncode == 0, result.stderr[-2000:]  # a segfault is -11
 
 
 def test_opensmile_sets_with_the_extra():

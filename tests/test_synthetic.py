@@ -3,7 +3,13 @@ import hashlib
 import numpy as np
 
 from benchmark.corpora import load_corpus
-from benchmark.corpora.synthetic import EMOTIONS, PROFILES, ensure_synthetic_corpus, generate_corpus, make_speakers
+from benchmark.corpora.synthetic import (
+    EMOTIONS,
+    PROFILES,
+    ensure_synthetic_corpus,
+    generate_corpus,
+    make_speakers,
+)
 
 
 def digest(folder):

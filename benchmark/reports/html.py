@@ -7,10 +7,14 @@ time or machine of rendering, only on the run folder's files.
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import json
+import os
+import shutil
 from pathlib import Path
 
+import matplotlib
 import pandas as pd
 
 from benchmark.reports import plots as plotting
@@ -69,7 +73,7 @@ def table_html(headers: list[str], body: list[list[str]], left: tuple[str, ...] 
 
 
 def _figure_html(plot: plotting.Plot) -> str:
-    if plot.figure is None or "png" not in plot.files:
+    if "png" not in plot.files:
         return f'<h3>{_e(plot.title)}</h3><p class="note">{_e(plot.note)}</p>'
     data = base64.b64encode(plot.files["png"].read_bytes()).decode("ascii")
     svg = f"{PLOTS_DIR}/{plot.files['svg'].name}" if "svg" in plot.files else ""
@@ -219,18 +223,75 @@ def render_html(board: Leaderboard, plots: list[plotting.Plot]) -> str:
     return "\n".join(parts) + "\n"
 
 
-def write_report(run_dir: str | Path | RunFolder | Leaderboard) -> Path:
+def write_report(run_dir: str | Path | RunFolder | Leaderboard, cache_dir: str | Path | None = None) -> Path:
     """Draw every plot (``plots/*.png`` and ``*.svg``), write ``per_speaker.csv`` and ``report.html`` into the
     run folder, and return the report's path. Renders from the run folder alone; the same folder gives the same
-    bytes."""
+    bytes. With ``cache_dir``, plots drawn before from the same files are copied instead of drawn again."""
     board = run_dir if isinstance(run_dir, Leaderboard) else build(run_dir)
     out_dir = board.folder.path / PLOTS_DIR
     if out_dir.is_dir():
         for old in sorted(out_dir.glob("*")):
             if old.suffix in (".png", ".svg") and old.is_file():
                 old.unlink()
-    plots = [plotting.save(p, out_dir) for p in plotting.figures(board)]
+    memo = Path(cache_dir) / "plots" / _plots_key(board.folder.path) if cache_dir is not None else None
+    plots = _cached_plots(memo, out_dir) if memo is not None else None
+    if plots is None:
+        plots = [plotting.save(p, out_dir) for p in plotting.figures(board)]
+        if memo is not None:
+            _remember_plots(memo, plots)
     write_per_speaker(board)
     path = board.folder.path / REPORT
     path.write_text(render_html(board, plots), encoding="utf-8")
     return path
+
+
+PLOT_INPUTS = ("folds.csv", "predictions.csv", "curves.csv", "splits.csv", "audit.json")
+
+
+def _plots_key(folder: Path) -> str:
+    """Everything the plots are drawn from: the run's data files, its settings, the plotting code, matplotlib."""
+    h = hashlib.sha256(Path(plotting.__file__).read_bytes() + matplotlib.__version__.encode())
+    for name in PLOT_INPUTS:
+        target = folder / name
+        h.update(name.encode() + (target.read_bytes() if target.is_file() else b"-"))
+    run = json.loads((folder / "run.json").read_text())
+    h.update(json.dumps([run.get("config"), run.get("seed"), run.get("dataset")], sort_keys=True,
+                        default=str).encode())
+    return h.hexdigest()[:32]
+
+
+def _cached_plots(memo: Path, out_dir: Path) -> list[plotting.Plot] | None:
+    manifest = memo / "plots.json"
+    if not manifest.is_file():
+        return None
+    try:
+        entries = json.loads(manifest.read_text())
+        plots = []
+        for entry in entries:
+            plot = plotting.Plot(entry["name"], entry["title"], entry["caption"], note=entry["note"])
+            for fmt, name in entry["files"].items():
+                out_dir.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(memo / name, out_dir / name)
+                plot.files[fmt] = out_dir / name
+            plots.append(plot)
+        return plots
+    except (OSError, ValueError, KeyError):  # a damaged memo is drawn again
+        return None
+
+
+def _remember_plots(memo: Path, plots: list[plotting.Plot]) -> None:
+    tmp = memo.with_name(f".{memo.name}.{os.getpid()}.tmp")
+    try:
+        tmp.mkdir(parents=True, exist_ok=True)
+        entries = []
+        for plot in plots:
+            for path in plot.files.values():
+                shutil.copyfile(path, tmp / path.name)
+            entries.append({"name": plot.name, "title": plot.title, "caption": plot.caption, "note": plot.note,
+                            "files": {fmt: path.name for fmt, path in plot.files.items()}})
+        (tmp / "plots.json").write_text(json.dumps(entries))
+        if memo.exists():
+            shutil.rmtree(memo)
+        os.replace(tmp, memo)
+    except OSError:  # the memo only saves time: a full cache disk costs a redraw next time, nothing else
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -202,7 +202,7 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
         writer.discard()
         raise
     if config.report:
-        write_report(run_dir)
+        write_report(run_dir, cache_dir=cache_root if config.use_cache else None)
     timings["write"] = _lap(clock)
     say(render_console(run_dir))
     if (run_dir / "claims.md").is_file():
