@@ -67,6 +67,7 @@ def opensmile_functionals(y: np.ndarray, sr: int, set_name: str) -> tuple[np.nda
     it runs in a helper process of its own that never does.
     """
     if "tensorflow" in sys.modules:
+        _opensmile()  # a missing extra is said here, in one line, not by the helper process
         return _isolated().submit(_functionals, np.asarray(y, dtype=np.float32), sr, set_name).result()
     return _functionals(y, sr, set_name)
 

@@ -418,7 +418,7 @@ def _decode_estimator(node: dict, members, arrays, where: str):
                                "the model was saved by an incompatible version")
     estimator = cls(**params)
     for name, value_node in node["fitted"].items():
-        if not (name.endswith("_") and name.isidentifier()):
+        if not (name.endswith("_") and name.isidentifier()) or name.startswith("__"):
             raise PersistenceError(f"{where}: {name!r} is not a fitted attribute name")
         setattr(estimator, name, _decode(value_node, members, arrays, where))
     return estimator

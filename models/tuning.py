@@ -64,13 +64,34 @@ class Tuned(LabelledClassifier):
     def input_kind(self) -> str:  # type: ignore[override]
         return getattr(self.estimator, "input_kind", "vector")
 
+    def fit(self, X, y, groups=None, validation=None):
+        """``validation=(X_dev, y_dev)``, a published split's development part, replaces the inner
+        cross-validation: each candidate is fitted on the training rows and scored on it."""
+        self._validation = validation
+        try:
+            return super().fit(X, y, groups)
+        finally:
+            del self._validation
+
     def _fit_encoded(self, X, y, groups) -> None:
         if self.estimator is None:
             raise ValueError("Tuned needs an estimator")
         candidates = _combinations(self.param_grid or {})
-        splits = self._inner_splits(y, groups)
-        self.inner_groups_ = [sorted(set(np.asarray(groups)[val].tolist())) if groups is not None else []
-                              for _, val in splits]
+        validation = getattr(self, "_validation", None)
+        if validation is not None:
+            X_dev, y_dev = self._check_X(validation[0], fitting=False), np.asarray(validation[1])
+            known = np.isin(y_dev, self.classes_)
+            X_all = np.concatenate([X, X_dev[known]])
+            y_all = np.concatenate([y, self.encoder_.transform(y_dev[known])])
+            groups = None if groups is None else np.concatenate([groups, np.full(known.sum(), "dev")])
+            splits = [(np.arange(len(y)), np.arange(len(y), len(y_all)))] if known.any() else []
+            self.inner_groups_ = ["development part"]
+            X_search, y_search, groups_search = X_all, y_all, groups
+        else:
+            splits = self._inner_splits(y, groups)
+            self.inner_groups_ = [sorted(set(np.asarray(groups)[val].tolist())) if groups is not None else []
+                                  for _, val in splits]
+            X_search, y_search, groups_search = X, y, groups
         scores = []
         for params in candidates:
             if len(candidates) == 1 or not splits:
@@ -79,8 +100,8 @@ class Tuned(LabelledClassifier):
             fold_scores = []
             for train, val in splits:
                 model = clone(self.estimator).set_params(**params)
-                _fit(model, X[train], y[train], None if groups is None else groups[train])
-                fold_scores.append(balanced_accuracy_score(y[val], model.predict(X[val])))
+                _fit(model, X_search[train], y_search[train], None if groups_search is None else groups_search[train])
+                fold_scores.append(balanced_accuracy_score(y_search[val], model.predict(X_search[val])))
             scores.append(float(np.mean(fold_scores)))
         self.cv_scores_ = list(zip(candidates, scores, strict=True))
         best = int(np.nanargmax(scores)) if np.isfinite(scores).any() else 0

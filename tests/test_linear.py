@@ -110,3 +110,23 @@ def test_tuning_errors_are_clear():
         tuned("lstm", LogisticRegressionClassifier())
     with pytest.raises(ModelError, match="no parameter"):
         tuned("logreg", LogisticRegressionClassifier(), grid={"depth": [1, 2]})
+
+
+def test_tuning_with_a_development_part_scores_each_candidate_on_it_and_fits_on_training_rows_only():
+    from sklearn.metrics import balanced_accuracy_score
+
+    from models.tuning import Tuned
+
+    rng = np.random.default_rng(3)
+    y = np.repeat(["a", "b", "c"], 40)
+    X = rng.normal(size=(120, 6)) + (y[:, None] == "a") * 1.5
+    X_dev, y_dev = rng.normal(size=(30, 6)) + (np.repeat(["a", "b", "c"], 10)[:, None] == "a") * 1.5, \
+        np.repeat(["a", "b", "c"], 10)
+    grid = {"C": [1e-4, 1e-2, 1.0]}
+    tuned = Tuned(LogisticRegressionClassifier(), grid).fit(X, y, validation=(X_dev, y_dev))
+    assert tuned.inner_groups_ == ["development part"]
+    for params, score in tuned.cv_scores_:
+        by_hand = LogisticRegressionClassifier(**params).fit(X, y)
+        assert score == pytest.approx(balanced_accuracy_score(y_dev, by_hand.predict(X_dev)))
+    refit = LogisticRegressionClassifier(**tuned.best_params_).fit(X, y)  # the development rows are not trained on
+    np.testing.assert_allclose(tuned.predict_proba(X_dev), refit.predict_proba(X_dev), rtol=1e-9, atol=1e-12)

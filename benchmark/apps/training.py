@@ -17,6 +17,7 @@ from benchmark.evaluation.normalisation import speaker_normalise
 from benchmark.evaluation.protocols import make_folds
 from benchmark.reports.statistics import speaker_bootstrap_ci
 from benchmark.run.engine import corpus_fingerprint, package_versions
+from benchmark.run.fitting import fit_model, fit_on_fold
 from benchmark.run.plan import input_for
 from features import AnalysisConfig, extract, load_plugins, pad_sequences, resolve
 from features.bank import library_versions
@@ -107,7 +108,7 @@ def train_bundle(config: TrainConfig, log: Callable[[str], None] | None = None,
         say(score.line())
     say(f"fitting {config.model} on all {len(y)} utterances ...")
     model = make_model(config.model, random_state=config.seed, n_jobs=_threads(config.jobs), **params)
-    model.fit(X, y, groups=speakers)
+    fit_model(model, X, y, speakers, np.arange(len(y)))
     summary = corpus.summary()
     corpus_info = {"dataset": corpus.name, "root": str(corpus.root), "fingerprint": fingerprint,
                    "utterances": int(len(table)), "speakers": int(table["speaker"].nunique()),
@@ -132,8 +133,7 @@ def speaker_score(model_name: str, X: np.ndarray, y: np.ndarray, speakers: np.nd
     uars = []
     for fold in fold_list:
         model = make_model(model_name, random_state=seed, n_jobs=_threads(jobs), **(model_params or {}))
-        model.fit(X[fold.train], y[fold.train], groups=speakers[fold.train])
-        pred = np.asarray(model.predict(X[fold.test])).astype(str)
+        pred = fit_on_fold(model, X, y, speakers, fold.train, fold.test)[0].astype(str)
         predicted[fold.test] = pred
         tested[fold.test] = True
         uars.append(fold_scores(y[fold.test], pred, labels)["uar"])

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from .common import UsageError
+
 
 def add_parser(sub) -> None:
     compare = sub.add_parser("compare", help="put the leaderboards of several runs side by side")
@@ -19,6 +21,8 @@ def run(args: argparse.Namespace) -> int:
 
     text = render_compare(compare([Path(d) for d in args.run_dirs]), args.format)
     if args.output:
+        if Path(args.output).is_dir():
+            raise UsageError(f"-o {args.output}: is a folder; give a file name")
         Path(args.output).write_text(text, encoding="utf-8")
         print(args.output)
     else:

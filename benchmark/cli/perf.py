@@ -12,15 +12,42 @@ def add_parser(sub) -> None:
     add_corpus_args(perf)
     perf.add_argument("--files", type=int, default=200, help="clips to time (default 200)")
     perf.add_argument("--cache-dir")
-    perf.add_argument("--lstm", action="store_true", help="also time one RAVDESS-sized LSTM fold (about a minute)")
+    perf.add_argument("--neural", nargs="?", const="all", metavar="MODELS",
+                      help="instead: every network (or these, comma-separated) on a RAVDESS-sized input: seconds "
+                           "per epoch and per fold, and achieved / attainable arithmetic throughput")
+    perf.add_argument("--run", action="store_true",
+                      help="instead: the run engine: a cold run against the same run warm, and the fit stage on "
+                           "each backend (--backends) as a speed-up over serial")
+    perf.add_argument("--backends", default="serial,processes", help="--run: backends to compare")
+    perf.add_argument("--models", default="svm,xgboost,dnn,lstm", help="--run: models of the timed run")
+    perf.add_argument("--jobs", type=int, default=None, help="--run: cores (default: all)")
+    perf.add_argument("--epochs", type=int, default=3, help="--neural: epochs timed per model (default 3)")
+    perf.add_argument("--baseline", action="store_true", help="--neural: also time each model's first working loop")
     perf.add_argument("--opensmile", action="store_true",
                       help="instead: the full bank against openSMILE ComParE_2016 on the same files, one process "
                            "each (needs the opensmile extra)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchmark.perf.features import run_perf, time_lstm_fold
+    from benchmark.perf.features import run_perf
 
+    if args.run:
+        from benchmark.perf.run import run_perf_engine
+        from benchmark.run.config import RunConfig
+        from features.bank import effective_jobs
+
+        from .common import split_list
+
+        base = RunConfig(dataset=args.dataset, data_dir=args.data_dir, profile=args.profile, seed=args.seed,
+                         models=tuple(split_list(args.models, "--models")))
+        run_perf_engine(base, split_list(args.backends, "--backends"), jobs=effective_jobs(args.jobs))
+        return 0
+    if args.neural:
+        from benchmark.perf.neural import run as time_networks
+
+        time_networks(None if args.neural == "all" else [m.strip() for m in args.neural.split(",")], jobs=1,
+                      epochs=args.epochs, baseline=args.baseline)
+        return 0
     if args.opensmile:
         from benchmark.perf.bank_vs_opensmile import run_side_by_side
         from features.opensmile_sets import require
@@ -31,6 +58,4 @@ def run(args: argparse.Namespace) -> int:
         return 0
     run_perf(dataset=args.dataset, data_dir=args.data_dir, n_files=args.files, cache_dir=args.cache_dir,
              seed=args.seed, profile=args.profile)
-    if args.lstm:
-        time_lstm_fold()
     return 0

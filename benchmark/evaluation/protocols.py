@@ -248,6 +248,7 @@ class FoldFile:
 
 
 def _listing(items: list[str], limit: int = 10) -> str:
+    items = [str(item).encode("unicode_escape").decode() for item in items]  # a newline in a name stays on one line
     return ", ".join(items[:limit]) + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 

@@ -5,7 +5,7 @@ Times, on the same files in one process and one run: (a) the bank with a cold ca
 ``librosa.effects.harmonic``), (c) the bank with a warm cache; and prints the ratios. Both implementations
 are warmed up on one file first, so one-time JIT compilation is not counted against either.
 
-    python -m benchmark.perf [--files N] [--dataset NAME --data-dir DIR] [--lstm]
+    python -m benchmark.perf.features [--files N] [--dataset NAME --data-dir DIR]
 """
 
 from __future__ import annotations
@@ -96,49 +96,14 @@ def run_perf(dataset: str | None = None, data_dir: str | None = None, n_files: i
     return figures
 
 
-def time_lstm_fold(n_train: int = 1150, seconds: tuple[float, float] = (3.0, 4.0), jobs: int = 2,
-                   seed: int = 0) -> dict:
-    """Train one LSTM fold of RAVDESS size: ``n_train`` clips of 3-4 s as 40 ms steps of 80 dims.
-
-    The frames are random with a weak class signal, so that early stopping behaves as on real data.
-    """
-    from features import AnalysisConfig
-    from models import make_model
-
-    step = AnalysisConfig().hop_ms * AnalysisConfig().seq_pool / 1000.0
-    lo, hi = (int(round(s / step)) for s in seconds)
-    rng = np.random.default_rng(seed)
-    n = int(n_train / 0.85) + 1  # the model holds out ~15 % of its training speakers for early stopping
-    classes = np.arange(8)
-    y = rng.integers(0, 8, n)
-    X = rng.normal(size=(n, hi, 80)).astype(np.float32)
-    X[:, :, :8] += 0.4 * np.eye(8)[y][:, None, :]
-    for i, length in enumerate(rng.integers(lo, hi + 1, n)):
-        X[i, length:] = np.nan
-    speakers = np.array([f"actor{i % 20:02d}" for i in range(n)])
-    model = make_model("lstm", random_state=seed, n_jobs=jobs)
-    start = time.perf_counter()
-    model.fit(X, classes[y], groups=speakers)
-    elapsed = time.perf_counter() - start
-    per_epoch = elapsed / model.n_epochs_
-    print(f"LSTM fold: {n - model.validation_size_} training + {model.validation_size_} validation clips, "
-          f"{model.max_len_} steps of {1000 * step:.0f} ms, {model.n_epochs_} epochs (best {model.best_epoch_}): "
-          f"{elapsed:.0f} s; {per_epoch:.1f} s/epoch, at most {model.max_epochs * per_epoch / 60:.1f} min "
-          f"at the {model.max_epochs}-epoch cap")
-    return {"seconds": elapsed, "epochs": model.n_epochs_, "per_epoch": per_epoch}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset")
     parser.add_argument("--data-dir")
     parser.add_argument("--files", type=int, default=200)
     parser.add_argument("--cache-dir")
-    parser.add_argument("--lstm", action="store_true", help="also time one RAVDESS-sized LSTM fold")
     args = parser.parse_args()
     run_perf(args.dataset, args.data_dir, args.files, args.cache_dir)
-    if args.lstm:
-        time_lstm_fold()
 
 
 if __name__ == "__main__":

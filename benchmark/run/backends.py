@@ -65,7 +65,7 @@ def run_serial(jobs: Sequence[Job], inputs: dict[str, np.ndarray], y, groups, on
 def run_processes(jobs: Sequence[Job], inputs: dict[str, np.ndarray], y, groups, on_done: OnDone,
                   parallel: int, threads: int) -> None:
     """Fits side by side in ``parallel`` worker processes; inputs are shared as memory-mapped ``.npy`` files."""
-    from joblib.externals.loky import get_reusable_executor
+    from joblib.externals.loky import ProcessPoolExecutor
     from joblib.externals.loky.process_executor import BrokenProcessPool
 
     with tempfile.TemporaryDirectory(prefix="ser-inputs-") as tmp:
@@ -81,8 +81,9 @@ def run_processes(jobs: Sequence[Job], inputs: dict[str, np.ndarray], y, groups,
             return executor.submit(run_fit, job.spec, paths[job.input_name], y, groups, job.train, job.test,
                                    job.dev)
 
+        # A pool of its own, not loky's process-wide reusable one, which joblib's extraction workers share.
         while queue:
-            executor = get_reusable_executor(max_workers=parallel, env=env, reuse=True)
+            executor = ProcessPoolExecutor(max_workers=parallel, env=env)
             running = {}
             try:
                 while queue or running:
@@ -95,9 +96,10 @@ def run_processes(jobs: Sequence[Job], inputs: dict[str, np.ndarray], y, groups,
                         on_done(running.pop(future), record)
             except BrokenProcessPool:
                 suspects += list(running.values())  # one of these killed its worker
-                get_reusable_executor(max_workers=parallel, env=env, kill_workers=True).shutdown(wait=True)
+            finally:
+                executor.shutdown(wait=True, kill_workers=True)
             for job in suspects:  # retried alone, so a second death names the culprit
-                lone = get_reusable_executor(max_workers=1, env=env, kill_workers=True, reuse=False)
+                lone = ProcessPoolExecutor(max_workers=1, env=env)
                 try:
                     on_done(job, submit(lone, job).result())
                 except BrokenProcessPool:
@@ -138,12 +140,17 @@ class DaskSession:
 
         self.cluster = None
         if address:
+            from .config import ConfigError
+
             try:
                 self.client = Client(address, timeout="10s")
-            except OSError as error:
-                from .config import ConfigError
-
+            except (OSError, ValueError, TypeError) as error:
                 raise ConfigError(f"--scheduler {address}: cannot connect ({error})") from None
+            if any(n > 1 for n in self.client.nthreads().values()):
+                self.client.close()
+                # fits set process-wide state (seeds, Keras session, thread limits): one at a time per process
+                raise ConfigError(f"--scheduler {address}: every worker must run one thread (dask worker "
+                                  "--nthreads 1), so that fits never share a process at the same time")
         else:
             env = thread_environment(threads)
             with dask.config.set({"distributed.scheduler.allowed-failures": 1,

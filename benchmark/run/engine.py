@@ -133,7 +133,7 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
                            key=lambda s: (vector_sets.index(s) if s in vector_sets else len(vector_sets), s))
     sequence_needed = sorted({spec.name for spec in input_specs.values() if spec.kind == "sequence"})
 
-    backend = config.backend or backends.default_backend(jobs)
+    backend = config.backend or ("dask" if config.scheduler else backends.default_backend(jobs))
     dask = None
     try:
         if backend == "dask":
@@ -367,7 +367,9 @@ def _canonical_params(model: str, params: dict) -> dict:
 
     estimator = make_model(model, **params)
     values = estimator.get_params(deep=False) if hasattr(estimator, "get_params") else dict(params)
-    return {k: v for k, v in values.items() if k not in ("n_jobs", "verbose", "random_state")}
+    # --set svm.C=10 and the default 10.0 are one fit
+    return {k: float(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
+            for k, v in values.items() if k not in ("n_jobs", "verbose", "random_state")}
 
 
 def model_code_digest(model: str) -> str:
@@ -378,7 +380,10 @@ def model_code_digest(model: str) -> str:
     import features.sequences
     import models
 
-    files = sorted(Path(models.__file__).parent.rglob("*.py")) + [Path(features.sequences.__file__)]
+    from . import fitting
+
+    files = sorted(Path(models.__file__).parent.rglob("*.py")) + [Path(features.sequences.__file__),
+                                                                  Path(fitting.__file__)]
     factory = get_model(model).factory
     try:
         own = Path(inspect.getfile(factory)).resolve()

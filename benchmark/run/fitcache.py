@@ -105,6 +105,8 @@ class FitCache:
                          proba=record.proba if record.proba is not None else np.zeros((0, 0)),
                          classes=record.classes.astype(str), meta=np.array(json.dumps(meta, default=_plain)))
             os.replace(tmp, path)
+        except OSError as error:  # a full cache disk costs this fit's reuse, not the run
+            self.problems.append(f"{path}: not cached ({error.strerror or error})")
         finally:
             tmp.unlink(missing_ok=True)
 

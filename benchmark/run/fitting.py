@@ -83,16 +83,22 @@ def fit_on_fold(model, X, y: np.ndarray, groups: np.ndarray | None, train: np.nd
 
     Test labels are never read. ``groups`` (speakers) and ``dev`` rows go to models whose ``fit`` takes them.
     """
+    fit_model(model, X, y, groups, train, dev)
+    X_test = np.asarray(X[test])
+    predictions = np.asarray(model.predict(X_test))
+    proba = np.asarray(model.predict_proba(X_test), dtype=np.float64) if hasattr(model, "predict_proba") else None
+    return predictions, proba
+
+
+def fit_model(model, X, y: np.ndarray, groups: np.ndarray | None, train: np.ndarray,
+              dev: np.ndarray | None = None):
+    """Fit ``model`` on ``X[train]``, passing speakers and development rows to models whose ``fit`` takes them."""
     kwargs = {}
     if groups is not None and _accepts(model, "groups"):
         kwargs["groups"] = np.asarray(groups)[train]
     if dev is not None and len(dev) and _accepts(model, "validation"):
         kwargs["validation"] = (np.asarray(X[dev]), y[dev])
-    model.fit(np.asarray(X[train]), y[train], **kwargs)
-    X_test = np.asarray(X[test])
-    predictions = np.asarray(model.predict(X_test))
-    proba = np.asarray(model.predict_proba(X_test), dtype=np.float64) if hasattr(model, "predict_proba") else None
-    return predictions, proba
+    return model.fit(np.asarray(X[train]), y[train], **kwargs)
 
 
 def build_model(spec: FitSpec):
