@@ -83,7 +83,7 @@ def run_processes(jobs: Sequence[Job], inputs: dict[str, np.ndarray], y, groups,
 
         # A pool of its own, not loky's process-wide reusable one, which joblib's extraction workers share.
         while queue:
-            executor = ProcessPoolExecutor(max_workers=parallel, env=env)
+            executor = ProcessPoolExecutor(max_workers=parallel, env=env, initializer=keep_workers_alive)
             running = {}
             try:
                 while queue or running:
@@ -99,7 +99,7 @@ def run_processes(jobs: Sequence[Job], inputs: dict[str, np.ndarray], y, groups,
             finally:
                 executor.shutdown(wait=True, kill_workers=True)
             for job in suspects:  # retried alone, so a second death names the culprit
-                lone = ProcessPoolExecutor(max_workers=1, env=env)
+                lone = ProcessPoolExecutor(max_workers=1, env=env, initializer=keep_workers_alive)
                 try:
                     on_done(job, submit(lone, job).result())
                 except BrokenProcessPool:
@@ -107,6 +107,14 @@ def run_processes(jobs: Sequence[Job], inputs: dict[str, np.ndarray], y, groups,
                 finally:
                     lone.shutdown(wait=True, kill_workers=True)
             suspects = []
+
+
+def keep_workers_alive() -> None:
+    """Raise loky's leak guard in a worker: TensorFlow's per-process caches grow past its 300 MB, and a restarted
+    worker pays TensorFlow's import again for its next fit (seconds per fit, on every neural fold)."""
+    from joblib.externals.loky import process_executor
+
+    process_executor._MAX_MEMORY_LEAK_SIZE = 8 * 10**9
 
 
 def run_dask(jobs: Sequence[Job], inputs: dict[str, np.ndarray], y, groups, on_done: OnDone, client) -> None:
