@@ -147,6 +147,13 @@ def test_the_fit_key_changes_with_everything_that_decides_a_fit():
                 dict(test=rows_digest(d[[5, 4]])), dict(dev=rows_digest(d[:1], y[:1]))]
     keys = {fit_key(**{**base, **change}) for change in variants}
     assert key not in keys and len(keys) == len(variants)
+    # a sequence is its real frames: the padding width (the corpus's longest clip) changes no key
+    short = np.full((2, 5, 3), np.nan, dtype=np.float32)
+    short[0, :2], short[1, :4] = 1.0, 2.0
+    wide = np.full((2, 9, 3), np.nan, dtype=np.float32)
+    wide[:, :5] = short
+    assert list(row_digests(short)) == list(row_digests(wide))
+    assert row_digests(short)[0] != row_digests(short)[1]
     # rows are identified by content, not position: the same rows in a reordered table give the same key
     perm = np.array([3, 2, 1, 0, 5, 4])
     dp = row_digests(X[perm])

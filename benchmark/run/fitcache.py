@@ -24,10 +24,19 @@ FORMAT_VERSION = 1
 
 
 def row_digests(X: np.ndarray) -> np.ndarray:
-    """One digest per row of an input array: its dtype, shape and bytes."""
+    """One digest per row of an input array: its dtype, shape and bytes.
+
+    A NaN-padded sequence (frames, dims) is identified by its real frames only: the padding width is the
+    corpus's longest clip, and no model's result depends on it, so one longer clip elsewhere changes no key.
+    """
     X = np.ascontiguousarray(X)
-    head = f"{X.dtype.str}{X.shape[1:]}".encode()
-    return np.array([hashlib.blake2b(head + row.tobytes(), digest_size=16).hexdigest() for row in X])
+    digests = []
+    for row in X:
+        if row.ndim == 2:
+            row = np.ascontiguousarray(row[: int((~np.isnan(row).all(axis=1)).sum())])
+        head = f"{row.dtype.str}{row.shape}".encode()
+        digests.append(hashlib.blake2b(head + row.tobytes(), digest_size=16).hexdigest())
+    return np.array(digests)
 
 
 def rows_digest(digests: np.ndarray, *columns: np.ndarray) -> str:
