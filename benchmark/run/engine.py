@@ -179,7 +179,6 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
         if dask is not None:
             dask.close()
 
-    clock = time.perf_counter()
     writer = RunFolderWriter(Path(config.out), corpus.name)
     try:
         scored = score_grid(grid, records)
@@ -203,7 +202,6 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
         raise
     if config.report:
         write_report(run_dir, cache_dir=cache_root if config.use_cache else None)
-    timings["write"] = _lap(clock)
     say(render_console(run_dir))
     if (run_dir / "claims.md").is_file():
         say("")

@@ -36,6 +36,15 @@ RECIPES: dict[str, Recipe] = {}
 _SEED_TRAINING = dict(early_stopping=False, restore_best=False, validation_by_group=False, class_weight=None)
 
 
+# Seeds 000 and 001: the 40 MFCC means, unscaled, fed to the network as a 40-step sequence of one value.
+_MFCC40_SEQUENCE = dict(normalise=None, frame_pool=1, length=40)
+
+
+def _build(cls, params: dict, **recipe):
+    """The recipe's settings, then any ``--set`` overrides."""
+    return cls(**{**recipe, **params})
+
+
 def recipe(name: str, seed: str, default_input: str | None, input_kind: str, provenance: str):
     def register(factory: Callable) -> Callable:
         RECIPES[name] = Recipe(name, seed, default_input, input_kind, provenance, factory)
@@ -61,23 +70,16 @@ def recipe(name: str, seed: str, default_input: str | None, input_kind: str, pro
     "TESS notebook)",
 )
 def seed000_lstm(**params):
-    return RecurrentClassifier(
-        **{
-            **dict(
-                cell="lstm",
-                units=256,
-                dense=(128, 64),
-                dropout=0.5,
-                normalise=None,
-                frame_pool=1,
-                length=40,
-                max_epochs=30,
-                batch_size=64,
-                validation_fraction=0.0,
-                **_SEED_TRAINING,
-            ),
-            **params,
-        }
+    return _build(RecurrentClassifier, params,
+        cell="lstm",
+        units=256,
+        dense=(128, 64),
+        dropout=0.5,
+        **_MFCC40_SEQUENCE,
+        max_epochs=30,
+        batch_size=64,
+        validation_fraction=0.0,
+        **_SEED_TRAINING,
     )
 
 
@@ -100,23 +102,16 @@ _SEED001 = (
     ),
 )
 def seed001_lstm(**params):
-    return RecurrentClassifier(
-        **{
-            **dict(
-                cell="lstm",
-                units=128,
-                dense=(64, 32),
-                dropout=0.2,
-                normalise=None,
-                frame_pool=1,
-                length=40,
-                max_epochs=100,
-                batch_size=512,
-                validation_fraction=0.0,
-                **_SEED_TRAINING,
-            ),
-            **params,
-        }
+    return _build(RecurrentClassifier, params,
+        cell="lstm",
+        units=128,
+        dense=(64, 32),
+        dropout=0.2,
+        **_MFCC40_SEQUENCE,
+        max_epochs=100,
+        batch_size=512,
+        validation_fraction=0.0,
+        **_SEED_TRAINING,
     )
 
 
@@ -133,23 +128,16 @@ def seed001_lstm(**params):
     ),
 )
 def seed001_gru(**params):
-    return RecurrentClassifier(
-        **{
-            **dict(
-                cell="gru",
-                units=128,
-                dense=(64, 32),
-                dropout=0.3,
-                normalise=None,
-                frame_pool=1,
-                length=40,
-                max_epochs=100,
-                batch_size=64,
-                validation_fraction=0.2,
-                **_SEED_TRAINING,
-            ),
-            **params,
-        }
+    return _build(RecurrentClassifier, params,
+        cell="gru",
+        units=128,
+        dense=(64, 32),
+        dropout=0.3,
+        **_MFCC40_SEQUENCE,
+        max_epochs=100,
+        batch_size=64,
+        validation_fraction=0.2,
+        **_SEED_TRAINING,
     )
 
 
@@ -166,24 +154,17 @@ def seed001_gru(**params):
     ),
 )
 def seed001_bilstm(**params):
-    return RecurrentClassifier(
-        **{
-            **dict(
-                cell="lstm",
-                bidirectional=True,
-                units=128,
-                dense=(64, 32),
-                dropout=0.2,
-                normalise=None,
-                frame_pool=1,
-                length=40,
-                max_epochs=100,
-                batch_size=512,
-                validation_fraction=0.0,
-                **_SEED_TRAINING,
-            ),
-            **params,
-        }
+    return _build(RecurrentClassifier, params,
+        cell="lstm",
+        bidirectional=True,
+        units=128,
+        dense=(64, 32),
+        dropout=0.2,
+        **_MFCC40_SEQUENCE,
+        max_epochs=100,
+        batch_size=512,
+        validation_fraction=0.0,
+        **_SEED_TRAINING,
     )
 
 
@@ -200,27 +181,20 @@ def seed001_bilstm(**params):
     ),
 )
 def seed001_cnn1d(**params):
-    return CNN1DClassifier(
-        **{
-            **dict(
-                filters=(64, 128),
-                kernel=3,
-                pool=2,
-                batchnorm=False,
-                conv_dropout=0.0,
-                head="flatten",
-                dense=(64, 32),
-                dropout=0.2,
-                normalise=None,
-                length=40,
-                frame_pool=1,
-                max_epochs=100,
-                batch_size=512,
-                validation_fraction=0.0,
-                **_SEED_TRAINING,
-            ),
-            **params,
-        }
+    return _build(CNN1DClassifier, params,
+        filters=(64, 128),
+        kernel=3,
+        pool=2,
+        batchnorm=False,
+        conv_dropout=0.0,
+        head="flatten",
+        dense=(64, 32),
+        dropout=0.2,
+        **_MFCC40_SEQUENCE,
+        max_epochs=100,
+        batch_size=512,
+        validation_fraction=0.0,
+        **_SEED_TRAINING,
     )
 
 
@@ -234,29 +208,24 @@ def seed001_cnn1d(**params):
     "20 % (README silent on sizes: the common Keras CNN-LSTM; 64 mel bands of the shared analysis)",
 )
 def seed002_cnn_lstm(**params):
-    return CNNLSTMClassifier(
-        **{
-            **dict(
-                channels=1,
-                filters=(32, 64, 128),
-                kernel=3,
-                batchnorm=True,
-                conv_dropout=0.25,
-                cell="lstm",
-                units=128,
-                dense=(64,),
-                dropout=0.3,
-                length=300,
-                normalise="dim",
-                frame_pool=1,
-                max_epochs=50,
-                batch_size=32,
-                patience=5,
-                validation_fraction=0.2,
-                **{**_SEED_TRAINING, "early_stopping": True, "restore_best": True},
-            ),
-            **params,
-        }
+    return _build(CNNLSTMClassifier, params,
+        channels=1,
+        filters=(32, 64, 128),
+        kernel=3,
+        batchnorm=True,
+        conv_dropout=0.25,
+        cell="lstm",
+        units=128,
+        dense=(64,),
+        dropout=0.3,
+        length=300,
+        normalise="dim",
+        frame_pool=1,
+        max_epochs=50,
+        batch_size=32,
+        patience=5,
+        validation_fraction=0.2,
+        **{**_SEED_TRAINING, "early_stopping": True, "restore_best": True},
     )
 
 
@@ -270,19 +239,14 @@ def seed002_cnn_lstm(**params):
     "common recipe)",
 )
 def seed003_dnn(**params):
-    return DenseNetworkClassifier(
-        **{
-            **dict(
-                hidden=(256, 128, 64),
-                dropout=0.3,
-                standardise=True,
-                max_epochs=50,
-                batch_size=32,
-                validation_fraction=0.0,
-                **_SEED_TRAINING,
-            ),
-            **params,
-        }
+    return _build(DenseNetworkClassifier, params,
+        hidden=(256, 128, 64),
+        dropout=0.3,
+        standardise=True,
+        max_epochs=50,
+        batch_size=32,
+        validation_fraction=0.0,
+        **_SEED_TRAINING,
     )
 
 
@@ -325,27 +289,22 @@ class TwoChannelCNNLSTM(CNNLSTMClassifier):
     "balanced class weights (input from the README, layers from its notebook)",
 )
 def seed004_cnn_lstm(**params):
-    return TwoChannelCNNLSTM(
-        **{
-            **dict(
-                channels=2,
-                filters=(128, 256),
-                kernel=5,
-                batchnorm=True,
-                conv_dropout=0.3,
-                units=128,
-                dense=(128,),
-                dropout=0.4,
-                length=94,
-                frame_pool=1,
-                normalise="channel",
-                learning_rate=1e-4,
-                max_epochs=50,
-                batch_size=32,
-                validation_fraction=0.2,
-                lr_plateau=(0.5, 3, 1e-6),
-                **{**_SEED_TRAINING, "restore_best": True, "class_weight": "balanced"},
-            ),
-            **params,
-        }
+    return _build(TwoChannelCNNLSTM, params,
+        channels=2,
+        filters=(128, 256),
+        kernel=5,
+        batchnorm=True,
+        conv_dropout=0.3,
+        units=128,
+        dense=(128,),
+        dropout=0.4,
+        length=94,
+        frame_pool=1,
+        normalise="channel",
+        learning_rate=1e-4,
+        max_epochs=50,
+        batch_size=32,
+        validation_fraction=0.2,
+        lr_plateau=(0.5, 3, 1e-6),
+        **{**_SEED_TRAINING, "restore_best": True, "class_weight": "balanced"},
     )
