@@ -84,6 +84,39 @@ def check_params(name: str, params: dict) -> None:
             raise ModelError(f"--set {name}.{key}={value!r}: expected a number like {default!r}")
         if isinstance(default, list | tuple) and not isinstance(value, list | tuple):
             raise ModelError(f"--set {name}.{key}={value!r}: expected a list like {list(default)!r}")
+        _check_range(name, key, value)
+
+
+# What a value of a parameter of this name may be, whichever model has it: (test, what the message says).
+_AT_LEAST_1 = (lambda v: v >= 1, "at least 1")
+_RANGES = {
+    "C": (lambda v: v > 0, "greater than 0"),
+    "learning_rate": (lambda v: v > 0, "greater than 0"),
+    "max_depth": (lambda v: v >= 0, "0 or more"),
+    "patience": (lambda v: v >= 0, "0 or more"),
+    "dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "conv_dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "validation_fraction": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "subsample": (lambda v: 0 < v <= 1, "in (0, 1]"),
+    "colsample_bytree": (lambda v: 0 < v <= 1, "in (0, 1]"),
+    "length_percentile": (lambda v: 0 < v <= 100, "in (0, 100]"),
+    **dict.fromkeys(("batch_size", "max_epochs", "max_iter", "n_estimators", "units", "kernel", "pool",
+                     "frame_pool", "length", "n_jobs"), _AT_LEAST_1),
+}
+_EVERY_ITEM_AT_LEAST_1 = ("dense", "hidden", "filters")
+
+
+def _check_range(name: str, key: str, value) -> None:
+    if key in _EVERY_ITEM_AT_LEAST_1 and isinstance(value, list | tuple):
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value):
+            raise ModelError(f"--set {name}.{key}={list(value)!r}: every size must be a whole number, at least 1")
+        return
+    rule = _RANGES.get(key)
+    if rule is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return
+    accepts, allowed = rule
+    if not accepts(value):
+        raise ModelError(f"--set {name}.{key}={value!r}: must be {allowed}")
 
 
 def get_model(name: str) -> ModelSpec:

@@ -19,12 +19,12 @@ pytestmark = pytest.mark.neural
 
 FAST = {
     "dnn": dict(max_epochs=8, hidden=(32, 16)),
-    "lstm": dict(max_epochs=6, units=16, dense=(16,)),
+    "lstm": dict(max_epochs=10, units=16, dense=(16,)),
     "bilstm": dict(max_epochs=6, units=8, dense=(16,)),
-    "gru": dict(max_epochs=6, units=16, dense=(16,)),
+    "gru": dict(max_epochs=10, units=16, dense=(16,)),
     "cnn1d": dict(max_epochs=6, filters=(8, 16), dense=(16,)),
-    "cnn_lstm": dict(max_epochs=6, filters=(4, 8), units=8, dense=(16,)),
-    "seed004_cnn_lstm": dict(max_epochs=5, filters=(8, 8), units=4, dense=(8,)),
+    "cnn_lstm": dict(max_epochs=10, filters=(4, 8), units=8, dense=(16,)),
+    "seed004_cnn_lstm": dict(max_epochs=8, filters=(8, 8), units=4, dense=(8,)),
 }
 FAST = {name: {"learning_rate": 1e-2, "batch_size": 32, "patience": 3, **p} for name, p in FAST.items()}
 NETWORKS = ["dnn", "lstm", "bilstm", "gru", "cnn1d", "cnn_lstm", "seed004_cnn_lstm"]
@@ -129,6 +129,30 @@ def test_clone_and_params(name):
     assert fresh.get_params() == m.get_params() and fresh.random_state == 3
     assert "max_epochs" in fresh.set_params(max_epochs=2).get_params()
 
+
+
+@pytest.mark.parametrize("name", ["dnn", "bilstm"])
+def test_other_threads_drawing_from_python_random_change_nothing(monkeypatch, name):
+    """A Dask worker's event loop draws from Python's shared ``random`` while a fit runs on its task thread;
+    here those draws land between seeding and building, where Keras picks its layers' seeds."""
+    import random
+
+    data, y, speakers = problem(n=90)
+    A, train = input_of(name, data), np.flatnonzero(speakers != "s0")
+    params = dict(max_epochs=2, dropout=0.3)
+    quiet = model(name, **params).fit(A[train], y[train], speakers[train])
+    keras_utils = import_tensorflow().keras.utils
+    seed_everything = keras_utils.set_random_seed
+
+    def seed_then_another_thread_draws(seed):
+        seed_everything(seed)
+        for _ in range(7):
+            random.random()
+
+    monkeypatch.setattr(keras_utils, "set_random_seed", seed_then_another_thread_draws)
+    noisy = model(name, **params).fit(A[train], y[train], speakers[train])
+    for x, z in zip(fitted_state(quiet), fitted_state(noisy), strict=True):
+        np.testing.assert_array_equal(x, z)
 
 def test_padding_never_counts_in_recurrent_and_cnn1d_predictions(fits):
     clean = fits[0]

@@ -6,8 +6,8 @@ first epoch (tracing and compiling included), seconds per later epoch, an estima
 the later ones up to the model's epoch cap), the model's arithmetic per epoch (FLOPs counted from its layers:
 forward, and twice that backward, for the training clips; forward for the validation clips) and the ratio
 of the achieved FLOP rate to the attainable one, a float32 matmul timed in the same process with the same
-threads. ``--baseline`` also times the untuned loop (no XLA, one batch per compiled call), so before and
-after come from one run.
+threads. ``--baseline`` also times the first working configuration (Keras's ``model.fit`` loop, every
+input frame a step), so before and after come from one run.
 
     python -m benchmark.perf.neural [--models lstm,cnn1d] [--epochs 3] [--jobs 2] [--baseline] [--full]
 """
@@ -121,18 +121,17 @@ def time_model(
     speakers = np.array([f"actor{i % 20:02d}" for i in range(n)])
     params = {**({} if full else {"max_epochs": epochs, "early_stopping": False}), **(overrides or {})}
     model = make_model(name, random_state=seed, n_jobs=jobs, **params)
-    if not tuned:  # the first working loop: no XLA, fixed-length batches, every frame a step
+    if not tuned:  # the first working loop: Keras's model.fit, every frame a step
         model.set_params(**{k: v for k, v in UNTUNED.items() if k in model.get_params()})
     cap = int(make_model(name).max_epochs)
-    saved = dict(training.TUNING)
-    if not tuned:
-        training.TUNING["steps_per_execution"] = 1
+    saved = dict(training.LOOP)
+    training.LOOP["keras_fit"] = not tuned
     try:
         start = time.perf_counter()
         model.fit(X, np.array([f"e{c}" for c in y]), groups=speakers)
         elapsed = time.perf_counter() - start
     finally:
-        training.TUNING.update(saved)
+        training.LOOP.update(saved)
     seconds = model.epoch_seconds_
     later = float(np.median(seconds[1:])) if len(seconds) > 1 else seconds[0]
     inputs = model._inputs(X[:200])

@@ -1,7 +1,10 @@
-"""The one Keras training loop every network here uses, and the input preparation they share.
+"""What every network here shares: its fit (preparation, seeding, the training loop of
+:mod:`models.neural.epochs`), its prediction, and the frame-sequence input handling.
 
 Every fit starts from a clean, seeded Keras state (``keras.backend.clear_session`` then
-``keras.utils.set_random_seed``), so a fit's result does not depend on what ran before it in the process.
+``keras.utils.set_random_seed``), so a fit's result does not depend on what ran before it in the process, and
+the layers draw their seeds from a generator of the fit's own (``private_layer_seeds``), so it does not depend
+on what other threads of the process do either.
 Training uses balanced class weights, stops early on a validation part (whole held-out speakers when
 ``groups`` are given, or an explicit ``validation=(X_val, y_val)`` such as a published development split),
 and records its curves in ``history_``. TensorFlow is imported only when a network is fitted.
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import time
 
 import numpy as np
@@ -20,9 +24,10 @@ from features.sequences import choose_length, sequence_lengths
 
 from ..base import LabelledClassifier
 from ..validation import validation_split
+from .epochs import Curves, EpochLoop, Schedule
 
 _CONFIGURED_THREADS: int | None = None
-TUNING = {"steps_per_execution": 1}  # batches per compiled call (more: longer tracing, no faster here)
+LOOP = {"keras_fit": False}  # True: train with Keras's model.fit, the reference perf --baseline times
 CURVE_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
 
@@ -60,6 +65,27 @@ def _quiet_stderr():
     finally:
         os.dup2(fd, 2)
         os.close(fd)
+
+
+@contextlib.contextmanager
+def private_layer_seeds(seed: int):
+    """Layers built inside draw their unset seeds from ``random.Random(seed)``, not Python's shared generator.
+
+    Keras seeds every initializer and dropout layer built without a seed from the global ``random`` module.
+    Other threads of the process draw from it too, at times of their own (a Dask worker's event loop does),
+    so a seeded fit on a Dask worker could start from other weights than the same fit anywhere else.
+    """
+    from keras.src.random import seed_generator
+
+    if not hasattr(seed_generator, "python_random"):  # pragma: no cover - guards a Keras upgrade
+        raise ImportError("keras.src.random.seed_generator.python_random is gone: layer seeds cannot be made "
+                          "private with this Keras version")
+    shared = seed_generator.python_random
+    seed_generator.python_random = random.Random(seed)
+    try:
+        yield
+    finally:
+        seed_generator.python_random = shared
 
 
 def take(inputs: tuple[np.ndarray, ...], rows: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -118,68 +144,31 @@ class KerasClassifier(LabelledClassifier):
         keras.backend.clear_session()
         keras.utils.set_random_seed(int(self.random_state))
         n_classes = len(self.classes_)
-        model = self._build(keras, [a.shape[1:] for a in inputs], n_classes)
-        model.compile(
-            optimizer=keras.optimizers.Adam(learning_rate=self.learning_rate),
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
-            jit_compile=False,
-            steps_per_execution=int(TUNING["steps_per_execution"]),
-        )
-        # Keras refuses XLA whenever TensorFlow op determinism is on; on CPU XLA's kernels are deterministic
-        # (tests check same seed -> identical predictions), so it is switched on past that check.
-        model._jit_compile = bool(self.jit_compile)
+        with private_layer_seeds(int(self.random_state)):
+            model = self._build(keras, [a.shape[1:] for a in inputs], n_classes)
         present = np.unique(y)
         weights = np.ones(n_classes)
         if self.class_weight == "balanced":
             weights[present] = compute_class_weight("balanced", classes=present, y=y)
-        timer = _EpochTimer()
-        callbacks = [keras.callbacks.LambdaCallback(on_epoch_begin=timer.begin, on_epoch_end=timer.end)]
-        validation_data = None
-        if val_inputs is not None:
-            validation_data = (_keras_x(val_inputs), val_y)
-            patience = int(self.patience) if self.early_stopping else int(self.max_epochs) + 1
-            if self.early_stopping or self.restore_best:
-                callbacks.append(
-                    keras.callbacks.EarlyStopping(
-                        monitor="val_loss", patience=patience, restore_best_weights=bool(self.restore_best)
-                    )
-                )
-            if self.lr_plateau:
-                factor, wait, floor = self.lr_plateau
-                callbacks.append(
-                    keras.callbacks.ReduceLROnPlateau(
-                        monitor="val_loss", factor=factor, patience=int(wait), min_lr=floor
-                    )
-                )
-        data = self._training_data(keras, inputs, y, weights)
-        if isinstance(data, tuple):  # arrays: Keras batches and shuffles them with the seeded generator
-            history = model.fit(
-                data[0],
-                data[1],
-                validation_data=validation_data,
-                epochs=int(self.max_epochs),
-                batch_size=int(self.batch_size),
-                shuffle=True,
-                class_weight=dict(enumerate(weights.tolist())),
-                callbacks=callbacks,
-                verbose=self.verbose,
-            )
-        else:  # a dataset yielding its own (inputs, labels, sample weights) batches
-            history = model.fit(
-                data,
-                validation_data=validation_data,
-                epochs=int(self.max_epochs),
-                callbacks=callbacks,
-                verbose=self.verbose,
-            )
+        stops = val_inputs is not None and self.early_stopping
+        schedule = Schedule(
+            max_epochs=int(self.max_epochs),
+            patience=int(self.patience) if stops else None,
+            restore_best=bool(self.restore_best),
+            plateau=tuple(self.lr_plateau) if self.lr_plateau else None,
+        )
+        if LOOP["keras_fit"]:
+            curves = _keras_fit(keras, model, self, inputs, y, val_inputs, val_y, weights, schedule)
+        else:
+            loop = EpochLoop(tf, keras, model, self.learning_rate, self.batch_size, weights, self.jit_compile)
+            curves = loop.run(inputs, y, val_inputs, val_y, schedule, int(self.random_state), int(self.verbose))
         self.model_ = model
-        self.history_ = {k: [float(v) for v in history.history.get(k, [])] for k in CURVE_KEYS}
+        self.history_ = {k: [float(v) for v in values] for k, values in curves.as_history().items()}
         self.n_epochs_ = len(self.history_["loss"])
         val_loss = self.history_["val_loss"]
         self.best_epoch_ = int(np.argmin(val_loss)) + 1 if val_loss and self.restore_best else self.n_epochs_
         self.n_train_ = len(y)
-        self.epoch_seconds_ = timer.seconds
+        self.epoch_seconds_ = curves.seconds
 
     def _proba(self, X) -> np.ndarray:
         inputs = list(self._inputs(X))
@@ -188,10 +177,6 @@ class KerasClassifier(LabelledClassifier):
             batch = [a[start : start + 512] for a in inputs]
             out.append(np.asarray(self.model_(batch if len(batch) > 1 else batch[0], training=False)))
         return np.concatenate(out)
-
-    def _training_data(self, keras, inputs, y, weights):
-        """What ``model.fit`` trains on: ``(x, y)`` arrays by default; subclasses may return a dataset."""
-        return _keras_x(inputs), y
 
     # subclass hooks
     def _fit_inputs(self, X: np.ndarray) -> None:
@@ -204,16 +189,32 @@ class KerasClassifier(LabelledClassifier):
         raise NotImplementedError
 
 
-class _EpochTimer:
-    def __init__(self):
-        self.seconds: list[float] = []
-        self._start = 0.0
-
-    def begin(self, epoch, logs=None) -> None:
-        self._start = time.perf_counter()
-
-    def end(self, epoch, logs=None) -> None:
-        self.seconds.append(time.perf_counter() - self._start)
+def _keras_fit(keras, model, params, inputs, y, val_inputs, val_y, weights, schedule: Schedule) -> Curves:
+    """The first working loop, Keras's ``model.fit`` with its callbacks: the reference ``perf --baseline``
+    times the compiled loop against (``LOOP["keras_fit"] = True``)."""
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=params.learning_rate),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    curves = Curves()
+    started = [0.0]
+    callbacks = [keras.callbacks.LambdaCallback(
+        on_epoch_begin=lambda epoch, logs=None: started.__setitem__(0, time.perf_counter()),
+        on_epoch_end=lambda epoch, logs=None: curves.seconds.append(time.perf_counter() - started[0]))]
+    validation_data = None
+    if val_inputs is not None:
+        validation_data = (_keras_x(val_inputs), val_y)
+        patience = schedule.patience if schedule.patience is not None else schedule.max_epochs + 1
+        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
+                                                       restore_best_weights=schedule.restore_best))
+        if schedule.plateau:
+            factor, wait, floor = schedule.plateau
+            callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=factor,
+                                                               patience=int(wait), min_lr=floor))
+    history = model.fit(_keras_x(inputs), y, validation_data=validation_data, epochs=schedule.max_epochs,
+                        batch_size=int(params.batch_size), shuffle=True,
+                        class_weight=dict(enumerate(weights.tolist())), callbacks=callbacks, verbose=0)
+    for key in CURVE_KEYS:
+        getattr(curves, key).extend(history.history.get(key, []))
+    return curves
 
 
 def _keras_x(inputs: tuple[np.ndarray, ...]):
