@@ -349,6 +349,18 @@ def test_report_rerenders_byte_identically(report, tmp_path):
     assert {p.name: p.read_bytes() for p in (copy / "plots").iterdir()} == plots
 
 
+def test_the_plot_memo_ignores_where_fits_came_from_but_not_what_they_scored(tmp_path):
+    from benchmark.reports.html import _plots_key
+
+    folder = make_run(tmp_path / "run")
+    folds = pd.read_csv(folder / "folds.csv", keep_default_na=False)
+    cold = _plots_key(folder)
+    folds.assign(cached=True).to_csv(folder / "folds.csv", index=False)
+    assert _plots_key(folder) == cold  # a warm re-run reuses the cold run's plots
+    folds.assign(cached=True, uar=folds["uar"] * 0.5).to_csv(folder / "folds.csv", index=False)
+    assert _plots_key(folder) != cold
+
+
 def test_old_run_folder_renders_its_tables_with_notes(tmp_path):
     from benchmark.reports.html import write_report
     from benchmark.reports.tables import FORMATS, render, render_console
