@@ -370,6 +370,14 @@ def test_claims_table_one_row_per_replication_with_both_numbers(tmp_path):
     )
     assert np.isnan(table.set_index("recipe").loc["seed002_cnn_lstm", "claim_minus_holdout"])
     assert "seed004_cnn_lstm" in render_claims(table) and json.loads(render_claims(table, "json"))
+    # A RAVDESS claim is not set against a TESS run; a TESS claim is not set against an EmoDB run.
+    assert np.isnan(table.set_index("recipe").loc["seed004_cnn_lstm", "claim_minus_holdout"])
+    folds = pd.read_csv(tmp_path / "folds.csv")
+    folds.assign(dataset="emodb").to_csv(tmp_path / "folds.csv", index=False)
+    elsewhere = claims_table(tmp_path)
+    assert elsewhere["claim_minus_holdout"].isna().all()
+    assert elsewhere["holdout_minus_speaker"].tolist() == table["holdout_minus_speaker"].tolist()
+    assert "– (other corpus)" in render_claims(elsewhere)
 
 
 def test_recipes_that_fit_a_corpus():

@@ -52,7 +52,8 @@ def claims_table(run_dir: str | Path) -> pd.DataFrame:
 
     Columns: seed, recipe, source, claim (figure, metric, split and corpus as the README states them),
     corpus (the run's), holdout_acc (accuracy under the seed's protocol, mean over folds, %), speaker_acc and
-    speaker_uar (speaker-independent, %), claim_minus_holdout and holdout_minus_speaker (points), and the
+    speaker_uar (speaker-independent, %), claim_minus_holdout (points; only where the run's corpus is the
+    claim's) and holdout_minus_speaker (points), and the
     number of folds behind each score.
     """
     folds = pd.read_csv(Path(run_dir) / "folds.csv")
@@ -66,6 +67,8 @@ def claims_table(run_dir: str | Path) -> pd.DataFrame:
         speaker, n_speaker = _mean(folds, claim.recipe, SPEAKER, "wa")
         speaker_uar, _ = _mean(folds, claim.recipe, SPEAKER, "uar")
         figure = claim.figure
+        # A claim is a figure on its own corpus: set beside a replication on another corpus it measures nothing.
+        comparable = bool(claim.corpus) and claim.corpus.lower() == corpus.lower() and not np.isnan(figure)
         rows.append(
             {
                 "seed": claim.seed,
@@ -80,7 +83,7 @@ def claims_table(run_dir: str | Path) -> pd.DataFrame:
                 "holdout_acc": holdout,
                 "speaker_acc": speaker,
                 "speaker_uar": speaker_uar,
-                "claim_minus_holdout": figure - holdout if not np.isnan(figure) else float("nan"),
+                "claim_minus_holdout": figure - holdout if comparable else float("nan"),
                 "holdout_minus_speaker": holdout - speaker,
                 "holdout_folds": n_holdout,
                 "speaker_folds": n_speaker,
@@ -134,7 +137,8 @@ def render_claims(table: pd.DataFrame, fmt: str = "md") -> str:
             pct(r.holdout_acc),
             pct(r.speaker_acc),
             pct(r.speaker_uar),
-            pts(r.claim_minus_holdout),
+            pts(r.claim_minus_holdout) if pd.notna(r.claim) and r.claim_corpus.lower() == r.corpus.lower()
+            else "– (other corpus)" if pd.notna(r.claim) else "–",
             pts(r.holdout_minus_speaker),
         ]
         for r in table.itertuples(index=False)
