@@ -7,7 +7,6 @@ import json
 from importlib import resources
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 HOLDOUT = "holdout"  # the seeds' own evaluation: a stratified random 80/20 split of utterances
@@ -47,14 +46,18 @@ def _mean(folds: pd.DataFrame, recipe: str, protocol: str, column: str) -> tuple
     return (100.0 * float(values.mean()) if len(values) else float("nan")), int(len(values))
 
 
+def _on_its_corpus(claim_corpus: str, run_corpus: str) -> bool:
+    """A claim is a figure on its own corpus: beside a replication on another corpus it measures nothing."""
+    return bool(claim_corpus) and claim_corpus.lower() == run_corpus.lower()
+
+
 def claims_table(run_dir: str | Path) -> pd.DataFrame:
     """One row per replication scored in the run at ``run_dir`` (read from its ``folds.csv`` only).
 
     Columns: seed, recipe, source, claim (figure, metric, split and corpus as the README states them),
     corpus (the run's), holdout_acc (accuracy under the seed's protocol, mean over folds, %), speaker_acc and
     speaker_uar (speaker-independent, %), claim_minus_holdout (points; only where the run's corpus is the
-    claim's) and holdout_minus_speaker (points), and the
-    number of folds behind each score.
+    claim's) and holdout_minus_speaker (points), and the number of folds behind each score.
     """
     folds = pd.read_csv(Path(run_dir) / "folds.csv")
     claims = load_claims()
@@ -67,8 +70,6 @@ def claims_table(run_dir: str | Path) -> pd.DataFrame:
         speaker, n_speaker = _mean(folds, claim.recipe, SPEAKER, "wa")
         speaker_uar, _ = _mean(folds, claim.recipe, SPEAKER, "uar")
         figure = claim.figure
-        # A claim is a figure on its own corpus: set beside a replication on another corpus it measures nothing.
-        comparable = bool(claim.corpus) and claim.corpus.lower() == corpus.lower() and not np.isnan(figure)
         rows.append(
             {
                 "seed": claim.seed,
@@ -83,7 +84,7 @@ def claims_table(run_dir: str | Path) -> pd.DataFrame:
                 "holdout_acc": holdout,
                 "speaker_acc": speaker,
                 "speaker_uar": speaker_uar,
-                "claim_minus_holdout": figure - holdout if comparable else float("nan"),
+                "claim_minus_holdout": figure - holdout if _on_its_corpus(claim.corpus, corpus) else float("nan"),
                 "holdout_minus_speaker": holdout - speaker,
                 "holdout_folds": n_holdout,
                 "speaker_folds": n_speaker,
@@ -137,8 +138,8 @@ def render_claims(table: pd.DataFrame, fmt: str = "md") -> str:
             pct(r.holdout_acc),
             pct(r.speaker_acc),
             pct(r.speaker_uar),
-            pts(r.claim_minus_holdout) if pd.notna(r.claim) and r.claim_corpus.lower() == r.corpus.lower()
-            else "– (other corpus)" if pd.notna(r.claim) else "–",
+            "– (other corpus)" if pd.notna(r.claim) and not _on_its_corpus(r.claim_corpus, r.corpus)
+            else pts(r.claim_minus_holdout),
             pts(r.holdout_minus_speaker),
         ]
         for r in table.itertuples(index=False)
