@@ -253,11 +253,14 @@ def _plots_key(folder: Path) -> str:
     h = hashlib.sha256(Path(plotting.__file__).read_bytes() + matplotlib.__version__.encode())
     for name in PLOT_INPUTS:
         target = folder / name
-        data = target.read_bytes() if target.is_file() else b"-"
-        if name == "folds.csv" and target.is_file():
+        if not target.is_file():
+            data = b"-"
+        elif name == "folds.csv":
             # Whether a fit came from the cache changes no plot: a warm re-run must find the cold run's plots.
             data = pd.read_csv(target, keep_default_na=False).drop(columns="cached", errors="ignore").to_csv(
                 index=False).encode()
+        else:
+            data = target.read_bytes()
         h.update(name.encode() + data)
     run = json.loads((folder / "run.json").read_text())
     h.update(json.dumps([run.get("config"), run.get("seed"), run.get("dataset")], sort_keys=True,
