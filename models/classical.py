@@ -7,34 +7,52 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import Normalizer
 from sklearn.svm import SVC
 from sklearn.utils.class_weight import compute_sample_weight
 
 from .base import LabelledClassifier
+from .scaling import DEFAULT_CLIP, ClippedStandardScaler
 
 
 class SVMClassifier(LabelledClassifier):
-    """Standardisation then an RBF SVC; both fitted in ``fit`` on the training data only.
+    """Standardisation, clipping and length normalisation, then an RBF SVC; all fitted on the training rows only.
+
+    Why the two extra steps: an RBF kernel is ``exp(-gamma * distance^2)``, so a clip far from every training
+    clip gets kernel values of (numerically) zero against all of them and the SVM answers its intercept: one
+    class for a whole test corpus. Measured on EmoDB's features with the built-in corpus's statistics: z-scores
+    up to 10^9, every kernel value 0, every clip "angry". Clipping the z-scores (:mod:`models.scaling`) bounds
+    what one column can do; dividing each row by its length (as speaker recognition does with i-vectors before
+    a kernel) bounds the distance between any two clips, so kernel values stay away from zero and a prediction
+    depends on the clip. In-corpus scores are unchanged within the paired test (see the docs).
 
     Parameters
     ----------
-    C, gamma : SVC regularisation and kernel width.
+    C, gamma : SVC regularisation and kernel width (``"scale"``: scikit-learn's rule on the transformed
+        training rows).
     class_weight : ``"balanced"`` (default) weighs classes equally, which is what UAR rewards.
+    clip : bound on the standardised features (``None``: none).
+    length_norm : divide each standardised row by its Euclidean length before the kernel.
     random_state : seeds the probability calibration.
     """
 
     def __init__(self, C: float = 10.0, gamma: str | float = "scale", class_weight: str | None = "balanced",
-                 random_state: int = 0, n_jobs: int = 1):
+                 clip: float | None = DEFAULT_CLIP, length_norm: bool = True, random_state: int = 0,
+                 n_jobs: int = 1):
         self.C = C
         self.gamma = gamma
         self.class_weight = class_weight
+        self.clip = clip
+        self.length_norm = length_norm
         self.random_state = random_state
         self.n_jobs = n_jobs
 
     def _fit_encoded(self, X, y, groups) -> None:
-        scaled = StandardScaler().fit_transform(X)
-        # gamma="scale" is scikit-learn's rule, computed here on the (scaled) training rows only
+        steps = [("scale", ClippedStandardScaler(self.clip))]
+        if self.length_norm:
+            steps.append(("length", Normalizer()))  # stateless: nothing is learnt from any row
+        scaled = Pipeline(steps).fit_transform(X)
+        # gamma="scale" is scikit-learn's rule, computed here on the (transformed) training rows only
         if self.gamma == "scale":
             variance = float(scaled.var())
             self.gamma_ = 1.0 / (scaled.shape[1] * variance) if variance > 0 else 1.0
@@ -51,10 +69,10 @@ class SVMClassifier(LabelledClassifier):
             svc = CalibratedClassifierCV(svc, method="sigmoid", cv=folds, ensemble=False)
         else:  # a class with a single example cannot be calibrated: fall back to softmaxed margins
             svc = _SoftmaxSVC(svc)
-        self.pipeline_ = Pipeline([("scale", StandardScaler()), ("svc", svc)]).fit(X, y)
+        self.pipeline_ = Pipeline([*steps, ("svc", svc)]).fit(X, y)
 
     @property
-    def scaler_(self) -> StandardScaler:
+    def scaler_(self) -> ClippedStandardScaler:
         return self.pipeline_.named_steps["scale"]
 
     def _proba(self, X) -> np.ndarray:

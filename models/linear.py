@@ -12,11 +12,11 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
 from .base import LabelledClassifier
 from .registry import register_model
+from .scaling import DEFAULT_CLIP, ClippedStandardScaler
 
 
 class LogisticRegressionClassifier(LabelledClassifier):
@@ -27,14 +27,17 @@ class LogisticRegressionClassifier(LabelledClassifier):
     C : inverse regularisation strength (0.01 suits thousands of standardised features).
     class_weight : ``"balanced"`` (default) or ``None``.
     max_iter : L-BFGS iterations.
+    clip : bound on the standardised features (``None``: none); one column far outside its training range
+        would otherwise decide the logits alone (see :mod:`models.scaling`).
     random_state, n_jobs : accepted for the registry's interface; the solver is deterministic and
         single-threaded.
     """
 
     def __init__(self, C: float = 0.01, class_weight: str | None = "balanced", max_iter: int = 2000,
-                 random_state: int = 0, n_jobs: int = 1):
+                 clip: float | None = DEFAULT_CLIP, random_state: int = 0, n_jobs: int = 1):
         self.C = C
         self.class_weight = class_weight
+        self.clip = clip
         self.max_iter = max_iter
         self.random_state = random_state
         self.n_jobs = n_jobs
@@ -42,10 +45,10 @@ class LogisticRegressionClassifier(LabelledClassifier):
     def _fit_encoded(self, X, y, groups) -> None:
         model = LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=self.max_iter,
                                    solver="lbfgs")
-        self.pipeline_ = Pipeline([("scale", StandardScaler()), ("logreg", model)]).fit(X, y)
+        self.pipeline_ = Pipeline([("scale", ClippedStandardScaler(self.clip)), ("logreg", model)]).fit(X, y)
 
     @property
-    def scaler_(self) -> StandardScaler:
+    def scaler_(self) -> ClippedStandardScaler:
         return self.pipeline_.named_steps["scale"]
 
     def _proba(self, X) -> np.ndarray:
@@ -62,13 +65,15 @@ class LinearSVMClassifier(LabelledClassifier):
     probability : ``"softmax"`` (default: softmax of the decision values, no extra fits) or ``"sigmoid"``
         (Platt scaling on internal stratified cross-validation of the training data).
     max_iter : liblinear iterations.
+    clip : bound on the standardised features (``None``: none); see :mod:`models.scaling`.
     random_state : seeds liblinear and the calibration folds.
     """
 
     def __init__(self, C: float = 0.001, class_weight: str | None = "balanced", probability: str = "softmax",
-                 max_iter: int = 5000, random_state: int = 0, n_jobs: int = 1):
+                 max_iter: int = 5000, clip: float | None = DEFAULT_CLIP, random_state: int = 0, n_jobs: int = 1):
         self.C = C
         self.class_weight = class_weight
+        self.clip = clip
         self.probability = probability
         self.max_iter = max_iter
         self.random_state = random_state
@@ -83,10 +88,10 @@ class LinearSVMClassifier(LabelledClassifier):
         if self.probability == "sigmoid" and smallest >= 2:
             folds = StratifiedKFold(n_splits=min(5, smallest), shuffle=True, random_state=self.random_state)
             svc = CalibratedClassifierCV(svc, method="sigmoid", cv=folds, ensemble=False)
-        self.pipeline_ = Pipeline([("scale", StandardScaler()), ("svc", svc)]).fit(X, y)
+        self.pipeline_ = Pipeline([("scale", ClippedStandardScaler(self.clip)), ("svc", svc)]).fit(X, y)
 
     @property
-    def scaler_(self) -> StandardScaler:
+    def scaler_(self) -> ClippedStandardScaler:
         return self.pipeline_.named_steps["scale"]
 
     def decision_function(self, X) -> np.ndarray:

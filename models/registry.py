@@ -77,6 +77,8 @@ def check_params(name: str, params: dict) -> None:
             raise ModelError(f"--set {name}.{key}: model {name!r} has no parameter {key!r}; it has "
                              f"{', '.join(sorted(accepted))}")
         default = defaults.get(key)
+        if value is None and _allows_none(model, key):
+            continue
         if isinstance(default, bool) and not isinstance(value, bool):
             raise ModelError(f"--set {name}.{key}={value!r}: expected true or false")
         if isinstance(default, int | float) and not isinstance(default, bool) and (
@@ -87,10 +89,20 @@ def check_params(name: str, params: dict) -> None:
         _check_range(name, key, value)
 
 
+def _allows_none(model, key: str) -> bool:
+    """Whether the estimator declares ``None`` a value of ``key`` (``clip: float | None``)."""
+    try:
+        parameter = inspect.signature(type(model).__init__).parameters.get(key)
+    except (TypeError, ValueError):
+        return False
+    return parameter is not None and ("None" in str(parameter.annotation) or parameter.default is None)
+
+
 # What a value of a parameter of this name may be, whichever model has it: (test, what the message says).
 _AT_LEAST_1 = (lambda v: v >= 1, "at least 1")
 _RANGES = {
     "C": (lambda v: v > 0, "greater than 0"),
+    "clip": (lambda v: v > 0, "greater than 0"),
     "learning_rate": (lambda v: v > 0, "greater than 0"),
     "max_depth": (lambda v: v >= 0, "0 or more"),
     "patience": (lambda v: v >= 0, "0 or more"),

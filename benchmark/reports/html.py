@@ -20,7 +20,14 @@ import pandas as pd
 from benchmark.reports import plots as plotting
 from benchmark.reports.ranking import Leaderboard, build
 from benchmark.reports.rundir import RunFolder
-from benchmark.reports.tables import ablation_cells, legend, main_cells, per_speaker_cells, write_per_speaker
+from benchmark.reports.tables import (
+    ablation_cells,
+    degenerate_lines,
+    legend,
+    main_cells,
+    per_speaker_cells,
+    write_per_speaker,
+)
 
 REPORT = "report.html"
 PLOTS_DIR = "plots"
@@ -172,6 +179,8 @@ def render_html(board: Leaderboard, plots: list[plotting.Plot]) -> str:
                   "".join(f'<p class="legend">{_e(line)}</p>' for line in [" ".join(legend(board, width=10**6))]))
     if board.note:
         board_html += f'<p class="note">{_e(board.note)}</p>'
+    for line in degenerate_lines(board):
+        board_html += f'<p class="note">Warning: {_e(line)}</p>'
     for name in ("gap", "recall"):
         if name in by_name:
             board_html += _figure_html(by_name[name])

@@ -43,7 +43,9 @@ def summarise(folds: pd.DataFrame) -> pd.DataFrame:
         row = dict(zip(KEYS, key, strict=True))
         for metric in ("uar", "wa", "f1"):
             row[f"{metric}_mean"], row[f"{metric}_std"] = mean_std(ok[metric]) if len(ok) else (math.nan, math.nan)
-        row.update(n_folds=int(len(ok)), n_failed=int(len(group) - len(ok)),
+        degenerate = ok["degenerate"][ok["degenerate"] != ""] if "degenerate" in ok else ok["status"].iloc[:0]
+        row.update(n_folds=int(len(ok)), n_failed=int(len(group) - len(ok)), n_degenerate=int(len(degenerate)),
+                   first_degenerate=str(degenerate.iloc[0]) if len(degenerate) else "",
                    chance_uar=float(ok["chance_uar"].mean()) if len(ok) else math.nan,
                    first_error=str(group.loc[group["status"] != "ok", "error"].iloc[0]) if len(ok) < len(group)
                    else "")
@@ -85,6 +87,9 @@ def wide_table(summary: pd.DataFrame, audit: dict) -> list[dict]:
             flags.append("dup")
         if norm:
             flags.append("spk-norm")
+        degenerate = sum(r["n_degenerate"] for r in by.values())
+        if degenerate:
+            flags.append(f"degenerate {degenerate}/{sum(r['n_folds'] for r in by.values())}")
         failed = sum(r["n_failed"] for r in by.values())
         if failed:
             flags.append(f"failed {failed}/{failed + sum(r['n_folds'] for r in by.values())}")

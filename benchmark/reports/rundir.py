@@ -20,7 +20,7 @@ KEYS = ["table", "features", "model", "protocol", "speaker_norm"]
 # The run folder's schemas: the engine writes these files (benchmark/run/folder.py), every report reads them here.
 FOLDS_COLUMNS = ["dataset", *KEYS, "fold", "n_train", "n_test", "n_test_speakers", "status", "error", "uar",
                  "wa", "f1", "chance_uar", "chance_wa"]  # then recall_<emotion> ..., FOLDS_TAIL, FOLD_EXTRA
-FOLDS_TAIL = ["fit_seconds", "epochs", "best_params", "cached"]
+FOLDS_TAIL = ["fit_seconds", "epochs", "best_params", "cached", "degenerate"]  # degenerate: why, or ""
 FOLD_EXTRA = ["fold_name", "train_corpus", "test_corpus", "n_dev"]  # cross-corpus and published-split folds
 FOLDS_REQUIRED = ["table", "features", "model", "protocol", "speaker_norm", "fold", "status", "uar", "wa", "f1"]
 PREDICTION_COLUMNS = [*KEYS, "fold", "row", "speaker", "emotion", "predicted"]  # then p_<emotion> ...
@@ -28,7 +28,7 @@ CURVE_COLUMNS = [*KEYS, "fold", "epoch", "loss", "accuracy", "val_loss", "val_ac
 CHECKED_FILES = ("folds.csv", "predictions.csv", "curves.csv", "splits.csv", "audit.json", "run.json")
 REQUIRED_FILES = ("folds.csv", "audit.json", "run.json")
 SPEAKER_PROTOCOLS = ("speaker", "speaker+text", "loso", "cross-corpus", "leave-one-corpus-out")
-TEXT_COLUMNS = ("dataset", "table", "features", "model", "protocol", "status", "error")
+TEXT_COLUMNS = ("dataset", "table", "features", "model", "protocol", "status", "error", "degenerate")
 DEFAULT_RESAMPLES = 1000
 
 
@@ -88,6 +88,8 @@ def read_folds(path: Path) -> pd.DataFrame:
     if missing:
         raise RunFolderError(f"{path}: missing column(s) {', '.join(missing)}")
     folds["error"] = folds["error"].fillna("") if "error" in folds else ""
+    # run folders written before the degenerate-prediction check have no such column: nothing was flagged
+    folds["degenerate"] = folds["degenerate"].fillna("") if "degenerate" in folds else ""
     folds["speaker_norm"] = _bool_column(folds["speaker_norm"])
     return folds
 

@@ -174,7 +174,8 @@ def legend(board: Leaderboard, width: int = 100) -> list[str]:
             "mean ± std over folds; gap = stratified minus speaker-independent UAR, in points. Flags: "
             f"gap>{GAP_FLAG:g} (speaker leakage inflates the usual number), few-spk (fewer than {FEW_SPEAKERS} "
             "speakers), dup (exact-duplicate audio), spk-norm (speaker normalisation), failed (folds that did "
-            "not run).")
+            "not run), degenerate (folds whose predictions collapse onto one class or whose probabilities do not "
+            "vary: a silent failure that scores chance, not a finding).")
     if board.has_ci:
         text += (f" 95% CI: percentile bootstrap over test speakers ({board.folder.n_resamples} resamples, seed "
                  f"{board.folder.seed}) of the UAR pooled over all test utterances.")
@@ -251,8 +252,18 @@ def render_console(run_dir: str | Path | RunFolder | Leaderboard) -> str:
         for r in failures.to_dict("records"):
             out.append(f"failed: {r['model']} on {r['features']} / {r['protocol']}: {r['n_failed']} fold(s): "
                        f"{r['first_error']}")
+    out += degenerate_lines(board)
     out += [""] + legend(board)
     return "\n".join(out)
+
+
+def degenerate_lines(board: Leaderboard) -> list[str]:
+    """A line per (model, input, protocol) with degenerate folds: the silent failures, said out loud."""
+    if board.summary.empty or "n_degenerate" not in board.summary:
+        return []
+    hits = board.summary[board.summary["n_degenerate"] > 0]
+    return [f"degenerate: {r['model']} on {r['features']} / {r['protocol']}: {r['n_degenerate']} of {r['n_folds']} "
+            f"fold(s); first: {r['first_degenerate']}" for r in hits.to_dict("records")]
 
 
 def long_records(board: Leaderboard) -> list[dict]:
@@ -273,7 +284,8 @@ def long_records(board: Leaderboard) -> list[dict]:
                   "speaker_norm": bool(r["speaker_norm"])}
         for k in ("uar_mean", "uar_std", "wa_mean", "wa_std", "f1_mean", "f1_std", "chance_uar"):
             record[k] = None if math.isnan(r[k]) else round(float(r[k]), 6)
-        record.update(n_folds=int(r["n_folds"]), n_failed=int(r["n_failed"]))
+        record.update(n_folds=int(r["n_folds"]), n_failed=int(r["n_failed"]),
+                      n_degenerate=int(r.get("n_degenerate", 0)))
         ci = row.get("ci", {}).get(r["protocol"]) if row else None
         record.update(uar_pooled=None, ci_low=None, ci_high=None, p_vs_best=None, vs_best=None)
         if ci is not None and not any(math.isnan(x) for x in ci):

@@ -23,6 +23,7 @@ import pandas as pd
 
 from benchmark.corpora import Corpus, is_multi_corpus, load_corpora, load_corpus, parse_corpus_specs
 from benchmark.evaluation.audit import audit, format_audit
+from benchmark.evaluation.degenerate import degenerate_reason
 from benchmark.evaluation.metrics import fold_scores
 from benchmark.evaluation.normalisation import corpus_normalise, speaker_normalise
 from benchmark.evaluation.protocols import (
@@ -438,13 +439,14 @@ def score_grid(grid: Grid, records: dict[str, FitRecord]) -> Scored:
                    "n_test_speakers": len(set(speakers[fold.test].tolist())), **fold.columns()}
             problem = check_fit(record, len(fold.test), set(y[fold.train].tolist()))
             if problem is not None:
-                row.update(status="failed", error=problem)
+                row.update(status="failed", error=problem, degenerate="")
             else:
                 scores = fold_scores(y[fold.test], record.predictions, labels)
                 confusion += scores["confusion"]
                 row.update(status="ok", error="", uar=scores["uar"], wa=scores["wa"], f1=scores["f1"],
                            chance_uar=scores["chance_uar"], chance_wa=scores["chance_wa"],
                            **{f"recall_{k}": v for k, v in scores["recall"].items()})
+                row["degenerate"] = degenerate_reason(y[fold.test], record.predictions, record.proba)
                 out.predictions.append(_prediction_rows(ids, fold, record, y, speakers, labels))
                 out.curves += _curve_rows(ids, fold.index, record.history)
             row.update(fit_seconds=record.seconds, epochs=record.epochs if record.epochs is not None else "",

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.preprocessing import StandardScaler
 
+from ..scaling import DEFAULT_CLIP, ClippedStandardScaler
 from .training import KerasClassifier, dense_head
 
 
@@ -17,7 +17,8 @@ class DenseNetworkClassifier(KerasClassifier):
     ----------
     hidden : units per hidden layer.
     dropout : dropout after each hidden layer.
-    standardise : fit a ``StandardScaler`` on the training rows (False: vectors as given).
+    standardise : z-score with the training rows' statistics, clipped at ``DEFAULT_CLIP`` (False: vectors as
+        given); see :mod:`models.scaling` for why the clip.
     max_epochs, patience, batch_size, learning_rate, early_stopping, restore_best : training schedule; see
         :class:`~models.neural.training.KerasClassifier` for these and the other training parameters.
     """
@@ -61,7 +62,8 @@ class DenseNetworkClassifier(KerasClassifier):
         self.verbose = verbose
 
     def _fit_inputs(self, X: np.ndarray) -> None:
-        self.scaler_ = StandardScaler(with_mean=self.standardise, with_std=self.standardise).fit(X)
+        self.scaler_ = ClippedStandardScaler(DEFAULT_CLIP if self.standardise else None, with_mean=self.standardise,
+                                             with_std=self.standardise).fit(X)
 
     def _inputs(self, X: np.ndarray) -> tuple[np.ndarray, ...]:
         return (self.scaler_.transform(X).astype(np.float32),)
