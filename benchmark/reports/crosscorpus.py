@@ -87,6 +87,20 @@ def matrices(run_dir: str | Path | pd.DataFrame, metric: str = "uar") -> dict[tu
     return out
 
 
+def degenerate_cells(run_dir: str | Path | pd.DataFrame) -> dict[tuple, set[tuple[str, str]]]:
+    """``{(features, model, speaker_norm): {(train, test), ...}}``: the cells with a degenerate fold."""
+    folds = read_cross_folds(run_dir)
+    folds = folds[(folds["protocol"] == PROTOCOL) & (folds["status"] == "ok")]
+    if folds.empty or "degenerate" not in folds:
+        return {}
+    hits = folds[folds["degenerate"].fillna("").astype(str) != ""]
+    out: dict[tuple, set[tuple[str, str]]] = {}
+    for row in hits.itertuples():
+        out.setdefault((row.features, row.model, bool(row.speaker_norm)), set()).add(
+            (str(row.train_corpus), str(row.test_corpus)))
+    return out
+
+
 def summary(run_dir: str | Path | pd.DataFrame) -> pd.DataFrame:
     """Per (features, model, speaker_norm): the ranking numbers of a multi-corpus run.
 
@@ -152,8 +166,11 @@ def _label(key: tuple) -> str:
     return f"{features} / {model}" + (" (spk-norm)" if norm else "")
 
 
-def matrix_cells(cells: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
-    """Headers and body of one matrix, with a row mean of the cross cells and a column mean below."""
+def matrix_cells(cells: pd.DataFrame, degenerate: set[tuple[str, str]] | None = None
+                 ) -> tuple[list[str], list[list[str]]]:
+    """Headers and body of one matrix, with a row mean of the cross cells and a column mean below; a cell with a
+    degenerate fold (``degenerate``: (train, test) pairs) is marked ``!``."""
+    marked = degenerate or set()
     names = list(cells.columns)
     values = cells.to_numpy()
     off = ~np.eye(len(names), dtype=bool)
@@ -163,7 +180,7 @@ def matrix_cells(cells: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
         row_cross = values[i][off[i]]
         row_cross = row_cross[~np.isnan(row_cross)]
         body.append([name, *[(f"[{_pct(v)}]" if i == j and not math.isnan(v) else _pct(v))
-                             for j, v in enumerate(values[i])],
+                             + ("!" if (name, names[j]) in marked else "") for j, v in enumerate(values[i])],
                      _pct(float(row_cross.mean())) if len(row_cross) else "–"])
     column_means = []
     for j in range(len(names)):
@@ -175,7 +192,9 @@ def matrix_cells(cells: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
 
 
 LEGEND = ("UAR in %: rows trained on, columns tested on, on the emotions both corpora have; [diagonal] = "
-          "in-corpus, speaker-independent (mean over that corpus's speaker folds); – = failed or missing.")
+          "in-corpus, speaker-independent (mean over that corpus's speaker folds); – = failed or missing; ! = "
+          "degenerate: the model predicted (nearly) one class, or the same probabilities, for the test corpus "
+          "(a silent failure scoring chance, not evidence that the corpora share nothing).")
 
 
 def render(run_dir: str | Path | pd.DataFrame, fmt: str = "console") -> str:
@@ -184,6 +203,7 @@ def render(run_dir: str | Path | pd.DataFrame, fmt: str = "console") -> str:
         raise CrossCorpusError(f"unknown format {fmt!r}; choose from: {', '.join(FORMATS)}")
     folds = read_cross_folds(run_dir)
     found = matrices(folds)
+    flagged = degenerate_cells(folds)
     ranking = summary(folds)
     if fmt == "csv":
         records = []
@@ -193,10 +213,11 @@ def render(run_dir: str | Path | pd.DataFrame, fmt: str = "console") -> str:
                     records.append({"features": key[0], "model": key[1], "speaker_norm": key[2],
                                     "train_corpus": a, "test_corpus": b, "in_corpus": a == b,
                                     "uar": round(float(cells.loc[a, b]), 6)
-                                    if not math.isnan(cells.loc[a, b]) else ""})
+                                    if not math.isnan(cells.loc[a, b]) else "",
+                                    "degenerate": (a, b) in flagged.get(key, set())})
         buffer = io.StringIO()
         pd.DataFrame(records, columns=["features", "model", "speaker_norm", "train_corpus", "test_corpus",
-                                       "in_corpus", "uar"]).to_csv(buffer, index=False, lineterminator="\n")
+                                       "in_corpus", "uar", "degenerate"]).to_csv(buffer, index=False, lineterminator="\n")
         return buffer.getvalue()
     if not found and ranking.empty:
         return "No cross-corpus folds in this run (use --protocols cross-corpus with several corpora).\n"
@@ -227,7 +248,7 @@ def render(run_dir: str | Path | pd.DataFrame, fmt: str = "console") -> str:
             body.append([_tex(c) for c in cells] if fmt == "latex" else cells)
         out += [tabulate(body, headers, tablefmt=tablefmt, disable_numparse=True), ""]
     for key, cells in found.items():
-        headers, body = matrix_cells(cells)
+        headers, body = matrix_cells(cells, flagged.get(key))
         out.append(heading(f"Cross-corpus UAR (%): {_label(key)}"))
         if fmt == "latex":
             body = [[_tex(c).replace("[", "\\textbf{").replace("]", "}") for c in row] for row in body]
