@@ -189,8 +189,6 @@ def legend(board: Leaderboard, width: int = 100) -> list[str]:
     if board.has_ci and not board.has_repeats:
         text += (f" 95% CI: percentile bootstrap over test speakers ({board.folder.n_resamples} resamples, seed "
                  f"{board.folder.seed}) of the UAR pooled over all test utterances.")
-    if board.has_repeats:
-        text += repeat_legend(board)
     if board.has_paired:
         text += (f" vs #1: paired permutation test over speakers of the pooled UAR against row 1 on the same "
                  f"utterances (two-sided); tie = not significant at {100 * ALPHA:g}%.")
@@ -198,6 +196,8 @@ def legend(board: Leaderboard, width: int = 100) -> list[str]:
         if small:
             text += (f" With {small[0].n_speakers} test speakers no difference can reach significance "
                      f"(smallest possible p = {small[0].min_p:.3f}).")
+    if board.has_repeats:
+        text += repeat_legend(board)
     lines = textwrap.wrap(text, width=width)
     if board.note:
         lines += textwrap.wrap("Note: " + board.note, width=width)

@@ -59,12 +59,16 @@ from models.tuning import tuned
 
 from . import backends
 from .config import ConfigError, RunConfig
+from .experiment import to_toml
 from .fitcache import FitCache, fit_key, library_versions, row_digests, rows_digest
 from .fitting import FitRecord, FitSpec, plugin_sources
 from .folder import RunFolderWriter
+from .machine import machine_info
 from .plan import CORPUS_NORM, Entry, InputSpec, fit_cost, input_for, plan_ablation, plan_entries
 from .repeats import fold_draws, repeat_seeds
 
+EXPERIMENT_HEADER = ("The resolved flags of this run: `run_benchmark.py run --config experiment.toml` runs it again\n"
+                     "(flags on the command line override these); `reproduce RUN_DIR` compares the two.")
 MAX_SEQUENCE_STEPS = 2000  # padding cap; models then cut to a length chosen from their training clips
 
 
@@ -83,8 +87,13 @@ class RunResult:
 
 
 def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
-                  log: Callable[[str], None] | None = None) -> RunResult:
-    """Run the whole benchmark and write ``<out>/<dataset>-<timestamp>/``; returns where and what."""
+                  log: Callable[[str], None] | None = None, experiment: dict | None = None,
+                  expect_fingerprint: str | None = None) -> RunResult:
+    """Run the whole benchmark and write ``<out>/<dataset>-<timestamp>/``; returns where and what.
+
+    ``experiment`` (the resolved flags, in experiment-file form) is kept in run.json and as experiment.toml;
+    ``expect_fingerprint`` (``reproduce``) stops the run before any fit when the corpus found differs from it.
+    """
     say = log or ((lambda _: None) if config.quiet else print)
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -161,6 +170,10 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
             raise ConfigError(f"{report.failure_line()}{' (--strict is on)' if config.strict else ''}")
         if table["emotion"].nunique() < 2:
             raise ConfigError("fewer than two emotions left after feature extraction; nothing to classify")
+        if expect_fingerprint is not None and corpus_fingerprint(table) != expect_fingerprint:
+            raise CorpusChanged(f"the corpus found ({corpus_line(corpus)}; fingerprint "
+                                f"{corpus_fingerprint(table)}) is not the run's (fingerprint {expect_fingerprint}):"
+                                " other files, labels or speakers")
 
         clock = time.perf_counter()
         seeds = repeat_seeds(config.seed, config.repeats)
@@ -191,7 +204,7 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
     try:
         scored = score_grid(grid, records)
         write_run(writer, scored, table, folds, audit_report, corpus, report, config, argv, timings, grid, backend,
-                  split)
+                  split, experiment)
         writer.seal()
         write_exports(writer.path)
         if any(m in recipes_for(None) for m in model_names):
@@ -229,6 +242,10 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
 
 class RunFailed(RuntimeError):
     """Every fit of the run failed; the tables were written all the same."""
+
+
+class CorpusChanged(ConfigError):
+    """``reproduce``: the corpus found is not the one the run was scored on."""
 
 
 def open_corpus(config: RunConfig) -> Corpus:
@@ -515,7 +532,7 @@ def _curve_rows(ids: dict, fold: int, history: dict[str, list[float]]) -> list[d
 
 def write_run(writer: RunFolderWriter, scored: Scored, table: pd.DataFrame, folds: dict[str, list[Fold]],
               audit_report: dict, corpus: Corpus, report, config: RunConfig, argv, timings: dict, grid: Grid,
-              backend: str, split=None) -> None:
+              backend: str, split=None, experiment: dict | None = None) -> None:
     """Every file of the run folder but the rendered tables; schemas in :mod:`benchmark.reports.rundir`."""
     frame = pd.DataFrame(scored.folds)
     frame["dataset"] = corpus.name
@@ -583,7 +600,12 @@ def write_run(writer: RunFolderWriter, scored: Scored, table: pd.DataFrame, fold
         "finished": datetime.now().isoformat(timespec="seconds"),
         "platform": platform.platform(),
         "python": sys.version.split()[0],
+        "machine": machine_info(),
+        "repeats": {"n": len(grid.seeds), "train_seeds": grid.seeds, "redrawn_folds": config.repeat_folds},
+        **({"experiment": experiment} if experiment is not None else {}),
     })
+    if experiment is not None:
+        writer.text("experiment.toml", to_toml(experiment, EXPERIMENT_HEADER))
 
 
 def corpus_line(corpus: Corpus) -> str:
