@@ -489,7 +489,8 @@ def score_grid(grid: Grid, records: dict[str, FitRecord]) -> Scored:
                            chance_uar=scores["chance_uar"], chance_wa=scores["chance_wa"],
                            **{f"recall_{k}": v for k, v in scores["recall"].items()})
                 out.predictions.append(_prediction_rows(ids, fold, record, y, speakers, labels, repeat))
-                out.curves += _curve_rows(ids, fold.index, record.history)
+                if repeat == 0:  # curves.csv keeps the first repeat's training curves (one curve per fold)
+                    out.curves += _curve_rows(ids, fold.index, record.history)
             row.update(fit_seconds=record.seconds, epochs=record.epochs if record.epochs is not None else "",
                        best_params=json.dumps(record.best_params, sort_keys=True) if record.best_params else "",
                        cached=record.cached)
