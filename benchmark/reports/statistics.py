@@ -339,10 +339,12 @@ def per_speaker_table(folder) -> pd.DataFrame | None:
     for (features, model, protocol, norm), group in _prediction_groups(folder).items():
         if not is_speaker_protocol(protocol):
             continue
-        folds = group.groupby("speaker", sort=False)["fold"].first()
+        folds = group.groupby("speaker", sort=False)["fold"].first()  # --repeat-folds: the first draw's fold
+        # Under --repeats a speaker's UAR pools its utterances over the repeats (the seed-averaged UAR)
+        repeats = len(set(_repeat_of(group).tolist())) or 1
         for speaker, (score, n) in per_speaker_uar(group["emotion"], group["predicted"], group["speaker"]).items():
             records.append({"features": features, "model": model, "protocol": protocol, "speaker_norm": norm,
-                            "speaker": speaker, "fold": int(folds[speaker]), "n_utterances": n,
+                            "speaker": speaker, "fold": int(folds[speaker]), "n_utterances": n // repeats,
                             "uar": round(score, 6)})
     columns = ["features", "model", "protocol", "speaker_norm", "speaker", "fold", "n_utterances", "uar"]
     return pd.DataFrame(records, columns=columns)
