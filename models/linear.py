@@ -113,7 +113,8 @@ class LinearSVMClassifier(LabelledClassifier):
         return e / e.sum(axis=1, keepdims=True)
 
 
-register_model("logreg", LogisticRegressionClassifier,
+# seed_free: L-BFGS is deterministic; liblinear's coordinate order is seeded but converges to the same margins.
+register_model("logreg", LogisticRegressionClassifier, seed_free=True,
                description="standardisation + balanced L2 logistic regression (C=0.01)")
-register_model("linsvm", LinearSVMClassifier,
+register_model("linsvm", LinearSVMClassifier, seed_free=True,
                description="standardisation + balanced linear SVM (C=0.001), softmaxed margins")

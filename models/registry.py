@@ -21,6 +21,7 @@ class ModelSpec:
     description: str
     neural: bool
     default_input: str | None = None  # a feature set's name; None: the vector bank chosen with --features
+    seed_free: bool = False  # its predictions do not depend on the training seed: fitted once per fold, not per repeat
 
 
 MODELS: dict[str, ModelSpec] = {}
@@ -28,13 +29,15 @@ MODELS: dict[str, ModelSpec] = {}
 
 def register_model(name: str, factory: Callable | None = None, *, input_kind: str = "vector",
                    description: str = "", neural: bool = False, default_input: str | None = None,
-                   replace: bool = False):
+                   replace: bool = False, seed_free: bool = False):
     """Register ``factory(random_state=..., n_jobs=..., **params)`` under ``name``; usable as a decorator.
 
     The factory may accept any subset of ``random_state`` and ``n_jobs``; it returns an unfitted estimator
     with ``fit(X, y)`` (optionally ``groups=``) and ``predict``, ideally ``predict_proba``. ``default_input``
     names the feature set the model takes unless ``--input MODEL=SET`` says otherwise (``None``: the vector
-    bank); a sequence model without one takes ``mfcc_frames``.
+    bank); a sequence model without one takes ``mfcc_frames``. ``seed_free`` declares that the model's
+    predictions do not depend on ``random_state`` on a fixed input: under ``--repeats`` it is fitted once per
+    fold (with the run's ``--seed``) and its seed spread is 0 by construction.
     """
     if input_kind == "sequence" and default_input is None:
         default_input = "mfcc_frames"
@@ -44,7 +47,7 @@ def register_model(name: str, factory: Callable | None = None, *, input_kind: st
     def register(func: Callable) -> Callable:
         if name in MODELS and not replace and MODELS[name].factory is not func:
             raise ModelError(f"model {name!r} is already registered; pass replace=True to override it")
-        MODELS[name] = ModelSpec(name, func, input_kind, description, neural, default_input)
+        MODELS[name] = ModelSpec(name, func, input_kind, description, neural, default_input, seed_free)
         return func
 
     return register(factory) if factory is not None else register

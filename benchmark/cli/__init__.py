@@ -22,10 +22,10 @@ from features.errors import UserInputError
 from .common import EXIT_USAGE, Parser, UsageError
 
 COMMANDS = ("run", "describe", "list", "extract", "export", "cache", "perf", "compare", "seeds", "train",
-            "predict", "ui")
+            "predict", "ui", "reproduce")
 MODULES = {"run": "run", "describe": "corpus", "list": "corpus", "extract": "extract", "export": "export",
            "cache": "cache", "perf": "perf", "compare": "compare", "seeds": "seeds", "train": "train",
-           "predict": "predict", "ui": "ui"}
+           "predict": "predict", "ui": "ui", "reproduce": "reproduce"}
 EXIT_FAULT = 1
 
 

@@ -47,6 +47,14 @@ def add_parser(sub) -> None:
     g.add_argument("--no-report", action="store_true", help="skip report.html and the plots")
     g.add_argument("--bootstrap-resamples", type=int, default=1000,
                    help="resamples of the speaker bootstrap behind confidence intervals (default 1000)")
+    g.add_argument("--repeats", type=int, default=1,
+                   help="repeat every fit with N training seeds derived from --seed (seed-free models are fitted "
+                        "once per fold); the leaderboard gives the mean, the seed SD and rank stability")
+    g.add_argument("--repeat-folds", action="store_true",
+                   help="with --repeats: also draw the folds anew for each repeat (repeated k-fold)")
+    g.add_argument("--config", metavar="EXPERIMENT.toml",
+                   help="an experiment file: every run flag as a key (or a finished run's run.json); flags given "
+                        "on the command line override it")
     e = run.add_argument_group("execution")
     e.add_argument("--backend", choices=("serial", "processes", "dask"),
                    help="where fits run (default: processes when more than one core is given, else serial)")
@@ -68,14 +76,18 @@ def config_from_args(args: argparse.Namespace):
         content_hash=args.content_hash, out=args.out, plugins=tuple(args.plugin), quiet=args.quiet,
         ablation=not args.no_ablation, report=not args.no_report, tune=args.tune, bootstrap_resamples=args.bootstrap_resamples, include_song=args.include_song, strict=args.strict,
         profile=args.profile, model_params=parse_model_params(args.set), analysis=analysis_config(args),
+        repeats=args.repeats, repeat_folds=args.repeat_folds,
     )
 
 
 def run(args: argparse.Namespace) -> int:
     from benchmark.run.engine import RunFailed, run_benchmark
 
+    from .experiment import apply_config_file, experiment_of
+
+    args = apply_config_file(args)
     try:
-        result = run_benchmark(config_from_args(args), args.argv)
+        result = run_benchmark(config_from_args(args), args.argv, experiment=experiment_of(args))
     except RunFailed as failed:
         print(f"run_benchmark.py: {failed}", flush=True)
         return 1

@@ -20,7 +20,7 @@ from tabulate import tabulate
 
 from benchmark.reports.ranking import Leaderboard, build, short_name
 from benchmark.reports.rundir import RunFolderError, is_speaker_protocol
-from benchmark.reports.statistics import ALPHA, PairedTest, paired_speaker_test
+from benchmark.reports.statistics import ALPHA, PairedTest, paired_speaker_test, pairing_keys
 
 COMPARE_FORMATS = ("console", "md", "csv", "latex", "html")
 
@@ -88,7 +88,7 @@ def compare(run_dirs: list[str | Path]) -> Comparison:
             a, b = _predictions(boards[0], key), _predictions(board, key)
             if a is None or b is None:
                 continue
-            pair = a.merge(b, on=["fold", "row"], suffixes=("_a", "_b"))
+            pair = a.merge(b, on=pairing_keys(a, b), suffixes=("_a", "_b"))
             if pair.empty:
                 continue
             result.tests[(k, key)] = paired_speaker_test(pair["emotion_a"], pair["predicted_b"],

@@ -14,6 +14,7 @@ import pandas as pd
 
 from benchmark.evaluation.audit import FEW_SPEAKERS
 from benchmark.evaluation.metrics import mean_std
+from benchmark.reports.repeats import annotate_repeats, n_repeats, summarise_repeats
 from benchmark.reports.rundir import KEYS, RunFolder, load_run, read_folds
 from benchmark.reports.statistics import annotate_rows, per_speaker_table
 
@@ -41,8 +42,13 @@ def summarise(folds: pd.DataFrame) -> pd.DataFrame:
     for key, group in folds.groupby(KEYS, sort=False):
         ok = group[group["status"] == "ok"]
         row = dict(zip(KEYS, key, strict=True))
-        for metric in ("uar", "wa", "f1"):
-            row[f"{metric}_mean"], row[f"{metric}_std"] = mean_std(ok[metric]) if len(ok) else (math.nan, math.nan)
+        if n_repeats(ok) > 1:  # --repeats: mean over repeats, SD over folds within a repeat, seed SD beside it
+            row.update(summarise_repeats(ok))
+        else:
+            for metric in ("uar", "wa", "f1"):
+                row[f"{metric}_mean"], row[f"{metric}_std"] = mean_std(ok[metric]) if len(ok) else (math.nan,
+                                                                                                   math.nan)
+            row.update(n_repeats=1, uar_seed_sd=math.nan)  # one repeat: the seed spread is not measured
         degenerate = ok["degenerate"][ok["degenerate"] != ""] if "degenerate" in ok else ok["status"].iloc[:0]
         row.update(n_folds=int(len(ok)), n_failed=int(len(group) - len(ok)), n_degenerate=int(len(degenerate)),
                    first_degenerate=str(degenerate.iloc[0]) if len(degenerate) else "",
@@ -121,6 +127,10 @@ class Leaderboard:
         return any(r.get("ci") for r in self.rows)
 
     @property
+    def has_repeats(self) -> bool:
+        return any(r.get("n_repeats", 1) > 1 for r in self.rows)
+
+    @property
     def has_paired(self) -> bool:
         return any("paired" in r for r in self.rows)
 
@@ -131,4 +141,5 @@ def build(run_dir: str | Path | RunFolder) -> Leaderboard:
     summary = summarise(folder.folds)
     rows = wide_table(summary, folder.audit)
     note = annotate_rows(rows, folder)
+    annotate_repeats(rows, folder.folds)
     return Leaderboard(folder=folder, summary=summary, rows=rows, note=note, per_speaker=per_speaker_table(folder))

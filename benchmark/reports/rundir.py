@@ -22,8 +22,9 @@ FOLDS_COLUMNS = ["dataset", *KEYS, "fold", "n_train", "n_test", "n_test_speakers
                  "wa", "f1", "chance_uar", "chance_wa"]  # then recall_<emotion> ..., FOLDS_TAIL, FOLD_EXTRA
 FOLDS_TAIL = ["fit_seconds", "epochs", "best_params", "cached", "degenerate"]  # degenerate: why, or ""
 FOLD_EXTRA = ["fold_name", "train_corpus", "test_corpus", "n_dev"]  # cross-corpus and published-split folds
+REPEAT_COLUMNS = ["repeat", "train_seed"]  # --repeats: which repeat, and the seed its fit had (old folders: 0)
 FOLDS_REQUIRED = ["table", "features", "model", "protocol", "speaker_norm", "fold", "status", "uar", "wa", "f1"]
-PREDICTION_COLUMNS = [*KEYS, "fold", "row", "speaker", "emotion", "predicted"]  # then p_<emotion> ...
+PREDICTION_COLUMNS = [*KEYS, "repeat", "fold", "row", "speaker", "emotion", "predicted"]  # then p_<emotion> ...
 CURVE_COLUMNS = [*KEYS, "fold", "epoch", "loss", "accuracy", "val_loss", "val_accuracy"]
 CHECKED_FILES = ("folds.csv", "predictions.csv", "curves.csv", "splits.csv", "audit.json", "run.json")
 REQUIRED_FILES = ("folds.csv", "audit.json", "run.json")
@@ -91,6 +92,8 @@ def read_folds(path: Path) -> pd.DataFrame:
     # run folders written before the degenerate-prediction check have no such column: nothing was flagged
     folds["degenerate"] = folds["degenerate"].fillna("") if "degenerate" in folds else ""
     folds["speaker_norm"] = _bool_column(folds["speaker_norm"])
+    if "repeat" not in folds:  # written before --repeats: one repeat
+        folds["repeat"] = 0
     return folds
 
 
@@ -98,6 +101,8 @@ def read_predictions(path: Path) -> pd.DataFrame:
     text = {c: str for c in ("table", "features", "model", "protocol", "speaker", "emotion", "predicted")}
     frame = pd.read_csv(path, dtype=text, keep_default_na=False, na_values=[""])
     frame["speaker_norm"] = _bool_column(frame["speaker_norm"])
+    if "repeat" not in frame:
+        frame["repeat"] = 0
     return frame
 
 

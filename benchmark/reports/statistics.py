@@ -122,6 +122,67 @@ def speaker_bootstrap_ci(y_true: Sequence, y_pred: Sequence, speakers: Sequence,
     return point, float(min(low, point)), float(max(high, point))
 
 
+def speaker_repeat_bootstrap_ci(y_true: Sequence, y_pred: Sequence, speakers: Sequence, repeats: Sequence,
+                                n_resamples: int = 1000, seed: int = 0,
+                                level: float = 0.95) -> tuple[float, float, float]:
+    """Mean UAR over repeats with a percentile interval that covers test speakers and training seeds.
+
+    Speakers and repeats are crossed (every repeat tests every speaker once), so each resample draws both at
+    once, independently: as many speakers as there are, with replacement (weights shared by every repeat), and
+    as many repeats as there are, with replacement; its value is the mean, over the drawn repeats, of the UAR
+    pooled over the drawn speakers' utterances. This two-way ("pigeonhole", Owen 2007) bootstrap is somewhat
+    conservative: each source's variance is counted in full. With one repeat it is :func:`speaker_bootstrap_ci`.
+
+    Parameters
+    ----------
+    y_true, y_pred : sequence of labels
+        True and predicted labels, one entry per (repeat, test utterance).
+    speakers : sequence
+        The speaker of each entry.
+    repeats : sequence of int
+        The repeat of each entry.
+    n_resamples, seed, level :
+        As in :func:`speaker_bootstrap_ci`.
+
+    Returns
+    -------
+    tuple of float
+        ``(mean pooled UAR over repeats, low, high)`` in [0, 1].
+    """
+    repeats = np.asarray(repeats)
+    ids = sorted(set(repeats.tolist()))
+    if len(ids) < 2:
+        return speaker_bootstrap_ci(y_true, y_pred, speakers, n_resamples=n_resamples, seed=seed, level=level)
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1), got {level}")
+    y_true = np.asarray(y_true).astype(str)
+    y_pred = np.asarray(y_pred).astype(str)
+    speakers = np.asarray(speakers).astype(str)
+    labels = sorted(set(y_true.tolist()))
+    spk = sorted(set(speakers.tolist()))
+    s_index = {v: i for i, v in enumerate(spk)}
+    support = np.zeros((len(ids), len(spk), len(labels)))
+    hits = np.zeros_like(support)
+    for k, r in enumerate(ids):
+        at = repeats == r
+        sup, hit, names = _speaker_counts(y_true[at], y_pred[at], speakers[at], labels)
+        rows = [s_index[n] for n in names]
+        support[k, rows], hits[k, rows] = sup, hit
+    per_repeat = _uar_from_counts(support.sum(1), hits.sum(1))
+    point = float(np.nanmean(per_repeat))
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(spk), size=(n_resamples, len(spk)))
+    weights = np.zeros((n_resamples, len(spk)))
+    np.add.at(weights, (np.arange(n_resamples)[:, None], draws), 1.0)
+    picks = rng.integers(0, len(ids), size=(n_resamples, len(ids)))
+    boot_by_repeat = np.stack([_uar_from_counts(weights @ support[k], weights @ hits[k]) for k in range(len(ids))],
+                              axis=1)  # (resamples, repeats)
+    boot = np.nanmean(np.take_along_axis(boot_by_repeat, picks, axis=1), axis=1)
+    boot = boot[~np.isnan(boot)]
+    low, high = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2])
+    return point, float(min(low, point)), float(max(high, point))
+
+
 @dataclass(frozen=True)
 class PairedTest:
     """The outcome of a paired comparison of model A with model B on the same utterances."""
@@ -217,6 +278,15 @@ def _prediction_groups(folder) -> dict[tuple, object]:
             main.groupby(["features", "model", "protocol", "speaker_norm"], sort=False)}
 
 
+def _repeat_of(group: pd.DataFrame) -> np.ndarray:
+    return group["repeat"].to_numpy() if "repeat" in group else np.zeros(len(group), dtype=int)
+
+
+def pairing_keys(a: pd.DataFrame, b: pd.DataFrame) -> list[str]:
+    """The columns that pair two models' predictions of one utterance: repeat (when both have it), fold, row."""
+    return (["repeat"] if "repeat" in a and "repeat" in b else []) + ["fold", "row"]
+
+
 def annotate_rows(rows: list[dict], folder) -> str:
     """Add speaker-bootstrap intervals (``row["ci"][protocol]``) and the paired test against row 1
     (``row["paired"]``: a :class:`PairedTest` of the best model (A) against this one (B)) to the leaderboard
@@ -236,8 +306,9 @@ def annotate_rows(rows: list[dict], folder) -> str:
             group = groups.get((row["features"], row["model"], protocol, row["speaker_norm"]))
             if group is None or not is_speaker_protocol(protocol):
                 continue
-            row["ci"][protocol] = speaker_bootstrap_ci(group["emotion"], group["predicted"], group["speaker"],
-                                                       n_resamples=folder.n_resamples, seed=folder.seed)
+            row["ci"][protocol] = speaker_repeat_bootstrap_ci(group["emotion"], group["predicted"], group["speaker"],
+                                                              _repeat_of(group), n_resamples=folder.n_resamples,
+                                                              seed=folder.seed)
     if not is_speaker_protocol(rank_by):
         return f"The table is ranked by {rank_by} UAR: speaker statistics need a speaker-independent protocol."
     best = groups.get((rows[0]["features"], rows[0]["model"], rank_by, rows[0]["speaker_norm"]))
@@ -247,7 +318,9 @@ def annotate_rows(rows: list[dict], folder) -> str:
         group = groups.get((row["features"], row["model"], rank_by, row["speaker_norm"]))
         if group is None:
             continue
-        pair = best.merge(group, on=["fold", "row"], suffixes=("_a", "_b"))
+        # Each repeat's predictions pair with the same repeat's; pooling the repeats' hits within a speaker makes
+        # the test's per-speaker difference the seed-averaged one (pooled UAR is linear in each speaker's hits).
+        pair = best.merge(group, on=pairing_keys(best, group), suffixes=("_a", "_b"))
         if pair.empty:
             continue
         row["paired"] = paired_speaker_test(pair["emotion_a"], pair["predicted_a"], pair["predicted_b"],
@@ -266,10 +339,12 @@ def per_speaker_table(folder) -> pd.DataFrame | None:
     for (features, model, protocol, norm), group in _prediction_groups(folder).items():
         if not is_speaker_protocol(protocol):
             continue
-        folds = group.groupby("speaker", sort=False)["fold"].first()
+        folds = group.groupby("speaker", sort=False)["fold"].first()  # --repeat-folds: the first draw's fold
+        # Under --repeats a speaker's UAR pools its utterances over the repeats (the seed-averaged UAR)
+        repeats = len(set(_repeat_of(group).tolist())) or 1
         for speaker, (score, n) in per_speaker_uar(group["emotion"], group["predicted"], group["speaker"]).items():
             records.append({"features": features, "model": model, "protocol": protocol, "speaker_norm": norm,
-                            "speaker": speaker, "fold": int(folds[speaker]), "n_utterances": n,
+                            "speaker": speaker, "fold": int(folds[speaker]), "n_utterances": n // repeats,
                             "uar": round(score, 6)})
     columns = ["features", "model", "protocol", "speaker_norm", "speaker", "fold", "n_utterances", "uar"]
     return pd.DataFrame(records, columns=columns)

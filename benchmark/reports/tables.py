@@ -71,6 +71,12 @@ def versus_best(row: dict) -> str:
     return f"{'worse' if test.diff > 0 else 'better'} {format_p(test.p_value)}"
 
 
+def repeat_cells(row: dict) -> list[str]:
+    """The seed SD (points of UAR) and rank-stability cells of a leaderboard row under ``--repeats``."""
+    sd, stability = row.get("seed_sd", math.nan), row.get("rank_stability", math.nan)
+    return ["" if _nan(sd) else f"{sd:.1f}", "" if _nan(stability) else f"{100 * stability:.0f}%"]
+
+
 def row_label(row: dict, rows: list[dict]) -> str:
     """A short name of a leaderboard row: the model, with its features when the run has several inputs."""
     several = len({r["features"] for r in rows}) > 1 or len({r["model"] for r in rows}) < len(rows)
@@ -91,6 +97,9 @@ def main_cells(board: Leaderboard, compact: bool = False) -> tuple[list[str], li
         headers.append("95% CI")
     if board.has_paired:
         headers.append("vs #1")
+    repeated = board.has_repeats
+    if repeated:
+        headers += ["seed SD", "rank stab."]
     if not compact:
         headers += [f"{s} WA", f"{s} F1"]
     extra = [p for p in RANK_ORDER if p in protocols and p != rank_by]
@@ -109,6 +118,8 @@ def main_cells(board: Leaderboard, compact: bool = False) -> tuple[list[str], li
             cells.append(_ci(r.get("ci", {}).get(rank_by)))
         if board.has_paired:
             cells.append(versus_best(r))
+        if repeated:
+            cells += repeat_cells(r)
         if not compact:
             cells += [_pct(ranked.get("wa_mean", math.nan)), _pct(ranked.get("f1_mean", math.nan))]
         for p in extra:
@@ -176,7 +187,7 @@ def legend(board: Leaderboard, width: int = 100) -> list[str]:
             "speakers), dup (exact-duplicate audio), spk-norm (speaker normalisation), failed (folds that did "
             "not run), degenerate (folds whose predictions collapse onto one class or whose probabilities do not "
             "vary: a silent failure that scores chance, not a finding).")
-    if board.has_ci:
+    if board.has_ci and not board.has_repeats:
         text += (f" 95% CI: percentile bootstrap over test speakers ({board.folder.n_resamples} resamples, seed "
                  f"{board.folder.seed}) of the UAR pooled over all test utterances.")
     if board.has_paired:
@@ -186,10 +197,30 @@ def legend(board: Leaderboard, width: int = 100) -> list[str]:
         if small:
             text += (f" With {small[0].n_speakers} test speakers no difference can reach significance "
                      f"(smallest possible p = {small[0].min_p:.3f}).")
-    lines = textwrap.wrap(text, width=width)
+    if board.has_repeats:
+        text += repeat_legend(board)
+    lines = textwrap.wrap(text, width=width, break_on_hyphens=False)  # "two-way", "spk-norm" stay whole
     if board.note:
         lines += textwrap.wrap("Note: " + board.note, width=width)
     return lines
+
+
+def repeat_legend(board: Leaderboard) -> str:
+    n = max(r.get("n_repeats", 1) for r in board.rows)
+    redrawn = "; folds drawn anew each repeat" if (board.folder.run.get("config") or {}).get("repeat_folds") else ""
+    text = (f" Repeats: {n} (training seeds derived from --seed{redrawn}); "
+            "UAR = mean over repeats of the mean over folds, ± the SD over folds within a repeat; seed SD = SD "
+            "of the per-repeat UAR, in points (0 for seed-free models, fitted once per fold); rank stab. = share "
+            "of repeats in which the row holds its rank when every row is ranked by that repeat alone; "
+            "seed-sensitive = seed SD larger than the distance to the nearer neighbour in the table.")
+    if board.has_ci:
+        text += (f" 95% CI: two-way percentile bootstrap ({board.folder.n_resamples} resamples, seed "
+                 f"{board.folder.seed}) drawing test speakers and repeats with replacement, of the mean over the "
+                 "drawn repeats of the UAR pooled over the drawn speakers: it covers which speakers are tested "
+                 "and which seeds trained.")
+    if board.has_paired:
+        text += " vs #1 pairs each speaker's predictions in the same repeat and averages the seeds within speaker."
+    return text
 
 
 def _as_board(run_dir: str | Path | RunFolder | Leaderboard) -> Leaderboard:
@@ -286,6 +317,12 @@ def long_records(board: Leaderboard) -> list[dict]:
             record[k] = None if math.isnan(r[k]) else round(float(r[k]), 6)
         record.update(n_folds=int(r["n_folds"]), n_failed=int(r["n_failed"]),
                       n_degenerate=int(r.get("n_degenerate", 0)))
+        seed_sd = r.get("uar_seed_sd")
+        record.update(n_repeats=int(r["n_repeats"]),
+                      seed_sd=None if _nan(seed_sd) else round(float(seed_sd), 6),
+                      rank_stability=None)
+        if row and r["protocol"] == board.rank_by and not _nan(row.get("rank_stability")):
+            record["rank_stability"] = round(float(row["rank_stability"]), 6)
         ci = row.get("ci", {}).get(r["protocol"]) if row else None
         record.update(uar_pooled=None, ci_low=None, ci_high=None, p_vs_best=None, vs_best=None)
         if ci is not None and not any(math.isnan(x) for x in ci):

@@ -13,6 +13,7 @@ DEFAULT_MODELS = ("svm", "xgboost", "dnn", "lstm")
 DEFAULT_PROTOCOLS = ("stratified", "speaker")
 BACKENDS = ("serial", "processes", "dask")
 MAX_FOLDS = 100
+MAX_REPEATS = 100
 
 
 class ConfigError(UserInputError):
@@ -42,6 +43,8 @@ class RunConfig:
     corpus_norm: bool = False
     tune: bool = False  # hyper-parameters chosen per fold by inner speaker-grouped CV on the training speakers
     seed: int = 0
+    repeats: int = 1  # every fit repeated with this many training seeds derived from seed (--repeats)
+    repeat_folds: bool = False  # each repeat also draws its own folds (repeated k-fold)
     jobs: int | None = None
     backend: str | None = None  # None: processes when more than one core is useful, else serial
     scheduler: str | None = None  # dask: address of an existing scheduler; None starts a local cluster
@@ -66,6 +69,10 @@ class RunConfig:
             raise ConfigError(f"--folds {self.folds}: must be between 2 and {MAX_FOLDS}")
         if not 0 <= self.seed < 2**32:
             raise ConfigError(f"--seed {self.seed}: must be between 0 and 2**32 - 1")
+        if not 1 <= self.repeats <= MAX_REPEATS:
+            raise ConfigError(f"--repeats {self.repeats}: must be between 1 and {MAX_REPEATS}")
+        if self.repeat_folds and self.repeats < 2:
+            raise ConfigError("--repeat-folds needs --repeats 2 or more")
         if self.jobs is not None and (self.jobs == 0 or self.jobs < -(os.cpu_count() or 1)):
             raise ConfigError(f"--jobs {self.jobs}: give a positive number of cores, or a negative count back "
                               "from all cores")

@@ -45,6 +45,7 @@ from benchmark.reports.rundir import (
     FOLDS_COLUMNS,
     FOLDS_TAIL,
     PREDICTION_COLUMNS,
+    REPEAT_COLUMNS,
     SPLIT_COLUMNS,
 )
 from benchmark.reports.tables import render_console, write_exports
@@ -59,11 +60,16 @@ from models.tuning import tuned
 
 from . import backends
 from .config import ConfigError, RunConfig
+from .experiment import to_toml
 from .fitcache import FitCache, fit_key, library_versions, row_digests, rows_digest
 from .fitting import FitRecord, FitSpec, plugin_sources
 from .folder import RunFolderWriter
+from .machine import machine_info
 from .plan import CORPUS_NORM, Entry, InputSpec, fit_cost, input_for, plan_ablation, plan_entries
+from .repeats import fold_draws, repeat_seeds
 
+EXPERIMENT_HEADER = ("The resolved flags of this run: `run_benchmark.py run --config experiment.toml` runs it again\n"
+                     "(flags on the command line override these); `reproduce RUN_DIR` compares the two.")
 MAX_SEQUENCE_STEPS = 2000  # padding cap; models then cut to a length chosen from their training clips
 
 
@@ -82,8 +88,13 @@ class RunResult:
 
 
 def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
-                  log: Callable[[str], None] | None = None) -> RunResult:
-    """Run the whole benchmark and write ``<out>/<dataset>-<timestamp>/``; returns where and what."""
+                  log: Callable[[str], None] | None = None, experiment: dict | None = None,
+                  expect_fingerprint: str | None = None) -> RunResult:
+    """Run the whole benchmark and write ``<out>/<dataset>-<timestamp>/``; returns where and what.
+
+    ``experiment`` (the resolved flags, in experiment-file form) is kept in run.json and as experiment.toml;
+    ``expect_fingerprint`` (``reproduce``) stops the run before any fit when the corpus found differs from it.
+    """
     say = log or ((lambda _: None) if config.quiet else print)
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -160,19 +171,29 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
             raise ConfigError(f"{report.failure_line()}{' (--strict is on)' if config.strict else ''}")
         if table["emotion"].nunique() < 2:
             raise ConfigError("fewer than two emotions left after feature extraction; nothing to classify")
+        if expect_fingerprint is not None and corpus_fingerprint(table) != expect_fingerprint:
+            raise CorpusChanged(f"the corpus found ({corpus_line(corpus)}; fingerprint "
+                                f"{corpus_fingerprint(table)}) is not the run's (fingerprint {expect_fingerprint}):"
+                                " other files, labels or speakers")
 
         clock = time.perf_counter()
-        folds = {p: make_folds(p, table, config.folds, config.seed, config.loso, fold_file) for p in protocols}
+        seeds = repeat_seeds(config.seed, config.repeats)
+        draws = fold_draws(protocols, seeds, config.repeat_folds,
+                           lambda p, s: make_folds(p, table, config.folds, s, config.loso, fold_file))
+        folds = draws[0]
         for note in fold_notes(protocols, table, config.folds, config.loso, fold_file):
             say(f"  {note}")
         audit_report = audit(table, folds, split=split)
+        for draw in draws[1:]:  # every further fold draw is audited too; the report shows the first one
+            if draw is not folds:
+                audit(table, draw, split=split)
         timings["protocols_and_audit"] = _lap(clock)
         say("")
         say(format_audit(audit_report))
         say("")
 
         arrays = build_inputs(feats, input_specs, table, config.speaker_norm, config.corpus_norm)
-        grid = Grid(entries + ablation, folds, arrays, table, config, cache_root)
+        grid = Grid(entries + ablation, folds, arrays, table, config, cache_root, draws=draws, seeds=seeds)
         clock = time.perf_counter()
         records = grid.run(backend, jobs, dask, say)
         timings["models"] = _lap(clock)
@@ -184,7 +205,7 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
     try:
         scored = score_grid(grid, records)
         write_run(writer, scored, table, folds, audit_report, corpus, report, config, argv, timings, grid, backend,
-                  split)
+                  split, experiment)
         writer.seal()
         write_exports(writer.path)
         if any(m in recipes_for(None) for m in model_names):
@@ -224,6 +245,10 @@ class RunFailed(RuntimeError):
     """Every fit of the run failed; the tables were written all the same."""
 
 
+class CorpusChanged(ConfigError):
+    """``reproduce``: the corpus found is not the one the run was scored on."""
+
+
 def open_corpus(config: RunConfig) -> Corpus:
     """One corpus, or several in one table (``ravdess:DIR,emodb:DIR``), restricted to ``config.emotions``."""
     if is_multi_corpus(config.dataset) or config.emotions:
@@ -259,8 +284,12 @@ class Grid:
     """The planned fits of a run: de-duplicated, keyed by content, looked up in the cache, run on a backend."""
 
     def __init__(self, entries: list[Entry], folds: dict[str, list[Fold]], arrays: dict, table: pd.DataFrame,
-                 config: RunConfig, cache_root: Path):
+                 config: RunConfig, cache_root: Path, draws: list[dict[str, list[Fold]]] | None = None,
+                 seeds: list[int] | None = None):
         self.entries, self.folds, self.arrays, self.config = entries, folds, arrays, config
+        # repeat r: training seed seeds[r] on the folds draws[r] (--repeats, --repeat-folds)
+        self.seeds = list(seeds) if seeds else [config.seed]
+        self.draws = list(draws) if draws else [folds] * len(self.seeds)
         self.y = table["emotion"].astype(str).to_numpy()
         self.speakers = table["speaker"].astype(str).to_numpy()
         self.labels = sorted(set(self.y.tolist()))
@@ -270,7 +299,7 @@ class Grid:
         self.seconds: dict[str, float] = defaultdict(float)
         self.tracebacks: dict[tuple[str, str], str] = {}
         digests = {name: row_digests(X) for name, X in arrays.items()}
-        self.keys: dict[tuple[Entry, int], str] = {}
+        self.keys: dict[tuple[Entry, int, int], str] = {}  # (entry, repeat, fold) -> fit key
         self.jobs: dict[str, backends.Job] = {}
         codes: dict[str, str] = {}
         for entry in entries:
@@ -280,20 +309,32 @@ class Grid:
             if model not in codes:
                 codes[model] = model_code_digest(model)
             versions = library_versions(get_model(model).neural)
-            for fold in folds[entry.protocol]:
+            for repeat, fold in self.fits_of(entry):
+                # A seed-free model keeps --seed in every repeat: same key, so one fit per fold (tuning's inner
+                # folds are seeded, so a tuned model is never seed-free).
+                seed = config.seed if self.seed_free(model) else self.seeds[repeat]
                 dev = getattr(fold, "dev", None)
                 d = digests[input_key]
                 key = fit_key(model, {**_canonical_params(model, params), "__tune__": config.tune}, codes[model],
-                              config.seed, versions,
+                              seed, versions,
                               rows_digest(d[fold.train], self.y[fold.train], self.speakers[fold.train]),
                               rows_digest(d[fold.test]),
                               rows_digest(d[dev], self.y[dev]) if dev is not None else None)
-                self.keys[(entry, fold.index)] = key
+                self.keys[(entry, repeat, fold.index)] = key
                 if key not in self.jobs:
-                    spec = FitSpec(model, tuple(sorted(params.items())), config.seed, 1, self.plugins, config.tune)
+                    spec = FitSpec(model, tuple(sorted(params.items())), seed, 1, self.plugins, config.tune)
                     kind = "sequence" if self.arrays[input_key].ndim == 3 else "vector"
                     self.jobs[key] = backends.Job(key, spec, _input_id(input_key), fold.train, fold.test, dev,
                                                   fit_cost(model, kind))
+
+    def fits_of(self, entry: Entry):
+        """(repeat, fold) of every fit an entry needs, repeat by repeat."""
+        for repeat, draw in enumerate(self.draws):
+            for fold in draw[entry.protocol]:
+                yield repeat, fold
+
+    def seed_free(self, model: str) -> bool:
+        return get_model(model).seed_free and not self.config.tune
 
     def run(self, backend: str, jobs: int, dask, say) -> dict[str, FitRecord]:
         from tqdm import tqdm
@@ -432,11 +473,13 @@ def score_grid(grid: Grid, records: dict[str, FitRecord]) -> Scored:
     for entry in grid.entries:
         confusion = np.zeros((len(labels), len(labels)), dtype=int)
         ids = asdict(entry)
-        for fold in grid.folds[entry.protocol]:
-            key = grid.keys[(entry, fold.index)]
+        for repeat, fold in grid.fits_of(entry):
+            key = grid.keys[(entry, repeat, fold.index)]
             record = records.get(key) or FitRecord("failed", "not run")
             row = {"dataset": "", **ids, "fold": fold.index, "n_train": len(fold.train), "n_test": len(fold.test),
-                   "n_test_speakers": len(set(speakers[fold.test].tolist())), **fold.columns()}
+                   "n_test_speakers": len(set(speakers[fold.test].tolist())), **fold.columns(),
+                   "repeat": repeat, "train_seed": grid.config.seed if grid.seed_free(entry.model)
+                   else grid.seeds[repeat]}
             problem = check_fit(record, len(fold.test), set(y[fold.train].tolist()))
             if problem is not None:
                 row.update(status="failed", error=problem, degenerate="")
@@ -447,8 +490,9 @@ def score_grid(grid: Grid, records: dict[str, FitRecord]) -> Scored:
                            chance_uar=scores["chance_uar"], chance_wa=scores["chance_wa"],
                            **{f"recall_{k}": v for k, v in scores["recall"].items()})
                 row["degenerate"] = degenerate_reason(y[fold.test], record.predictions, record.proba)
-                out.predictions.append(_prediction_rows(ids, fold, record, y, speakers, labels))
-                out.curves += _curve_rows(ids, fold.index, record.history)
+                out.predictions.append(_prediction_rows(ids, fold, record, y, speakers, labels, repeat))
+                if repeat == 0:  # curves.csv keeps the first repeat's training curves (one curve per fold)
+                    out.curves += _curve_rows(ids, fold.index, record.history)
             row.update(fit_seconds=record.seconds, epochs=record.epochs if record.epochs is not None else "",
                        best_params=json.dumps(record.best_params, sort_keys=True) if record.best_params else "",
                        cached=record.cached)
@@ -458,7 +502,8 @@ def score_grid(grid: Grid, records: dict[str, FitRecord]) -> Scored:
     return out
 
 
-def _prediction_rows(ids: dict, fold: Fold, record: FitRecord, y, speakers, labels) -> pd.DataFrame:
+def _prediction_rows(ids: dict, fold: Fold, record: FitRecord, y, speakers, labels,
+                     repeat: int = 0) -> pd.DataFrame:
     n = len(fold.test)
     proba = np.zeros((n, len(labels)))
     column = {label: i for i, label in enumerate(labels)}
@@ -467,7 +512,8 @@ def _prediction_rows(ids: dict, fold: Fold, record: FitRecord, y, speakers, labe
             proba[:, column[cls]] = record.proba[:, j]
     else:
         proba[np.arange(n), [column[p] for p in record.predictions]] = 1.0
-    frame = pd.DataFrame({**{k: [v] * n for k, v in ids.items()}, "fold": fold.index, "row": fold.test,
+    frame = pd.DataFrame({**{k: [v] * n for k, v in ids.items()}, "repeat": repeat, "fold": fold.index,
+                          "row": fold.test,
                           "speaker": speakers[fold.test], "emotion": y[fold.test], "predicted": record.predictions})
     for i, label in enumerate(labels):
         frame[f"p_{label}"] = np.round(proba[:, i], 6)
@@ -489,7 +535,7 @@ def _curve_rows(ids: dict, fold: int, history: dict[str, list[float]]) -> list[d
 
 def write_run(writer: RunFolderWriter, scored: Scored, table: pd.DataFrame, folds: dict[str, list[Fold]],
               audit_report: dict, corpus: Corpus, report, config: RunConfig, argv, timings: dict, grid: Grid,
-              backend: str, split=None) -> None:
+              backend: str, split=None, experiment: dict | None = None) -> None:
     """Every file of the run folder but the rendered tables; schemas in :mod:`benchmark.reports.rundir`."""
     frame = pd.DataFrame(scored.folds)
     frame["dataset"] = corpus.name
@@ -497,7 +543,7 @@ def write_run(writer: RunFolderWriter, scored: Scored, table: pd.DataFrame, fold
     for column in FOLDS_COLUMNS:
         if column not in frame:
             frame[column] = np.nan
-    writer.csv("folds.csv", frame[FOLDS_COLUMNS + recall + FOLDS_TAIL + FOLD_EXTRA])
+    writer.csv("folds.csv", frame[FOLDS_COLUMNS + recall + FOLDS_TAIL + FOLD_EXTRA + REPEAT_COLUMNS])
     labels = grid.labels
     predictions = pd.concat(scored.predictions, ignore_index=True) if scored.predictions else \
         pd.DataFrame(columns=PREDICTION_COLUMNS + [f"p_{label}" for label in labels])
@@ -511,7 +557,15 @@ def write_run(writer: RunFolderWriter, scored: Scored, table: pd.DataFrame, fold
         for fold in fold_list:
             assignment[fold.test] = fold.index
         splits[f"test_fold_{protocol}"] = assignment
-    writer.csv("splits.csv", splits[list(SPLIT_COLUMNS) + [f"test_fold_{p}" for p in folds]])
+    redrawn = [(r, draw) for r, draw in enumerate(grid.draws) if r and draw is not folds]
+    for r, draw in redrawn:  # --repeat-folds: each further draw's test folds, e.g. test_fold_speaker@r1
+        for protocol, fold_list in draw.items():
+            assignment = np.full(len(table), -1)
+            for fold in fold_list:
+                assignment[fold.test] = fold.index
+            splits[f"test_fold_{protocol}@r{r}"] = assignment
+    writer.csv("splits.csv", splits[list(SPLIT_COLUMNS) + [f"test_fold_{p}" for p in folds]
+                                    + [f"test_fold_{p}@r{r}" for r, draw in redrawn for p in draw]])
     for (features, model, protocol, norm), (labels_, matrix) in scored.confusions.items():
         name = f"{features}__{model}__{protocol}{'__spknorm' if norm else ''}.csv".replace("+", "-")
         writer.csv(f"confusion/{name}", pd.DataFrame(matrix, index=pd.Index(labels_, name="true\\predicted"),
@@ -549,7 +603,12 @@ def write_run(writer: RunFolderWriter, scored: Scored, table: pd.DataFrame, fold
         "finished": datetime.now().isoformat(timespec="seconds"),
         "platform": platform.platform(),
         "python": sys.version.split()[0],
+        "machine": machine_info(),
+        "repeats": {"n": len(grid.seeds), "train_seeds": grid.seeds, "redrawn_folds": config.repeat_folds},
+        **({"experiment": experiment} if experiment is not None else {}),
     })
+    if experiment is not None:
+        writer.text("experiment.toml", to_toml(experiment, EXPERIMENT_HEADER))
 
 
 def corpus_line(corpus: Corpus) -> str:
