@@ -58,6 +58,9 @@ class RunConfig:
     strict: bool = False
     profile: str = "default"
     model_params: dict[str, dict] = field(default_factory=dict)
+    leaks: tuple[str, ...] = ()  # deliberately leaky pipelines to measure (benchmark.evaluation.leaks.LEAKS)
+    augment: tuple[tuple[str, float | None, float | None], ...] = ()  # (transform, low, high), in-fold only
+    balance: str | None = None  # smote, adasyn, random or class-weight, inside the training fold
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
 
     def validate(self) -> None:

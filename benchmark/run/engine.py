@@ -175,6 +175,14 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
         clock = time.perf_counter()
         records = grid.run(backend, jobs, dask, say)
         timings["models"] = _lap(clock)
+        leak_rows = []
+        if config.leaks:  # deliberately leaky pipelines, measured beside the honest row; they never rank
+            from .leakrun import leak_stage
+
+            clock = time.perf_counter()
+            leak_rows = leak_stage(config, table, folds, inputs_of, arrays, model_names, cache_root, jobs,
+                                   fold_file, say, canonical=_canonical_params, code_of=model_code_digest)
+            timings["leaks"] = _lap(clock)
     finally:
         if dask is not None:
             dask.close()
@@ -184,6 +192,10 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
         scored = score_grid(grid, records)
         write_run(writer, scored, table, folds, audit_report, corpus, report, config, argv, timings, grid, backend,
                   split)
+        if leak_rows:
+            from .leakrun import write_leakage
+
+            write_leakage(writer, leak_rows, config.report)
         writer.seal()
         write_exports(writer.path)
         if any(m in recipes_for(None) for m in model_names):
@@ -203,6 +215,9 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
     if config.report:
         write_report(run_dir, cache_dir=cache_root if config.use_cache else None)
     say(render_console(run_dir))
+    if (run_dir / "leakage.md").is_file():
+        say("")
+        say((run_dir / "leakage.md").read_text().rstrip())
     if (run_dir / "claims.md").is_file():
         say("")
         say((run_dir / "claims.md").read_text().rstrip())
