@@ -184,3 +184,31 @@ def test_decomposition_adds_up_as_printed(tmp_path):
     total = float(first.rsplit(" ", 1)[1]) + sum(float(t[0] + t.rsplit(" ", 1)[1]) for t in rest)
     assert len(rest) == 3 and round(total, 1) == float(right.rsplit(" ", 1)[1]) == 84.9
     assert "speakers (LEAK)" in text and "honest (LEAK)" not in text
+
+
+def test_run_leaks_writes_the_marked_table_and_reuses_the_fit_cache(tmp_path, small_corpus_dir, shared_cache):
+    from benchmark.run.config import RunConfig
+    from benchmark.run.engine import run_benchmark
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "synthetic").symlink_to(shared_cache / "synthetic", target_is_directory=True)
+    cfg = RunConfig(profile="small", features=("mfcc",), models=("logreg",), protocols=("speaker",), folds=3,
+                    ablation=False, report=False, cache_dir=str(cache), out=str(tmp_path / "out"), jobs=1,
+                    backend="serial", leaks=("speakers", "test-in-train"))
+    first: list[str] = []
+    result = run_benchmark(cfg, log=first.append)
+    frame = pd.read_csv(result.run_dir / "leakage.csv")
+    by = frame.set_index("row")
+    assert by.loc["speakers", "leaky"] and by.loc["test-in-train", "leaky"] and not by.loc["honest", "leaky"]
+    assert by.loc["speakers", "inflation"] > 0 and by.loc["test-in-train", "inflation"] > 10
+    assert by.loc["speakers", "inflation"] == pytest.approx(by.loc["speakers", "uar"] - by.loc["honest", "uar"])
+    # the honest row is the leaderboard's own fits, and the leaderboard holds no leaky row
+    board = pd.read_csv(result.run_dir / "leaderboard.csv")
+    assert len(board) == 1 and board["features"].iloc[0] == "mfcc"
+    assert any("leaks: logreg: 3 fit(s) from the cache" in x or "3 from the cache" in x for x in first)
+    assert "speakers (LEAK)" in (result.run_dir / "leakage.md").read_text()
+    second: list[str] = []
+    again = run_benchmark(cfg, log=second.append)
+    assert any(x.startswith("leaks: logreg: 0 fit(s) run") for x in second), second
+    assert pd.read_csv(again.run_dir / "leakage.csv").equals(frame)
