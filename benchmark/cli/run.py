@@ -49,6 +49,8 @@ def add_parser(sub) -> None:
     g.add_argument("--augment", metavar="T[=LOW:HIGH],...",
                    help="augmentation transforms (noise=SNR dB, pitch=semitones, stretch=rate, gain=dB), one "
                         "seeded copy each; the copies used by --leaks augment-before-split and its in-fold twin")
+    g.add_argument("--balance", choices=("smote", "adasyn", "random", "class-weight"),
+                   help="balance the classes inside each training fold (imbalanced-learn); never a test row")
     g.add_argument("--out", default="results", help="where run folders are written (default: results)")
     g.add_argument("--quiet", action="store_true", help="no progress bars or tables, just the run folder")
     g.add_argument("--no-report", action="store_true", help="skip report.html and the plots")
@@ -77,7 +79,7 @@ def config_from_args(args: argparse.Namespace):
         ablation=not args.no_ablation, report=not args.no_report, tune=args.tune, bootstrap_resamples=args.bootstrap_resamples, include_song=args.include_song, strict=args.strict,
         profile=args.profile, model_params=parse_model_params(args.set), analysis=analysis_config(args),
         leaks=tuple(resolve_leaks(split_list(args.leaks, "--leaks"))) if args.leaks else (),
-        augment=parse_augment(args.augment) if args.augment else (),
+        augment=parse_augment(args.augment) if args.augment else (), balance=args.balance,
     )
 
 

@@ -158,24 +158,11 @@ def oversample(X: np.ndarray, y: np.ndarray, fit_rows: np.ndarray, seed: int, me
     imbalanced-learn's samplers return the original rows first, then the new ones; only the new ones are
     returned here.
     """
+    from models.balancing import make_sampler  # the one sampler factory, shared with ``run --balance``
+
     sampler = make_sampler(method, seed, y[fit_rows])
     X_res, y_res = sampler.fit_resample(X[fit_rows], y[fit_rows])
     return X_res[len(fit_rows):], y_res[len(fit_rows):]
-
-
-def make_sampler(method: str, seed: int, y: np.ndarray):
-    """An imbalanced-learn over-sampler; SMOTE's and ADASYN's neighbours shrink to fit the smallest class."""
-    from imblearn.over_sampling import ADASYN, SMOTE, RandomOverSampler
-
-    smallest = int(min(np.unique(y, return_counts=True)[1]))
-    neighbours = max(1, min(5, smallest - 1))
-    if method == "smote":
-        return SMOTE(random_state=seed, k_neighbors=neighbours)
-    if method == "adasyn":
-        return ADASYN(random_state=seed, n_neighbors=neighbours)
-    if method == "random":
-        return RandomOverSampler(random_state=seed)
-    raise LeakError(f"--balance {method}: choose from smote, adasyn, random, class-weight")
 
 
 def build_variant(name: str, leaks: Sequence[str], tools: Sequence[str], folds: dict[str, list[Fold]],

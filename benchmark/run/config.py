@@ -84,6 +84,14 @@ class RunConfig:
             read_fold_file(self.fold_file)
         if not 100 <= self.bootstrap_resamples <= 1_000_000:
             raise ConfigError(f"--bootstrap-resamples {self.bootstrap_resamples}: must be between 100 and 1000000")
+        if self.balance is not None:
+            from models.balancing import BALANCE_METHODS
+
+            if self.balance not in BALANCE_METHODS:
+                raise ConfigError(f"--balance {self.balance}: choose from {', '.join(BALANCE_METHODS)}")
+            if self.tune and self.balance != "class-weight":
+                raise ConfigError(f"--balance {self.balance} with --tune: the inner cross-validation would score "
+                                  "synthetic rows made from its own validation rows; use one or the other")
         if not self.models:
             raise ConfigError("--models: name at least one model")
         if not self.protocols:

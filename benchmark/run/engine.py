@@ -297,14 +297,17 @@ class Grid:
             for fold in folds[entry.protocol]:
                 dev = getattr(fold, "dev", None)
                 d = digests[input_key]
-                key = fit_key(model, {**_canonical_params(model, params), "__tune__": config.tune}, codes[model],
+                balance = {"__balance__": config.balance} if config.balance else {}  # old keys unchanged without
+                key = fit_key(model, {**_canonical_params(model, params), "__tune__": config.tune, **balance},
+                              codes[model],
                               config.seed, versions,
                               rows_digest(d[fold.train], self.y[fold.train], self.speakers[fold.train]),
                               rows_digest(d[fold.test]),
                               rows_digest(d[dev], self.y[dev]) if dev is not None else None)
                 self.keys[(entry, fold.index)] = key
                 if key not in self.jobs:
-                    spec = FitSpec(model, tuple(sorted(params.items())), config.seed, 1, self.plugins, config.tune)
+                    spec = FitSpec(model, tuple(sorted(params.items())), config.seed, 1, self.plugins, config.tune,
+                                   config.balance or "")
                     kind = "sequence" if self.arrays[input_key].ndim == 3 else "vector"
                     self.jobs[key] = backends.Job(key, spec, _input_id(input_key), fold.train, fold.test, dev,
                                                   fit_cost(model, kind))
@@ -371,7 +374,7 @@ def _input_id(key: tuple[str, bool]) -> str:
 
 
 def _with_threads(spec: FitSpec, threads: int) -> FitSpec:
-    return FitSpec(spec.model, spec.params, spec.seed, threads, spec.plugins, spec.tune)
+    return FitSpec(spec.model, spec.params, spec.seed, threads, spec.plugins, spec.tune, spec.balance)
 
 
 def _canonical_params(model: str, params: dict) -> dict:
