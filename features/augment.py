@@ -118,8 +118,8 @@ class Augmentation:
             raise AugmentError(f"--augment {self.name}: unknown transform; choose from {', '.join(TRANSFORMS)}")
         lo, hi = LIMITS[self.name]
         if not (lo <= self.low <= self.high <= hi):
-            raise AugmentError(f"--augment {self.name}={self.low}:{self.high}: the range must be increasing and "
-                               f"within {lo}:{hi}")
+            raise AugmentError(f"--augment {self.name}={self.low:g}:{self.high:g}: the range must be increasing and "
+                               f"within {lo:g}:{hi:g}")
 
     @property
     def label(self) -> str:
@@ -159,6 +159,15 @@ class AugmentedFeatures:
     augmentations: list[Augmentation] = field(default_factory=list)
     computed: int = 0
     cached: int = 0
+    widths: dict[str, int] = field(default_factory=dict)  # columns of each set, side by side in ``sets`` order
+
+    def matrix(self, sets: Sequence[str]) -> np.ndarray:
+        """The copies' columns of ``sets`` side by side (a subset of the sets they were computed for)."""
+        start, where = 0, {}
+        for name, width in self.widths.items():
+            where[name] = slice(start, start + width)
+            start += width
+        return np.hstack([self.X[:, where[name]] for name in sets]) if sets else self.X[:, :0]
 
 
 def _cache_key(clip_key: str, aug: Augmentation, seed: int, sets: Sequence[str], config: AnalysisConfig,
@@ -170,6 +179,11 @@ def _cache_key(clip_key: str, aug: Augmentation, seed: int, sets: Sequence[str],
 
 def _copy_features(path: str, clip_key: str, sets: tuple[str, ...], aug: Augmentation, seed: int,
                    config: AnalysisConfig) -> np.ndarray:
+    return _copy_parts(path, clip_key, sets, aug, seed, config)[0]
+
+
+def _copy_parts(path: str, clip_key: str, sets: tuple[str, ...], aug: Augmentation, seed: int,
+                config: AnalysisConfig) -> tuple[np.ndarray, list[int]]:
     native, native_sr = read_native(path)
     y = resample(native, native_sr, config.sr)
     copy = augment_clip(y, config.sr, aug, seed, clip_key)
@@ -178,13 +192,13 @@ def _copy_features(path: str, clip_key: str, sets: tuple[str, ...], aug: Augment
     for name in sets:
         values, _ = as_vector(get_feature_set(name).func(clip), get_feature_set(name))
         parts.append(np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0))
-    return np.concatenate(parts).astype(np.float32)
+    return np.concatenate(parts).astype(np.float32), [len(p) for p in parts]
 
 
 def augmented_features(paths: Sequence[str], clip_keys: Sequence[str], rows: Sequence[int],
                        augmentations: Sequence[Augmentation], sets: Sequence[str], seed: int,
                        config: AnalysisConfig | None = None, cache_dir: str | Path | None = None,
-                       jobs: int = 1) -> AugmentedFeatures:
+                       jobs: int = 1, widths: dict[str, int] | None = None) -> AugmentedFeatures:
     """Vector features (``sets`` side by side, as :meth:`Features.matrix` lays them) of one copy per
     augmentation of each clip in ``rows``; cached under ``cache_dir/augmented``, keyed by the clip's content
     key, the transform and its range, the seed and the feature sets' own keys.
@@ -199,6 +213,8 @@ def augmented_features(paths: Sequence[str], clip_keys: Sequence[str], rows: Seq
     config : analysis settings.
     cache_dir : cache root; None keeps nothing.
     jobs : worker processes for the copies the cache lacks.
+    widths : columns of each set (from the clips' own features), to take sets apart with
+        :meth:`AugmentedFeatures.matrix`; checked against the copies.
 
     Returns
     -------
@@ -239,6 +255,9 @@ def augmented_features(paths: Sequence[str], clip_keys: Sequence[str], rows: Seq
             os.replace(tmp, path)
     width = values[0].shape[0] if values else 0
     X = np.vstack(values) if values else np.zeros((0, width), dtype=np.float32)
+    if widths is not None and sum(widths.values()) != width and values:
+        raise ValueError(f"augmented copies: the sets' widths add up to {sum(widths.values())}, rows have {width}")
     return AugmentedFeatures(X.astype(np.float32), np.array([r for _, r in plan], dtype=int),
                              np.array([a for a, _ in plan], dtype=int), list(augmentations), len(todo),
-                             len(plan) - len(todo))
+                             len(plan) - len(todo), dict(widths or {}))
+

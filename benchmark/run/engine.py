@@ -171,7 +171,13 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
         say("")
 
         arrays = build_inputs(feats, input_specs, table, config.speaker_norm, config.corpus_norm)
-        grid = Grid(entries + ablation, folds, arrays, table, config, cache_root)
+        grid_table, grid_folds = table, folds
+        if config.augment:  # copies of the training clips join the training folds only
+            from .augmenting import augment_inputs
+
+            grid_table, arrays, grid_folds = augment_inputs(config, feats, table, arrays, input_specs, folds,
+                                                            cache_root, jobs, say)
+        grid = Grid(entries + ablation, grid_folds, arrays, grid_table, config, cache_root)
         clock = time.perf_counter()
         records = grid.run(backend, jobs, dask, say)
         timings["models"] = _lap(clock)

@@ -215,7 +215,7 @@ def run_leaks(leaks: Sequence[str], model_names: Sequence[str], inputs_of: dict,
         if spec.kind != "vector":
             say(f"leaks: {model} skipped (leaks are applied to feature-vector inputs; {spec.name} is a sequence)")
             continue
-        X = arrays[(spec.name, False)]
+        X = arrays[(spec.name, False)][: len(table)]  # the corpus rows (--augment appends copies)
         augmented = None
         if any(leak == "augment-before-split" for leak in leaks):
             if spec.sets not in augmented_of:
