@@ -83,7 +83,7 @@ def render(run_dir: str | Path, fmt: str = "md") -> str:
     parts = ["Leakage decomposition (rows marked LEAK are deliberately leaky pipelines; they never rank)", "",
              table.to_markdown(index=False, tablefmt=tablefmt), ""]
     for (model, features), rows in frame.groupby(["model", "features"], sort=False):
-        if "honest" not in set(rows["row"]):
+        if "honest" not in set(rows["row"]) or not (rows["kind"] == "leak").any():
             continue
         steps = waterfall(rows)
         text = f"honest {_fmt(steps[0][1])}"
@@ -108,7 +108,7 @@ def plot_waterfall(run_dir: str | Path, out: str | Path | None = None) -> list[P
     folder = Path(out) if out is not None else Path(run_dir) / "plots"
     folder.mkdir(parents=True, exist_ok=True)
     for (model, features), rows in frame.groupby(["model", "features"], sort=False):
-        if "honest" not in set(rows["row"]):
+        if "honest" not in set(rows["row"]) or not (rows["kind"] == "leak").any():
             continue
         steps = waterfall(rows)
         fig, ax = plt.subplots(figsize=(1.1 * len(steps) + 2, 4))

@@ -182,7 +182,7 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
         records = grid.run(backend, jobs, dask, say)
         timings["models"] = _lap(clock)
         leak_rows = []
-        if config.leaks:  # deliberately leaky pipelines, measured beside the honest row; they never rank
+        if config.leaks or config.system_leaks:  # deliberately leaky pipelines, measured beside the honest row; they never rank
             from .leakrun import leak_stage
 
             clock = time.perf_counter()
@@ -206,6 +206,10 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
         write_exports(writer.path)
         if any(m in recipes_for(None) for m in model_names):
             write_claims(writer.path)
+            if leak_rows:
+                from benchmark.seeds.decompose import write_claims_leaks
+
+                write_claims_leaks(writer.path)
         if any(p in CROSS_CORPUS for p in protocols):
             for fmt, filename in (("md", "crosscorpus.md"), ("csv", "crosscorpus.csv"), ("latex", "crosscorpus.tex")):
                 writer.text(filename, crosscorpus.render(writer.path, fmt))
@@ -227,6 +231,9 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
     if (run_dir / "claims.md").is_file():
         say("")
         say((run_dir / "claims.md").read_text().rstrip())
+    if (run_dir / "claims_leaks.md").is_file():
+        say("")
+        say((run_dir / "claims_leaks.md").read_text().rstrip())
     if any(p in CROSS_CORPUS for p in protocols):
         say("")
         say(crosscorpus.render(run_dir, "console"))

@@ -55,6 +55,23 @@ def plan_variants(leaks: Sequence[str], folds, X, y, groups, seed: int, augmente
     return variants
 
 
+WITH_LEAKS = "with its leaks"
+DATA_LEAKS = ("scale-on-all", "select-on-all", "augment-before-split", "oversample-before-split")
+
+
+def plan_system(leaks: Sequence[str], folds, X, y, groups, seed: int, augmented: Augmented | None
+                ) -> dict[str, Variant]:
+    """A system's decomposition: its leaks together, each removed in turn, and the honest row."""
+    variants = {"honest": build_variant("honest", (), (), folds, X, y, groups, seed)}
+    variants[WITH_LEAKS] = build_variant(WITH_LEAKS, tuple(leaks), (), folds, X, y, groups, seed, augmented)
+    if len(leaks) > 1:
+        for leak in leaks:
+            name = f"without {leak}"
+            rest = tuple(x for x in leaks if x != leak)
+            variants[name] = build_variant(name, rest, (), folds, X, y, groups, seed, augmented)
+    return variants
+
+
 def run_leak_rows(model: str, features: str, variants: dict[str, Variant], params: dict, seed: int,
                   cache: FitCache, code: str, canonical: Callable[[dict], dict], jobs: int = 1,
                   bootstrap: int = 1000, say: Callable[[str], None] = lambda _: None) -> tuple[list[dict], int, int]:
@@ -66,6 +83,9 @@ def run_leak_rows(model: str, features: str, variants: dict[str, Variant], param
     for name, variant in variants.items():
         if not neural and "epoch-on-test" in variant.leaks and len(variant.leaks) == 1:
             continue  # no epochs to choose: the row says n/a
+        if variant.folds and variant.folds[0].X.ndim != 2 and (set(variant.leaks) & set(DATA_LEAKS)
+                                                              or variant.tools):
+            continue  # fitted feature transforms apply to feature vectors
         candidates = [dict(params)]
         if variant.tune == "test":
             if model not in DEFAULT_GRIDS:
@@ -152,11 +172,20 @@ def score_variants(model: str, features: str, variants: dict[str, Variant], plan
                "what": LEAKS.get(name, "the leaks above, committed together" if name == "all together" else
                                  _reference_what(name)),
                "reference": "", "uar": np.nan, "ci_low": np.nan, "ci_high": np.nan, "reference_uar": np.nan,
-               "inflation": np.nan, "p_value": np.nan, "n_test": 0, "n_speakers": 0, "status": "ok", "error": ""}
-        if variant.leaky:
+               "inflation": np.nan, "p_value": np.nan, "acc": np.nan, "n_test": 0, "n_speakers": 0, "status": "ok", "error": ""}
+        if WITH_LEAKS in variants:  # a system: its leaks against honest; each removal against all its leaks
+            row["kind"] = "system"
+            row["what"] = f"{'+'.join(variant.leaks) or 'no leak'}"
+            row["reference"] = "honest" if name == WITH_LEAKS else WITH_LEAKS if name != "honest" else ""
+        elif variant.leaky:
             row["reference"] = reference_name(name) if len(variant.leaks) == 1 else "honest"
         if not neural and variant.leaks == ("epoch-on-test",):
             row.update(status="n/a", error="the model has no epochs to choose")
+            rows.append(row)
+            continue
+        if variant.folds and variant.folds[0].X.ndim != 2 and (set(variant.leaks) & set(DATA_LEAKS)
+                                                              or variant.tools):
+            row.update(status="n/a", error="a fitted feature transform needs feature vectors, not sequences")
             rows.append(row)
             continue
         if variant.tune == "test" and model not in DEFAULT_GRIDS:
@@ -169,6 +198,7 @@ def score_variants(model: str, features: str, variants: dict[str, Variant], plan
             rows.append(row)
             continue
         tested = pred != ""
+        row["acc"] = 100 * float(np.mean(pred[tested].astype(str) == y[tested].astype(str)))
         point, low, high = speaker_bootstrap_ci(y[tested], pred[tested].astype(str), groups[tested],
                                                 n_resamples=bootstrap, seed=seed)
         row.update(uar=100 * point, ci_low=100 * low, ci_high=100 * high, n_test=int(tested.sum()),
@@ -210,14 +240,15 @@ def run_leaks(leaks: Sequence[str], model_names: Sequence[str], inputs_of: dict,
     cache = FitCache(cache_root, persist=config.use_cache)
     rows: list[dict] = []
     augmented_of: dict[tuple, Augmented] = {}
+    systems = dict(getattr(config, "system_leaks", {}) or {})
     for model in model_names:
         spec = inputs_of[model]
-        if spec.kind != "vector":
-            say(f"leaks: {model} skipped (leaks are applied to feature-vector inputs; {spec.name} is a sequence)")
-            continue
+        mine = list(systems.get(model, leaks))
+        if model in systems and not mine:
+            continue  # a system whose leaks cannot be named from its sources
         X = arrays[(spec.name, False)][: len(table)]  # the corpus rows (--augment appends copies)
         augmented = None
-        if any(leak == "augment-before-split" for leak in leaks):
+        if "augment-before-split" in mine and spec.kind == "vector":
             if spec.sets not in augmented_of:
                 augs = [augmentation(*a) if isinstance(a, tuple) else augmentation(a)
                         for a in (config.augment or DEFAULT_LEAK_AUGMENT)]
@@ -228,7 +259,11 @@ def run_leaks(leaks: Sequence[str], model_names: Sequence[str], inputs_of: dict,
                     f"{copies.computed} computed, {copies.cached} from the cache")
                 augmented_of[spec.sets] = Augmented(copies.X, copies.source)
             augmented = augmented_of[spec.sets]
-        variants = plan_variants(leaks, folds, X, y, groups, config.seed, augmented)
+        elif "augment-before-split" in mine:
+            mine = [leak for leak in mine if leak != "augment-before-split"]
+            say(f"leaks: {model}: augment-before-split left out ({spec.name} is a sequence input)")
+        variants = plan_system(mine, folds, X, y, groups, config.seed, augmented) if model in systems else \
+            plan_variants(mine, folds, X, y, groups, config.seed, augmented)
         params = dict(config.model_params.get(model, {}))
         model_rows, run, cached = run_leak_rows(model, spec.name, variants, params, config.seed, cache,
                                                 code_of(model), lambda p, m=model: canonical(m, p), jobs,
@@ -247,7 +282,8 @@ def leak_stage(config, table, folds: dict, inputs_of: dict, arrays: dict, model_
 
     leaks = list(config.leaks)
     all_folds = dict(folds)
-    for protocol in [HONEST, *needs_protocols(leaks)]:
+    named = sorted({x for v in (getattr(config, "system_leaks", {}) or {}).values() for x in v})
+    for protocol in [HONEST, *needs_protocols([*leaks, *named])]:
         if protocol in all_folds:
             continue
         try:
@@ -265,7 +301,7 @@ def leak_stage(config, table, folds: dict, inputs_of: dict, arrays: dict, model_
 
 
 LEAKAGE_COLUMNS = ("model", "features", "row", "kind", "leaky", "leaks", "tools", "reference", "uar", "ci_low",
-                   "ci_high", "reference_uar", "inflation", "p_value", "n_test", "n_speakers", "status", "error",
+                   "ci_high", "reference_uar", "inflation", "p_value", "acc", "n_test", "n_speakers", "status", "error",
                    "what")
 
 
@@ -276,7 +312,7 @@ def write_leakage(writer, rows: list[dict], plots: bool) -> None:
     from benchmark.reports import leakage
 
     frame = pd.DataFrame(rows)[list(LEAKAGE_COLUMNS)]
-    for column in ("uar", "ci_low", "ci_high", "reference_uar", "inflation"):
+    for column in ("uar", "ci_low", "ci_high", "reference_uar", "inflation", "acc"):
         frame[column] = frame[column].astype(float).round(4)
     writer.csv(leakage.LEAKAGE_CSV, frame)
     writer.text("leakage.md", leakage.render(writer.path, "md"))
