@@ -220,7 +220,7 @@ def _reference_what(name: str) -> str:
     if name == "speaker+text":
         return "speakers and sentences of the test fold both unseen in training"
     tool = name.removeprefix("in-fold ")
-    return {"scale": "StandardScaler and PCA fitted on the training fold", "select":
+    return {"scale": "StandardScaler fitted on the training fold", "select":
             "SelectKBest fitted on the training fold", "augment": "the training clips augmented, never a test clip",
             "oversample": "SMOTE on the training fold", "tune":
             "hyper-parameters by inner speaker-grouped CV on the training speakers"}.get(tool, name)
