@@ -51,6 +51,9 @@ def add_parser(sub) -> None:
                         "seeded copy each; the copies used by --leaks augment-before-split and its in-fold twin")
     g.add_argument("--balance", choices=("smote", "adasyn", "random", "class-weight"),
                    help="balance the classes inside each training fold (imbalanced-learn); never a test row")
+    g.add_argument("--near-duplicates", action="store_true",
+                   help="audit near-duplicate audio (re-encoded, resampled, trimmed, gain-changed copies) by a "
+                        "log-mel fingerprint, within and across corpora and across training and test")
     g.add_argument("--out", default="results", help="where run folders are written (default: results)")
     g.add_argument("--quiet", action="store_true", help="no progress bars or tables, just the run folder")
     g.add_argument("--no-report", action="store_true", help="skip report.html and the plots")
@@ -80,6 +83,7 @@ def config_from_args(args: argparse.Namespace):
         profile=args.profile, model_params=parse_model_params(args.set), analysis=analysis_config(args),
         leaks=tuple(resolve_leaks(split_list(args.leaks, "--leaks"))) if args.leaks else (),
         augment=parse_augment(args.augment) if args.augment else (), balance=args.balance,
+        near_duplicates=args.near_duplicates,
     )
 
 

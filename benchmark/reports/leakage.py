@@ -105,7 +105,7 @@ def plot_waterfall(run_dir: str | Path, out: str | Path | None = None) -> list[P
     written = []
     if frame is None:
         return written
-    folder = Path(out) if out is not None else Path(run_dir) / "plots"
+    folder = Path(out) if out is not None else Path(run_dir)  # the report rewrites plots/; these stay beside
     folder.mkdir(parents=True, exist_ok=True)
     for (model, features), rows in frame.groupby(["model", "features"], sort=False):
         if "honest" not in set(rows["row"]) or not (rows["kind"] == "leak").any():

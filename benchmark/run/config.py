@@ -61,6 +61,7 @@ class RunConfig:
     leaks: tuple[str, ...] = ()  # deliberately leaky pipelines to measure (benchmark.evaluation.leaks.LEAKS)
     augment: tuple[tuple[str, float | None, float | None], ...] = ()  # (transform, low, high), in-fold only
     balance: str | None = None  # smote, adasyn, random or class-weight, inside the training fold
+    near_duplicates: bool = False  # fingerprint every clip and audit near-duplicate pairs
     system_leaks: dict[str, tuple[str, ...]] = field(default_factory=dict)  # model -> the leaks its system made
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
 

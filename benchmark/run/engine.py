@@ -165,6 +165,10 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
         for note in fold_notes(protocols, table, config.folds, config.loso, fold_file):
             say(f"  {note}")
         audit_report = audit(table, folds, split=split)
+        if config.near_duplicates:  # the same recording re-encoded, resampled, trimmed or gain-changed
+            from benchmark.evaluation.duplicates import add_near_duplicates
+
+            add_near_duplicates(audit_report, table, folds, jobs)
         timings["protocols_and_audit"] = _lap(clock)
         say("")
         say(format_audit(audit_report))
