@@ -23,6 +23,9 @@ def add_parser(sub) -> None:
     perf.add_argument("--jobs", type=int, default=None, help="--run: cores (default: all)")
     perf.add_argument("--epochs", type=int, default=3, help="--neural: epochs timed per model (default 3)")
     perf.add_argument("--baseline", action="store_true", help="--neural: also time each model's first working loop")
+    perf.add_argument("--duplicates", action="store_true",
+                      help="near-duplicate detection: recall per transform and strength, precision, cost per clip "
+                           "(on --files clips of the corpus)")
     perf.add_argument("--opensmile", action="store_true",
                       help="instead: the full bank against openSMILE ComParE_2016 on the same files, one process "
                            "each (needs the opensmile extra)")
@@ -47,6 +50,16 @@ def run(args: argparse.Namespace) -> int:
 
         time_networks(None if args.neural == "all" else [m.strip() for m in args.neural.split(",")], jobs=1,
                       epochs=args.epochs, baseline=args.baseline)
+        return 0
+    if args.duplicates:
+        from benchmark.corpora import load_corpus
+        from benchmark.perf.duplicates import run as time_duplicates
+
+        corpus = load_corpus(args.dataset, args.data_dir, cache_dir=args.cache_dir, seed=args.seed,
+                             profile=args.profile)
+        paths = corpus.table["path"].astype(str).tolist()
+        step = max(1, len(paths) // args.files)
+        time_duplicates(paths[::step][: args.files], seed=args.seed)
         return 0
     if args.opensmile:
         from benchmark.perf.bank_vs_opensmile import run_side_by_side

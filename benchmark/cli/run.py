@@ -42,6 +42,18 @@ def add_parser(sub) -> None:
                         "on the training speakers only; the choice is recorded in folds.csv")
     g.add_argument("--set", action="append", default=[], metavar="MODEL.PARAM=VALUE",
                    help="a model parameter, e.g. --set lstm.max_epochs=20 (repeatable)")
+    g.add_argument("--leaks", metavar="LIST|all",
+                   help="also measure deliberately leaky pipelines (marked LEAK, never ranked), each alone on the "
+                        "speaker folds and then together: speakers, sentences, scale-on-all, select-on-all, "
+                        "augment-before-split, oversample-before-split, epoch-on-test, tune-on-test, test-in-train")
+    g.add_argument("--augment", metavar="T[=LOW:HIGH],...",
+                   help="augmentation transforms (noise=SNR dB, pitch=semitones, stretch=rate, gain=dB), one "
+                        "seeded copy each; the copies used by --leaks augment-before-split and its in-fold twin")
+    g.add_argument("--balance", choices=("smote", "adasyn", "random", "class-weight"),
+                   help="balance the classes inside each training fold (imbalanced-learn); never a test row")
+    g.add_argument("--near-duplicates", action="store_true",
+                   help="audit near-duplicate audio (re-encoded, resampled, trimmed, gain-changed copies) by a "
+                        "log-mel fingerprint, within and across corpora and across training and test")
     g.add_argument("--out", default="results", help="where run folders are written (default: results)")
     g.add_argument("--quiet", action="store_true", help="no progress bars or tables, just the run folder")
     g.add_argument("--no-report", action="store_true", help="skip report.html and the plots")
@@ -64,6 +76,7 @@ def add_parser(sub) -> None:
 
 def config_from_args(args: argparse.Namespace):
     from benchmark.corpora import parse_emotions
+    from benchmark.evaluation.leaks import resolve_leaks
     from benchmark.run.config import RunConfig
 
     return RunConfig(
@@ -77,7 +90,28 @@ def config_from_args(args: argparse.Namespace):
         ablation=not args.no_ablation, report=not args.no_report, tune=args.tune, bootstrap_resamples=args.bootstrap_resamples, include_song=args.include_song, strict=args.strict,
         profile=args.profile, model_params=parse_model_params(args.set), analysis=analysis_config(args),
         repeats=args.repeats, repeat_folds=args.repeat_folds,
+        leaks=tuple(resolve_leaks(split_list(args.leaks, "--leaks"))) if args.leaks else (),
+        augment=parse_augment(args.augment) if args.augment else (), balance=args.balance,
+        near_duplicates=args.near_duplicates,
     )
+
+
+def parse_augment(text: str) -> tuple[tuple[str, float | None, float | None], ...]:
+    """``noise=10:30,pitch`` -> ((name, low, high), ...); a range left out takes the transform's default."""
+    from features.augment import AugmentError, augmentation
+
+    out = []
+    for item in split_list(text, "--augment"):
+        name, _, bounds = item.partition("=")
+        low = high = None
+        if bounds:
+            try:
+                low, high = (float(v) for v in bounds.split(":"))
+            except ValueError:
+                raise AugmentError(f"--augment {item}: give the range as LOW:HIGH, e.g. noise=10:30") from None
+        augmentation(name.strip(), low, high)  # checked now, before any audio is read
+        out.append((name.strip(), low, high))
+    return tuple(out)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,6 +15,9 @@ def add_parser(sub) -> None:
     seeds.add_argument("--folds", type=int, default=5, help="speaker folds (default 5)")
     seeds.add_argument("--set", action="append", default=[], metavar="MODEL.PARAM=VALUE",
                        help="a replication's parameter, e.g. --set seed000_lstm.max_epochs=10 (repeatable)")
+    seeds.add_argument("--no-leaks", action="store_true",
+                       help="skip the claims decomposition (each replication with the leaks its pipeline "
+                            "committed, each removed, then honest)")
     seeds.add_argument("--out", default="results")
     seeds.add_argument("--quiet", action="store_true")
     seeds.add_argument("--no-report", action="store_true")
@@ -27,10 +30,13 @@ def run(args: argparse.Namespace) -> int:
     from benchmark.run.config import RunConfig
     from benchmark.run.engine import run_benchmark
     from benchmark.seeds.claims import recipes_for
+    from benchmark.seeds.decompose import system_leaks
 
     corpus = resolve_dataset_name(args.dataset) if args.dataset else "synthetic"
+    recipes = tuple(recipes_for(corpus))
     config = RunConfig(
-        dataset=args.dataset, data_dir=args.data_dir, models=tuple(recipes_for(corpus)),
+        dataset=args.dataset, data_dir=args.data_dir, models=recipes,
+        system_leaks={} if args.no_leaks else system_leaks(recipes),
         protocols=("holdout", "speaker"), folds=args.folds, seed=args.seed, jobs=parse_jobs(args.jobs),
         backend=args.backend, scheduler=args.scheduler, cache_dir=args.cache_dir, use_cache=not args.no_cache,
         content_hash=args.content_hash, out=args.out, plugins=tuple(args.plugin), quiet=args.quiet, ablation=False,

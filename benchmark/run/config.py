@@ -61,6 +61,11 @@ class RunConfig:
     strict: bool = False
     profile: str = "default"
     model_params: dict[str, dict] = field(default_factory=dict)
+    leaks: tuple[str, ...] = ()  # deliberately leaky pipelines to measure (benchmark.evaluation.leaks.LEAKS)
+    augment: tuple[tuple[str, float | None, float | None], ...] = ()  # (transform, low, high), in-fold only
+    balance: str | None = None  # smote, adasyn, random or class-weight, inside the training fold
+    near_duplicates: bool = False  # fingerprint every clip and audit near-duplicate pairs
+    system_leaks: dict[str, tuple[str, ...]] = field(default_factory=dict)  # model -> the leaks its system made
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
 
     def validate(self) -> None:
@@ -73,6 +78,9 @@ class RunConfig:
             raise ConfigError(f"--repeats {self.repeats}: must be between 1 and {MAX_REPEATS}")
         if self.repeat_folds and self.repeats < 2:
             raise ConfigError("--repeat-folds needs --repeats 2 or more")
+        if self.repeat_folds and self.augment:
+            # augmented copies are planned on one draw of the folds; each draw would need its own copies
+            raise ConfigError("--augment with --repeat-folds: not supported; use --repeats alone (seeds) with it")
         if self.jobs is not None and (self.jobs == 0 or self.jobs < -(os.cpu_count() or 1)):
             raise ConfigError(f"--jobs {self.jobs}: give a positive number of cores, or a negative count back "
                               "from all cores")
@@ -88,6 +96,14 @@ class RunConfig:
             read_fold_file(self.fold_file)
         if not 100 <= self.bootstrap_resamples <= 1_000_000:
             raise ConfigError(f"--bootstrap-resamples {self.bootstrap_resamples}: must be between 100 and 1000000")
+        if self.balance is not None:
+            from models.balancing import BALANCE_METHODS
+
+            if self.balance not in BALANCE_METHODS:
+                raise ConfigError(f"--balance {self.balance}: choose from {', '.join(BALANCE_METHODS)}")
+            if self.tune and self.balance != "class-weight":
+                raise ConfigError(f"--balance {self.balance} with --tune: the inner cross-validation would score "
+                                  "synthetic rows made from its own validation rows; use one or the other")
         if not self.models:
             raise ConfigError("--models: name at least one model")
         if not self.protocols:

@@ -187,16 +187,36 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
         for draw in draws[1:]:  # every further fold draw is audited too; the report shows the first one
             if draw is not folds:
                 audit(table, draw, split=split)
+        if config.near_duplicates:  # the same recording re-encoded, resampled, trimmed or gain-changed
+            from benchmark.evaluation.duplicates import add_near_duplicates
+
+            add_near_duplicates(audit_report, table, folds, jobs)
         timings["protocols_and_audit"] = _lap(clock)
         say("")
         say(format_audit(audit_report))
         say("")
 
         arrays = build_inputs(feats, input_specs, table, config.speaker_norm, config.corpus_norm)
-        grid = Grid(entries + ablation, folds, arrays, table, config, cache_root, draws=draws, seeds=seeds)
+        grid_table, grid_folds = table, folds
+        if config.augment:  # copies of the training clips join the training folds only
+            from .augmenting import augment_inputs
+
+            grid_table, arrays, grid_folds = augment_inputs(config, feats, table, arrays, input_specs, folds,
+                                                            cache_root, jobs, say)
+        # augmented rows join the first draw's training folds; --augment with --repeat-folds is refused up front
+        grid = Grid(entries + ablation, grid_folds, arrays, grid_table, config, cache_root,
+                    draws=None if config.augment else draws, seeds=seeds)
         clock = time.perf_counter()
         records = grid.run(backend, jobs, dask, say)
         timings["models"] = _lap(clock)
+        leak_rows = []
+        if config.leaks or config.system_leaks:  # deliberately leaky pipelines, measured beside the honest row; they never rank
+            from .leakrun import leak_stage
+
+            clock = time.perf_counter()
+            leak_rows = leak_stage(config, table, folds, inputs_of, arrays, model_names, cache_root, jobs,
+                                   fold_file, say, canonical=_canonical_params, code_of=model_code_digest)
+            timings["leaks"] = _lap(clock)
     finally:
         if dask is not None:
             dask.close()
@@ -206,10 +226,18 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
         scored = score_grid(grid, records)
         write_run(writer, scored, table, folds, audit_report, corpus, report, config, argv, timings, grid, backend,
                   split, experiment)
+        if leak_rows:
+            from .leakrun import write_leakage
+
+            write_leakage(writer, leak_rows, config.report)
         writer.seal()
         write_exports(writer.path)
         if any(m in recipes_for(None) for m in model_names):
             write_claims(writer.path)
+            if leak_rows:
+                from benchmark.seeds.decompose import write_claims_leaks
+
+                write_claims_leaks(writer.path)
         if any(p in CROSS_CORPUS for p in protocols):
             for fmt, filename in (("md", "crosscorpus.md"), ("csv", "crosscorpus.csv"), ("latex", "crosscorpus.tex")):
                 writer.text(filename, crosscorpus.render(writer.path, fmt))
@@ -225,9 +253,15 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
     if config.report:
         write_report(run_dir, cache_dir=cache_root if config.use_cache else None)
     say(render_console(run_dir))
+    if (run_dir / "leakage.md").is_file():
+        say("")
+        say((run_dir / "leakage.md").read_text().rstrip())
     if (run_dir / "claims.md").is_file():
         say("")
         say((run_dir / "claims.md").read_text().rstrip())
+    if (run_dir / "claims_leaks.md").is_file():
+        say("")
+        say((run_dir / "claims_leaks.md").read_text().rstrip())
     if any(p in CROSS_CORPUS for p in protocols):
         say("")
         say(crosscorpus.render(run_dir, "console"))
@@ -315,14 +349,17 @@ class Grid:
                 seed = config.seed if self.seed_free(model) else self.seeds[repeat]
                 dev = getattr(fold, "dev", None)
                 d = digests[input_key]
-                key = fit_key(model, {**_canonical_params(model, params), "__tune__": config.tune}, codes[model],
+                balance = {"__balance__": config.balance} if config.balance else {}  # old keys unchanged without
+                key = fit_key(model, {**_canonical_params(model, params), "__tune__": config.tune, **balance},
+                              codes[model],
                               seed, versions,
                               rows_digest(d[fold.train], self.y[fold.train], self.speakers[fold.train]),
                               rows_digest(d[fold.test]),
                               rows_digest(d[dev], self.y[dev]) if dev is not None else None)
                 self.keys[(entry, repeat, fold.index)] = key
                 if key not in self.jobs:
-                    spec = FitSpec(model, tuple(sorted(params.items())), seed, 1, self.plugins, config.tune)
+                    spec = FitSpec(model, tuple(sorted(params.items())), seed, 1, self.plugins, config.tune,
+                                   config.balance or "")
                     kind = "sequence" if self.arrays[input_key].ndim == 3 else "vector"
                     self.jobs[key] = backends.Job(key, spec, _input_id(input_key), fold.train, fold.test, dev,
                                                   fit_cost(model, kind))
@@ -398,7 +435,7 @@ def _input_id(key: tuple[str, bool]) -> str:
 
 
 def _with_threads(spec: FitSpec, threads: int) -> FitSpec:
-    return FitSpec(spec.model, spec.params, spec.seed, threads, spec.plugins, spec.tune)
+    return FitSpec(spec.model, spec.params, spec.seed, threads, spec.plugins, spec.tune, spec.balance)
 
 
 def _canonical_params(model: str, params: dict) -> dict:

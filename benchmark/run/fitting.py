@@ -30,6 +30,7 @@ class FitSpec:
     threads: int
     plugins: tuple[tuple[str, bytes], ...] = ()  # (file name, source)
     tune: bool = False  # choose hyper-parameters by inner speaker-grouped CV on the training speakers
+    balance: str = ""  # class balancing inside the training fold (models.balancing), "" for none
 
 
 @dataclass
@@ -109,6 +110,10 @@ def build_model(spec: FitSpec):
         from models.tuning import tuned
 
         model = tuned(spec.model, model, random_state=spec.seed)
+    if spec.balance:
+        from models.balancing import Balanced
+
+        model = Balanced(model, spec.balance, random_state=spec.seed)
     return model
 
 

@@ -11,14 +11,16 @@ import pandas as pd
 
 HOLDOUT = "holdout"  # the seeds' own evaluation: a stratified random 80/20 split of utterances
 SPEAKER = "speaker"  # whole speakers held out
-CLAIM_COLUMNS = ("seed", "recipe", "source", "corpus", "figure", "metric", "split", "notes")
+CLAIM_COLUMNS = ("seed", "recipe", "source", "corpus", "figure", "metric", "split", "notes", "leaks", "leak_sources")
 
 
 def load_claims() -> pd.DataFrame:
     """The shipped claims, one row per replication (``figure`` in %, NaN where the README states none)."""
     with resources.files(__package__).joinpath("claims.csv").open() as handle:
-        claims = pd.read_csv(handle, dtype={"seed": str, "corpus": str, "notes": str, "split": str})
-    claims["corpus"] = claims["corpus"].fillna("")
+        claims = pd.read_csv(handle, dtype={"seed": str, "corpus": str, "notes": str, "split": str, "leaks": str,
+                                            "leak_sources": str})
+    for column in ("corpus", "leaks", "leak_sources"):
+        claims[column] = claims[column].fillna("")
     claims["figure"] = pd.to_numeric(claims["figure"], errors="coerce")
     return claims
 

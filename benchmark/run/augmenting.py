@@ -1,0 +1,69 @@
+"""``run --augment``: augmented copies of the training clips, in the training fold only.
+
+Every clip gets one seeded copy per transform (features cached keyed by the clip's content, the transform and
+its range, and the seed). The copies are appended after the corpus rows of every input array; each fold's
+training rows gain the copies of its own training clips and nothing else, so a test clip's copy never trains a
+model that is scored on that clip. Test rows stay the corpus rows, so every table is scored as without
+augmentation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from benchmark.evaluation.protocols import Fold
+
+from .config import ConfigError
+
+
+def augment_folds(folds: dict[str, list[Fold]], source: np.ndarray, n: int) -> dict[str, list[Fold]]:
+    """Each fold's training rows plus the rows ``n + i`` of the copies whose ``source[i]`` trains in that fold.
+
+    Parameters
+    ----------
+    folds : folds by protocol, rows into the corpus table.
+    source : for each copy, the corpus row it was made from.
+    n : number of corpus rows (copies come after them).
+
+    Returns
+    -------
+    dict
+        The same folds with longer training rows; test and development rows unchanged.
+    """
+    out = {}
+    for protocol, fold_list in folds.items():
+        out[protocol] = [dataclasses.replace(f, train=np.concatenate([f.train, n + np.flatnonzero(
+            np.isin(source, f.train))]).astype(int)) for f in fold_list]
+    return out
+
+
+def augment_inputs(config, feats, table: pd.DataFrame, arrays: dict, input_specs: dict, folds: dict,
+                   cache_root, jobs: int, say: Callable[[str], None]) -> tuple[pd.DataFrame, dict, dict]:
+    """(the table with the copies' rows, the input arrays with the copies' rows, the augmented folds)."""
+    from features.augment import augmentation, augmented_features
+
+    if config.speaker_norm or config.corpus_norm:
+        raise ConfigError("--augment with --speaker-norm or --corpus-norm: not supported (the copies would need "
+                          "their speakers' statistics)")
+    sequence = [s.name for s in input_specs.values() if s.kind != "vector"]
+    if sequence:
+        raise ConfigError(f"--augment: applies to feature-vector inputs; {', '.join(sequence)} are sequences "
+                          "(leave those models out, or drop --augment)")
+    sets = list(dict.fromkeys(s for spec in input_specs.values() for s in spec.sets))
+    widths = {s: feats.matrix([s])[0].shape[1] for s in sets}
+    augs = [augmentation(*a) for a in config.augment]
+    copies = augmented_features(table["path"].astype(str).tolist(), table["digest"].astype(str).tolist(),
+                                np.arange(len(table)), augs, sets, config.seed, config.analysis,
+                                cache_root if config.use_cache else None, jobs, widths)
+    say(f"augment: {len(copies.X)} copies ({', '.join(a.label for a in augs)}), {copies.computed} computed, "
+        f"{copies.cached} from the cache; training folds only")
+    out = dict(arrays)
+    for spec in input_specs.values():
+        X = arrays[(spec.name, False)]
+        out[(spec.name, False)] = np.vstack([X, copies.matrix(list(spec.sets)).astype(X.dtype)])
+    extended = pd.concat([table, table.iloc[copies.source]], ignore_index=True)
+    return extended, out, augment_folds(folds, copies.source, len(table))

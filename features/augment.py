@@ -1,0 +1,263 @@
+"""Audio augmentation: seeded, pure transforms of a waveform, and the features of augmented clips, cached.
+
+Each transform is a function ``(y, sr, rng, **params) -> y`` of a mono float waveform. An :class:`Augmentation`
+names one transform with its parameters (e.g. ``noise`` at an SNR drawn from 10-30 dB); the random draw of a
+clip's copy comes from a generator seeded by (the run's seed, the clip's content key, the transform), so a copy
+is the same whatever the order, the number of processes or the other clips of the run.
+
+Augmentation is good practice inside the training fold (``run --augment``) and a leak when the whole corpus is
+augmented before the split (``run --leaks augment-before-split``): the copies of a test clip then train the
+model. This module only makes copies; which rows get them is decided by the caller.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .analysis import Clip
+from .audio import read_native, resample
+from .config import AnalysisConfig
+from .errors import UserInputError
+from .registry import as_vector, get_feature_set
+
+AUGMENT_VERSION = 1
+
+
+class AugmentError(UserInputError):
+    """An augmentation that cannot be applied (unknown name, parameter out of range); one line."""
+
+
+def add_noise(y: np.ndarray, sr: int, rng: np.random.Generator, snr_db: tuple[float, float] = (10.0, 30.0)
+              ) -> np.ndarray:
+    """White noise at a signal-to-noise ratio drawn uniformly from ``snr_db`` (dB, against the clip's power).
+
+    Parameters
+    ----------
+    y : mono waveform.
+    sr : sample rate (unused; every transform takes it).
+    rng : the copy's generator.
+    snr_db : (low, high) range of the SNR in dB.
+
+    Returns
+    -------
+    np.ndarray
+        ``y`` plus noise, same length and dtype.
+    """
+    snr = rng.uniform(*snr_db)
+    power = float(np.mean(np.square(y, dtype=np.float64))) or 1e-12
+    noise = rng.normal(0.0, np.sqrt(power / 10 ** (snr / 10)), size=y.shape)
+    return (y + noise).astype(y.dtype)
+
+
+def pitch_shift(y: np.ndarray, sr: int, rng: np.random.Generator, semitones: tuple[float, float] = (-2.0, 2.0)
+                ) -> np.ndarray:
+    """Pitch shifted by a number of semitones drawn uniformly from ``semitones`` (duration kept).
+
+    Returns
+    -------
+    np.ndarray
+        The shifted waveform, same length.
+    """
+    import librosa
+
+    steps = rng.uniform(*semitones)
+    return librosa.effects.pitch_shift(y.astype(np.float32), sr=sr, n_steps=steps).astype(y.dtype)
+
+
+def time_stretch(y: np.ndarray, sr: int, rng: np.random.Generator, rate: tuple[float, float] = (0.85, 1.15)
+                 ) -> np.ndarray:
+    """Tempo changed by a factor drawn uniformly from ``rate`` (above 1: faster, shorter), pitch kept.
+
+    Returns
+    -------
+    np.ndarray
+        The stretched waveform (its length changes by ``1 / rate``).
+    """
+    import librosa
+
+    factor = rng.uniform(*rate)
+    return librosa.effects.time_stretch(y.astype(np.float32), rate=factor).astype(y.dtype)
+
+
+def change_gain(y: np.ndarray, sr: int, rng: np.random.Generator, gain_db: tuple[float, float] = (-6.0, 6.0)
+                ) -> np.ndarray:
+    """Level changed by a gain drawn uniformly from ``gain_db`` (dB); clipped to [-1, 1] as a file would be.
+
+    Returns
+    -------
+    np.ndarray
+        The scaled waveform.
+    """
+    gain = 10 ** (rng.uniform(*gain_db) / 20)
+    return np.clip(y * gain, -1.0, 1.0).astype(y.dtype)
+
+
+TRANSFORMS = {"noise": (add_noise, "snr_db"), "pitch": (pitch_shift, "semitones"),
+              "stretch": (time_stretch, "rate"), "gain": (change_gain, "gain_db")}
+DEFAULTS = {"noise": (10.0, 30.0), "pitch": (-2.0, 2.0), "stretch": (0.85, 1.15), "gain": (-6.0, 6.0)}
+LIMITS = {"noise": (-10.0, 80.0), "pitch": (-12.0, 12.0), "stretch": (0.25, 4.0), "gain": (-40.0, 40.0)}
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """One transform and its parameter range: each augmented clip gets one copy per augmentation."""
+
+    name: str
+    low: float
+    high: float
+
+    def __post_init__(self):
+        if self.name not in TRANSFORMS:
+            raise AugmentError(f"--augment {self.name}: unknown transform; choose from {', '.join(TRANSFORMS)}")
+        lo, hi = LIMITS[self.name]
+        if not (lo <= self.low <= self.high <= hi):
+            raise AugmentError(f"--augment {self.name}={self.low:g}:{self.high:g}: the range must be increasing and "
+                               f"within {lo:g}:{hi:g}")
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}={self.low:g}:{self.high:g}"
+
+    def apply(self, y: np.ndarray, sr: int, rng: np.random.Generator) -> np.ndarray:
+        func, param = TRANSFORMS[self.name]
+        return func(y, sr, rng, **{param: (self.low, self.high)})
+
+
+def augmentation(name: str, low: float | None = None, high: float | None = None) -> Augmentation:
+    """An :class:`Augmentation` with the default range of ``name`` where none is given."""
+    if name not in DEFAULTS:
+        raise AugmentError(f"--augment {name}: unknown transform; choose from {', '.join(TRANSFORMS)}")
+    lo, hi = DEFAULTS[name]
+    return Augmentation(name, lo if low is None else float(low), hi if high is None else float(high))
+
+
+def copy_rng(seed: int, clip_key: str, aug: Augmentation) -> np.random.Generator:
+    """The generator of one copy: the run's seed, the clip's identity and the transform decide it, nothing else."""
+    digest = hashlib.sha256(f"{seed}|{clip_key}|{aug.label}".encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+
+def augment_clip(y: np.ndarray, sr: int, aug: Augmentation, seed: int, clip_key: str) -> np.ndarray:
+    """The augmented copy of one waveform (pure: same inputs, same copy)."""
+    return aug.apply(np.asarray(y, dtype=np.float32), sr, copy_rng(seed, clip_key, aug))
+
+
+@dataclass
+class AugmentedFeatures:
+    """Feature rows of augmented copies: ``X[i]`` is ``source[i]``'s copy by ``augmentations[which[i]]``."""
+
+    X: np.ndarray
+    source: np.ndarray  # row of the corpus table each copy was made from
+    which: np.ndarray  # index into ``augmentations``
+    augmentations: list[Augmentation] = field(default_factory=list)
+    computed: int = 0
+    cached: int = 0
+    widths: dict[str, int] = field(default_factory=dict)  # columns of each set, side by side in ``sets`` order
+
+    def matrix(self, sets: Sequence[str]) -> np.ndarray:
+        """The copies' columns of ``sets`` side by side (a subset of the sets they were computed for)."""
+        start, where = 0, {}
+        for name, width in self.widths.items():
+            where[name] = slice(start, start + width)
+            start += width
+        return np.hstack([self.X[:, where[name]] for name in sets]) if sets else self.X[:, :0]
+
+
+def _cache_key(clip_key: str, aug: Augmentation, seed: int, sets: Sequence[str], config: AnalysisConfig,
+               versions: dict[str, str]) -> str:
+    set_keys = [get_feature_set(s).key(config, versions) for s in sets]
+    payload = {"v": AUGMENT_VERSION, "clip": clip_key, "aug": aug.label, "seed": seed, "sets": set_keys}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _copy_features(path: str, clip_key: str, sets: tuple[str, ...], aug: Augmentation, seed: int,
+                   config: AnalysisConfig) -> np.ndarray:
+    return _copy_parts(path, clip_key, sets, aug, seed, config)[0]
+
+
+def _copy_parts(path: str, clip_key: str, sets: tuple[str, ...], aug: Augmentation, seed: int,
+                config: AnalysisConfig) -> tuple[np.ndarray, list[int]]:
+    native, native_sr = read_native(path)
+    y = resample(native, native_sr, config.sr)
+    copy = augment_clip(y, config.sr, aug, seed, clip_key)
+    clip = Clip(copy, config, path)
+    parts = []
+    for name in sets:
+        values, _ = as_vector(get_feature_set(name).func(clip), get_feature_set(name))
+        parts.append(np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0))
+    return np.concatenate(parts).astype(np.float32), [len(p) for p in parts]
+
+
+def augmented_features(paths: Sequence[str], clip_keys: Sequence[str], rows: Sequence[int],
+                       augmentations: Sequence[Augmentation], sets: Sequence[str], seed: int,
+                       config: AnalysisConfig | None = None, cache_dir: str | Path | None = None,
+                       jobs: int = 1, widths: dict[str, int] | None = None) -> AugmentedFeatures:
+    """Vector features (``sets`` side by side, as :meth:`Features.matrix` lays them) of one copy per
+    augmentation of each clip in ``rows``; cached under ``cache_dir/augmented``, keyed by the clip's content
+    key, the transform and its range, the seed and the feature sets' own keys.
+
+    Parameters
+    ----------
+    paths, clip_keys : per corpus row, the audio file and its content identity (the table's ``digest``).
+    rows : the corpus rows to augment (the caller decides: training rows only, or every row for the leak).
+    augmentations : the transforms, one copy each.
+    sets : vector feature sets, in the order of the model's input.
+    seed : the run's seed.
+    config : analysis settings.
+    cache_dir : cache root; None keeps nothing.
+    jobs : worker processes for the copies the cache lacks.
+    widths : columns of each set (from the clips' own features), to take sets apart with
+        :meth:`AugmentedFeatures.matrix`; checked against the copies.
+
+    Returns
+    -------
+    AugmentedFeatures
+        Rows ordered by (augmentation, corpus row).
+    """
+    from joblib import Parallel, delayed
+
+    from .bank import library_versions
+
+    config = config or AnalysisConfig()
+    versions = library_versions()
+    sets = tuple(sets)
+    plan = [(a, int(r)) for a, _ in enumerate(augmentations) for r in rows]
+    folder = Path(cache_dir) / "augmented" if cache_dir is not None else None
+    keys = [_cache_key(str(clip_keys[r]), augmentations[a], seed, sets, config, versions) for a, r in plan]
+    values: list[np.ndarray | None] = [None] * len(plan)
+    if folder is not None:
+        for i, key in enumerate(keys):
+            path = folder / key[:2] / f"{key}.npy"
+            if path.is_file():
+                try:
+                    values[i] = np.load(path, allow_pickle=False)
+                except (OSError, ValueError):
+                    path.unlink(missing_ok=True)  # unreadable: recomputed below
+    todo = [i for i, v in enumerate(values) if v is None]
+    computed = Parallel(n_jobs=max(1, jobs))(
+        delayed(_copy_features)(str(paths[plan[i][1]]), str(clip_keys[plan[i][1]]), sets, augmentations[plan[i][0]],
+                                seed, config) for i in todo) if todo else []
+    for i, row in zip(todo, computed, strict=True):
+        values[i] = row
+        if folder is not None:
+            path = folder / keys[i][:2] / f"{keys[i]}.npy"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            with open(tmp, "wb") as handle:
+                np.save(handle, row, allow_pickle=False)
+            os.replace(tmp, path)
+    width = values[0].shape[0] if values else 0
+    X = np.vstack(values) if values else np.zeros((0, width), dtype=np.float32)
+    if widths is not None and sum(widths.values()) != width and values:
+        raise ValueError(f"augmented copies: the sets' widths add up to {sum(widths.values())}, rows have {width}")
+    return AugmentedFeatures(X.astype(np.float32), np.array([r for _, r in plan], dtype=int),
+                             np.array([a for a, _ in plan], dtype=int), list(augmentations), len(todo),
+                             len(plan) - len(todo), dict(widths or {}))
+

@@ -1,0 +1,92 @@
+"""Audio augmentation: seeded pure transforms, cached copies, and copies that only ever join training folds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchmark.evaluation.protocols import make_folds
+from benchmark.run.augmenting import augment_folds
+from features.augment import AugmentError, augment_clip, augmentation, augmented_features
+
+
+def tone(seconds=0.5, sr=16000, seed=0):
+    t = np.arange(int(seconds * sr)) / sr
+    return (0.3 * np.sin(2 * np.pi * 180 * t) + 0.01 * np.random.default_rng(seed).normal(size=t.size)).astype(
+        np.float32)
+
+
+@pytest.mark.parametrize("name", ["noise", "pitch", "stretch", "gain"])
+def test_transforms_are_seeded_and_change_the_clip(name):
+    y = tone()
+    aug = augmentation(name)
+    a, b = augment_clip(y, 16000, aug, 0, "clip1"), augment_clip(y, 16000, aug, 0, "clip1")
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(augment_clip(y, 16000, aug, 1, "clip1"), a)  # another seed, another copy
+    assert a.shape != y.shape or not np.allclose(a, y)
+
+
+def test_noise_reaches_the_asked_snr():
+    y = tone(seconds=2.0)
+    copy = augment_clip(y, 16000, augmentation("noise", 20.0, 20.0), 0, "c")
+    snr = 10 * np.log10(np.mean(y.astype(float) ** 2) / np.mean((copy - y).astype(float) ** 2))
+    assert snr == pytest.approx(20.0, abs=0.3)
+
+
+def test_bad_ranges_are_one_line_errors():
+    with pytest.raises(AugmentError, match="--augment warp"):
+        augmentation("warp")
+    with pytest.raises(AugmentError, match="--augment pitch=3:1"):
+        augmentation("pitch", 3.0, 1.0)
+
+
+def test_copies_are_cached_by_clip_transform_and_seed(tmp_path):
+    import soundfile as sf
+
+    paths = []
+    for i in range(3):
+        paths.append(str(tmp_path / f"c{i}.wav"))
+        sf.write(paths[-1], tone(seed=i), 16000)
+    augs = [augmentation("noise"), augmentation("gain")]
+    first = augmented_features(paths, ["k0", "k1", "k2"], [0, 2], augs, ["rms"], seed=0, cache_dir=tmp_path)
+    assert first.computed == 4 and first.cached == 0 and list(first.source) == [0, 2, 0, 2]
+    again = augmented_features(paths, ["k0", "k1", "k2"], [0, 2], augs, ["rms"], seed=0, cache_dir=tmp_path)
+    assert again.computed == 0 and again.cached == 4
+    np.testing.assert_array_equal(again.X, first.X)
+    other = augmented_features(paths, ["k0", "k1", "k2"], [0], augs[:1], ["rms"], seed=5, cache_dir=tmp_path)
+    assert other.computed == 1 and not np.array_equal(other.X[0], first.X[0])
+
+
+def test_in_fold_augmentation_never_puts_a_test_clips_copy_in_training():
+    table = pd.DataFrame({"speaker": [f"s{i % 6}" for i in range(48)], "emotion": ["a", "b", "c", "d"] * 12,
+                          "text": [f"t{i % 3}" for i in range(48)], "corpus": "x"})
+    folds = {"speaker": make_folds("speaker", table, 3, seed=0)}
+    source = np.concatenate([np.arange(48), np.arange(48)])  # two copies per clip
+    out = augment_folds(folds, source, 48)
+    for before, after in zip(folds["speaker"], out["speaker"], strict=True):
+        copies = after.train[after.train >= 48]
+        assert np.array_equal(after.test, before.test)
+        assert set(source[copies - 48]) == set(before.train)  # every training clip's copies ...
+        assert set(source[copies - 48]).isdisjoint(before.test)  # ... and never a test clip's
+        assert len(copies) == 2 * len(before.train)
+
+
+def test_run_augment_adds_copies_to_training_folds_only(tmp_path, small_corpus_dir, shared_cache):
+    from benchmark.run.config import RunConfig
+    from benchmark.run.engine import run_benchmark
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "synthetic").symlink_to(shared_cache / "synthetic", target_is_directory=True)
+    base = dict(profile="small", features=("rms",), models=("logreg",), protocols=("speaker",), folds=3,
+                ablation=False, report=False, quiet=True, cache_dir=str(cache), jobs=1, backend="serial")
+    plain = run_benchmark(RunConfig(**base, out=str(tmp_path / "a")))
+    augmented = run_benchmark(RunConfig(**base, out=str(tmp_path / "b"), augment=(("gain", None, None),)))
+    a = pd.read_csv(plain.run_dir / "folds.csv")
+    b = pd.read_csv(augmented.run_dir / "folds.csv")
+    assert list(b["n_train"]) == [2 * n for n in a["n_train"]] and list(b["n_test"]) == list(a["n_test"])
+    pa = pd.read_csv(plain.run_dir / "predictions.csv")
+    pb = pd.read_csv(augmented.run_dir / "predictions.csv")
+    assert list(pa["row"]) == list(pb["row"])  # the same corpus rows scored, no copy among them
+    assert pb["row"].max() < len(pd.read_csv(plain.run_dir / "splits.csv"))
