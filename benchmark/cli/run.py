@@ -47,6 +47,13 @@ def add_parser(sub) -> None:
     g.add_argument("--no-report", action="store_true", help="skip report.html and the plots")
     g.add_argument("--bootstrap-resamples", type=int, default=1000,
                    help="resamples of the speaker bootstrap behind confidence intervals (default 1000)")
+    g.add_argument("--robustness", nargs="?", const="default", metavar="LIST",
+                   help="also score every model on degraded copies of its test fold: conditions such as white@10, "
+                        "pink@5, babble@0, telephone, mp3, opus, vorbis, reverb@0.6, level@-20, clip@0.3, or presets "
+                        "default, noise, channel, room (comma-separated; default: the default preset)")
+    g.add_argument("--groups", metavar="COLUMNS",
+                   help="fairness: UAR per group of speakers, the gap and its permutation test, for these columns "
+                        "of the corpus (e.g. gender, or age_band from a manifest)")
     e = run.add_argument_group("execution")
     e.add_argument("--backend", choices=("serial", "processes", "dask"),
                    help="where fits run (default: processes when more than one core is given, else serial)")
@@ -68,6 +75,8 @@ def config_from_args(args: argparse.Namespace):
         content_hash=args.content_hash, out=args.out, plugins=tuple(args.plugin), quiet=args.quiet,
         ablation=not args.no_ablation, report=not args.no_report, tune=args.tune, bootstrap_resamples=args.bootstrap_resamples, include_song=args.include_song, strict=args.strict,
         profile=args.profile, model_params=parse_model_params(args.set), analysis=analysis_config(args),
+        robustness=tuple(split_list(args.robustness, "--robustness")) if args.robustness else (),
+        groups=tuple(split_list(args.groups, "--groups")) if args.groups else (),
     )
 
 

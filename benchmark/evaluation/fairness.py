@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.reports.statistics import ALPHA, _speaker_counts, _uar_from_counts, speaker_bootstrap_ci
+from features.errors import UserInputError
 
 EXACT_ASSIGNMENTS = 20000  # up to this many relabellings the permutation test enumerates them all
 FAIRNESS_FILE = "fairness.csv"
@@ -43,6 +44,27 @@ class GapTest:
     @property
     def significant(self) -> bool:
         return self.p_value < ALPHA
+
+
+class GroupColumnError(UserInputError):
+    """A --groups column the corpus does not have, or one that is not a property of the speaker."""
+
+
+def check_group_columns(table: pd.DataFrame, columns: Sequence[str]) -> None:
+    """Refuse, in one line naming the column, a group column absent from the corpus table, empty, or one whose
+    value changes within a speaker."""
+    for column in columns:
+        if column not in table.columns:
+            extra = [c for c in table.columns if c not in ("path", "emotion", "label", "speaker", "text", "corpus",
+                                                           "duration", "sample_rate", "channels", "digest", "peak")]
+            raise GroupColumnError(f"--groups {column}: the corpus has no such column (it has: "
+                                   f"{', '.join(extra) or 'none'})")
+        if all(_missing(v) for v in table[column]):
+            raise GroupColumnError(f"--groups {column}: no utterance of the corpus has a value")
+        try:
+            speaker_groups(table["speaker"], table[column])
+        except ValueError as error:
+            raise GroupColumnError(f"--groups {column}: {error}") from None
 
 
 def speaker_groups(speakers: Sequence, groups: Sequence) -> dict[str, str]:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark.evaluation.audit import FEW_SPEAKERS
+from benchmark.evaluation.fairness import group_flags
 from benchmark.evaluation.metrics import mean_std
 from benchmark.reports.rundir import KEYS, RunFolder, load_run, read_folds
 from benchmark.reports.statistics import annotate_rows, per_speaker_table
@@ -126,4 +127,5 @@ def build(run_dir: str | Path | RunFolder) -> Leaderboard:
     summary = summarise(folder.folds)
     rows = wide_table(summary, folder.audit)
     note = annotate_rows(rows, folder)
+    group_flags(rows, folder.path)  # --groups: a significant gap between groups of speakers
     return Leaderboard(folder=folder, summary=summary, rows=rows, note=note, per_speaker=per_speaker_table(folder))

@@ -175,6 +175,9 @@ def legend(board: Leaderboard, width: int = 100) -> list[str]:
             f"gap>{GAP_FLAG:g} (speaker leakage inflates the usual number), few-spk (fewer than {FEW_SPEAKERS} "
             "speakers), dup (exact-duplicate audio), spk-norm (speaker normalisation), failed (folds that did "
             "not run).")
+    if any("group-gap(" in r["flags"] for r in board.rows):
+        text += (" group-gap(column): the gap in UAR between groups of speakers (e.g. gender) is significant at "
+                 f"{100 * ALPHA:g}% by a permutation test over speakers (fairness.md).")
     if board.has_ci:
         text += (f" 95% CI: percentile bootstrap over test speakers ({board.folder.n_resamples} resamples, seed "
                  f"{board.folder.seed}) of the UAR pooled over all test utterances.")

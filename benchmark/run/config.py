@@ -58,6 +58,8 @@ class RunConfig:
     strict: bool = False
     profile: str = "default"
     model_params: dict[str, dict] = field(default_factory=dict)
+    robustness: tuple[str, ...] = ()  # degraded-test conditions or presets (benchmark.run.robustness); () = none
+    groups: tuple[str, ...] = ()  # speaker-level columns (gender, age_band) for the fairness tables
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
 
     def validate(self) -> None:

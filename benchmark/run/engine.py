@@ -62,6 +62,7 @@ from .fitcache import FitCache, fit_key, library_versions, row_digests, rows_dig
 from .fitting import FitRecord, FitSpec, plugin_sources
 from .folder import RunFolderWriter
 from .plan import CORPUS_NORM, Entry, InputSpec, fit_cost, input_for, plan_ablation, plan_entries
+from .robustness import RobustnessPlan, parse_conditions, robust_entries
 
 MAX_SEQUENCE_STEPS = 2000  # padding cap; models then cut to a length chosen from their training clips
 
@@ -106,6 +107,7 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
         for name in model_names:
             tuned(name, make_model(name))  # a model without a grid is a one-line error now, not at every fit
     inputs_of = {m: input_for(m, vector_sets, config.inputs) for m in model_names}
+    conditions, condition_notes = parse_conditions(config.robustness) if config.robustness else ([], [])
     jobs = effective_jobs(config.jobs)
     cache_root = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
 
@@ -118,6 +120,10 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
         say(f"  skipped {skip.path}: {skip.reason}")
     if len(corpus.skipped) > 5:
         say(f"  ... and {len(corpus.skipped) - 5} more (all listed in run.json)")
+    if config.groups:  # a column the corpus lacks is refused before any audio is decoded
+        from benchmark.evaluation.fairness import check_group_columns
+
+        check_group_columns(corpus.table, config.groups)
     split = resolve_split(config.split, corpus.name) if config.split else None
     fold_file = split.fold_file if split else read_fold_file(config.fold_file) if config.fold_file else None
     if fold_file is not None and any(p not in CROSS_CORPUS for p in protocols):
@@ -165,6 +171,10 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
         for note in fold_notes(protocols, table, config.folds, config.loso, fold_file):
             say(f"  {note}")
         audit_report = audit(table, folds, split=split)
+        if config.groups:
+            from benchmark.evaluation.fairness import balance
+
+            audit_report["groups"] = {c: balance(table, c) for c in config.groups}
         timings["protocols_and_audit"] = _lap(clock)
         say("")
         say(format_audit(audit_report))
@@ -172,6 +182,12 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
 
         arrays = build_inputs(feats, input_specs, table, config.speaker_norm, config.corpus_norm)
         grid = Grid(entries + ablation, folds, arrays, table, config, cache_root)
+        if conditions:
+            grid.robust = RobustnessPlan(conditions, robust_entries(entries), condition_notes)
+            clock = time.perf_counter()
+            grid.robust.build(table, folds, input_specs, arrays, config, say)
+            grid.robust.attach(grid)
+            timings["robustness_features"] = _lap(clock)
         clock = time.perf_counter()
         records = grid.run(backend, jobs, dask, say)
         timings["models"] = _lap(clock)
@@ -184,6 +200,10 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
         scored = score_grid(grid, records)
         write_run(writer, scored, table, folds, audit_report, corpus, report, config, argv, timings, grid, backend,
                   split)
+        if grid.robust is not None or config.groups:
+            from benchmark.reports.robustness import write_robustness_and_fairness
+
+            write_robustness_and_fairness(writer, grid, table, config)
         writer.seal()
         write_exports(writer.path)
         if any(m in recipes_for(None) for m in model_names):
@@ -203,6 +223,11 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
     if config.report:
         write_report(run_dir, cache_dir=cache_root if config.use_cache else None)
     say(render_console(run_dir))
+    if grid.robust is not None or config.groups:
+        from benchmark.reports.robustness import console_summary
+
+        say("")
+        say(console_summary(run_dir))
     if (run_dir / "claims.md").is_file():
         say("")
         say((run_dir / "claims.md").read_text().rstrip())
@@ -266,6 +291,7 @@ class Grid:
         self.cache = FitCache(cache_root, persist=config.use_cache)
         self.plugins = plugin_sources(config.plugins)
         self.fits_run = self.fits_cached = 0
+        self.robust: RobustnessPlan | None = None  # degraded test copies each clean fit also predicts
         self.seconds: dict[str, float] = defaultdict(float)
         self.tracebacks: dict[tuple[str, str], str] = {}
         digests = {name: row_digests(X) for name, X in arrays.items()}
@@ -302,13 +328,15 @@ class Grid:
             cached = self.cache.get(key)
             if cached is not None:
                 records[key] = cached
+        for key in self.robust.missing(self.cache) if self.robust else ():
+            records.pop(key, None)  # fitted again (same seed, same result) for the degraded predictions it lacks
         self.fits_cached = len(records)
         todo = sorted((j for k, j in self.jobs.items() if k not in records), key=lambda j: -j.cost)
         parallel, threads = backends.thread_budget(jobs, backend, len(todo))
         if backend == "dask" and dask is not None:
             parallel, threads = dask.workers(), 1
-        todo = [backends.Job(j.key, _with_threads(j.spec, threads), j.input_name, j.train, j.test, j.dev, j.cost)
-                for j in todo]
+        todo = [backends.Job(j.key, _with_threads(j.spec, threads), j.input_name, j.train, j.test, j.dev, j.cost,
+                             self.robust.inputs_of(j.key) if self.robust else ()) for j in todo]
         self.parallel, self.threads = parallel, threads
         for problem in self.cache.problems:
             say(f"  cache: {problem}")
@@ -317,8 +345,11 @@ class Grid:
         bar = tqdm(total=len(todo), desc=f"models ({backend}, {parallel}x{threads})", unit="fit",
                    disable=True if self.config.quiet or not todo else None)
         arrays = {_input_id(k): v for k, v in self.arrays.items()}
+        arrays.update(self.robust.arrays if self.robust else {})
 
         def on_done(job: backends.Job, record: FitRecord) -> None:
+            if self.robust is not None:
+                record = self.robust.take(job.key, record, self.cache)
             if record.traceback:
                 self.tracebacks[(job.spec.model, record.error)] = record.traceback
             self.cache.put(job.key, record)
@@ -539,6 +570,7 @@ def write_run(writer: RunFolderWriter, scored: Scored, table: pd.DataFrame, fold
         "extraction": {"summary": report.summary_line(), "warnings": report.warnings,
                        "cache_problems": report.cache_problems},
         "split": split.provenance() if split else None,
+        **({"robustness": grid.robust.provenance()} if grid.robust is not None else {}),
         "fits": {"backend": backend, "parallel": grid.parallel, "threads_per_fit": grid.threads,
                  "run": grid.fits_run, "cached": grid.fits_cached, "planned": len(grid.jobs),
                  "fit_seconds_per_model": {m: round(s, 3) for m, s in grid.seconds.items()},
