@@ -23,6 +23,9 @@ def add_parser(sub) -> None:
     perf.add_argument("--jobs", type=int, default=None, help="--run: cores (default: all)")
     perf.add_argument("--epochs", type=int, default=3, help="--neural: epochs timed per model (default 3)")
     perf.add_argument("--baseline", action="store_true", help="--neural: also time each model's first working loop")
+    perf.add_argument("--degrade", nargs="?", const="default", metavar="CONDITIONS",
+                      help="instead: the cost per clip of each recording condition of --robustness (default: its "
+                           "default preset) against decoding and analysing the clip, on --files clips")
     perf.add_argument("--opensmile", action="store_true",
                       help="instead: the full bank against openSMILE ComParE_2016 on the same files, one process "
                            "each (needs the opensmile extra)")
@@ -47,6 +50,15 @@ def run(args: argparse.Namespace) -> int:
 
         time_networks(None if args.neural == "all" else [m.strip() for m in args.neural.split(",")], jobs=1,
                       epochs=args.epochs, baseline=args.baseline)
+        return 0
+    if args.degrade:
+        from benchmark.perf.degrade import run_perf_degrade
+
+        from .common import split_list
+
+        run_perf_degrade(split_list(args.degrade, "--degrade"), dataset=args.dataset, data_dir=args.data_dir,
+                         n_files=min(args.files, 200) if args.files != 200 else 40, seed=args.seed,
+                         profile=args.profile)
         return 0
     if args.opensmile:
         from benchmark.perf.bank_vs_opensmile import run_side_by_side
