@@ -127,3 +127,19 @@ def test_bad_flags_are_one_line_errors(tmp_path, capsys, shared_cache, small_cor
                  "--cache-dir", str(shared_cache), *argv])
     err = capsys.readouterr().err
     assert code == 2 and words in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_manifest_column_such_as_age_band_is_kept_for_groups(tmp_path):
+    from benchmark.corpora import load_corpus
+    from benchmark.evaluation.fairness import check_group_columns
+    from tests.conftest import write_tone
+
+    for name in ("a", "b", "c"):
+        write_tone(tmp_path / f"{name}.wav")
+    (tmp_path / "manifest.csv").write_text("path,emotion,speaker,gender,age_band,duration\n"
+                                           "a.wav,angry,s1,f,20-39,99\nb.wav,sad,s1,f,20-39,99\n"
+                                           "c.wav,sad,s2,m,,99\n")
+    table = load_corpus("manifest", tmp_path / "manifest.csv").table.set_index("speaker")
+    assert table.loc["s1", "age_band"].tolist() == ["20-39", "20-39"] and pd.isna(table.loc["s2", "age_band"])
+    assert (table["duration"] < 1).all()  # a column we set ourselves is never taken from the manifest
+    check_group_columns(table.reset_index(), ["age_band", "gender"])
