@@ -55,7 +55,9 @@ def test_a_robustness_run_refits_nothing_and_leaves_the_clean_scores_as_they_wer
         return real(model, X, y, groups, train, dev)
 
     monkeypatch.setattr(fitting, "fit_model", counting)
-    other = tmp_path / "fresh-cache"  # no fit cache: every fit runs, and is counted
+    other = tmp_path / "fresh-cache"  # no fit cache: every fit runs, and is counted (clean features shared)
+    other.mkdir()
+    (other / "features").symlink_to(cache / "features", target_is_directory=True)
     robust = run_benchmark(config(tmp_path, shared_cache, other, robustness=("level@0", "white@5", "babble@5")))
     planned = json.loads((robust.run_dir / "run.json").read_text())["fits"]["planned"]
     assert len(fits) == planned == clean.fits_run  # one fit per clean fold, none for any condition
@@ -92,7 +94,7 @@ def test_a_robustness_run_refits_nothing_and_leaves_the_clean_scores_as_they_wer
 
 
 def test_a_warm_robustness_run_decodes_and_fits_nothing(tmp_path, shared_cache, cache):
-    cfg = config(tmp_path, shared_cache, cache, robustness=("white@10", "clip@0.3"))
+    cfg = config(tmp_path, shared_cache, cache, robustness=("white@10",))
     first = run_benchmark(cfg)
     second = run_benchmark(cfg)
     assert first.fits_run > 0 and second.fits_run == 0
@@ -101,9 +103,21 @@ def test_a_warm_robustness_run_decodes_and_fits_nothing(tmp_path, shared_cache, 
     a = pd.read_csv(first.run_dir / "robustness" / "table.csv")
     b = pd.read_csv(second.run_dir / "robustness" / "table.csv")
     pd.testing.assert_frame_equal(a, b)
-    # another seed draws other noise: another cache entry
-    third = run_benchmark(config(tmp_path, shared_cache, cache, robustness=("white@10",), seed=1))
-    assert json.loads((third.run_dir / "run.json").read_text())["robustness"]["extraction"]["computed"] > 0
+
+
+def test_the_degraded_cache_key_holds_clip_condition_seed_and_babble_sources(tmp_path):
+    from features.degrade import Condition
+    from features.robust import Task, task_key
+    from tests.conftest import write_tone
+
+    a, b, c = (write_tone(tmp_path / f"{n}.wav", seed=i) for i, n in enumerate("abc"))
+    base = Task(str(a), Condition("babble", 5.0), "id", (str(b),))
+    key = task_key(base, 0)
+    assert len(key) == 40 and key == task_key(Task(str(a), Condition("babble", 5.0), "id", (str(b),)), 0)
+    others = [task_key(base, 1), task_key(Task(str(c), base.condition, "id", base.sources), 0),
+              task_key(Task(str(a), Condition("babble", 10.0), "id", base.sources), 0),
+              task_key(Task(str(a), base.condition, "id", (str(c),)), 0)]
+    assert key not in others and len(set(others)) == 4
 
 
 def test_groups_write_fairness_tables_and_the_balance_in_the_audit(tmp_path, shared_cache, cache):
