@@ -147,3 +147,15 @@ def test_condition_names_parse_and_bad_ones_are_one_line_errors():
                        ("clip@1.5", "share of the peak"), ("reverb@0", "RT60"), ("telephone@3", "takes no parameter")):
         with pytest.raises(ConditionError, match=words):
             parse_conditions([bad])
+
+
+def test_perf_degrade_reports_every_condition_against_the_clean_extraction(shared_cache, small_corpus_dir, capsys):
+    from benchmark.perf.degrade import run_perf_degrade
+
+    figures = run_perf_degrade(["white@10", "telephone"], dataset="synthetic", data_dir=str(small_corpus_dir),
+                               n_files=3, features=("rms",), profile="small")
+    assert figures["clips"] == 3 and set(figures["conditions"]) == {"white@10", "telephone"}
+    assert all(c["share_of_clean"] >= 1.0 for c in figures["conditions"].values())  # degrading adds, never saves
+    assert figures["robust_feature_multiple"] == pytest.approx(
+        1 + sum(c["share_of_clean"] for c in figures["conditions"].values()))
+    assert "telephone" in capsys.readouterr().out
