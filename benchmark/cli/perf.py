@@ -26,6 +26,9 @@ def add_parser(sub) -> None:
     perf.add_argument("--duplicates", action="store_true",
                       help="near-duplicate detection: recall per transform and strength, precision, cost per clip "
                            "(on --files clips of the corpus)")
+    perf.add_argument("--degrade", nargs="?", const="default", metavar="CONDITIONS",
+                      help="instead: the cost per clip of each recording condition of --robustness (default: its "
+                           "default preset) against decoding and analysing the clip, on --files clips")
     perf.add_argument("--opensmile", action="store_true",
                       help="instead: the full bank against openSMILE ComParE_2016 on the same files, one process "
                            "each (needs the opensmile extra)")
@@ -60,6 +63,15 @@ def run(args: argparse.Namespace) -> int:
         paths = corpus.table["path"].astype(str).tolist()
         step = max(1, len(paths) // args.files)
         time_duplicates(paths[::step][: args.files], seed=args.seed)
+    if args.degrade:
+        from benchmark.perf.degrade import run_perf_degrade
+
+        from .common import split_list
+
+        run_perf_degrade(split_list(args.degrade, "--degrade"), dataset=args.dataset, data_dir=args.data_dir,
+                         n_files=40 if args.files == 200 else args.files,  # 200 is the bank's default: too many
+                         seed=args.seed,
+                         profile=args.profile)
         return 0
     if args.opensmile:
         from benchmark.perf.bank_vs_opensmile import run_side_by_side

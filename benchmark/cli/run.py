@@ -67,6 +67,13 @@ def add_parser(sub) -> None:
     g.add_argument("--config", metavar="EXPERIMENT.toml",
                    help="an experiment file: every run flag as a key (or a finished run's run.json); flags given "
                         "on the command line override it")
+    g.add_argument("--robustness", nargs="?", const="default", metavar="LIST",
+                   help="also score every model on degraded copies of its test fold: conditions such as white@10, "
+                        "pink@5, babble@0, telephone, mp3, opus, vorbis, reverb@0.6, level@-20, clip@0.3, or presets "
+                        "default, noise, channel, room (comma-separated; default: the default preset)")
+    g.add_argument("--groups", metavar="COLUMNS",
+                   help="fairness: UAR per group of speakers, the gap and its permutation test, for these columns "
+                        "of the corpus (e.g. gender, or age_band from a manifest)")
     e = run.add_argument_group("execution")
     e.add_argument("--backend", choices=("serial", "processes", "dask"),
                    help="where fits run (default: processes when more than one core is given, else serial)")
@@ -93,6 +100,8 @@ def config_from_args(args: argparse.Namespace):
         leaks=tuple(resolve_leaks(split_list(args.leaks, "--leaks"))) if args.leaks else (),
         augment=parse_augment(args.augment) if args.augment else (), balance=args.balance,
         near_duplicates=args.near_duplicates,
+        robustness=tuple(split_list(args.robustness, "--robustness")) if args.robustness else (),
+        groups=tuple(split_list(args.groups, "--groups")) if args.groups else (),
     )
 
 

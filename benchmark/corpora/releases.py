@@ -466,6 +466,7 @@ def _as_table(rows: list[ParsedRow]) -> pd.DataFrame:
 
 
 MANIFEST_REQUIRED = ("path", "emotion", "speaker")
+MANIFEST_RESERVED = {*COLUMNS, "duration", "sample_rate", "channels", "digest", "peak"}  # columns we set ourselves
 
 
 def load_manifest(location: Path) -> Corpus:
@@ -508,6 +509,8 @@ def load_manifest(location: Path) -> Corpus:
         fields = {"emotion": canonical_emotion(label) or label.lower(), "label": label,
                   "speaker": record["speaker"].strip(), "gender": gender,
                   "text": record.get("text", "").strip() or None}
+        # Any other column (age_band, dialect, ...) rides along, for --groups: a value per utterance or None.
+        fields.update({k: str(v).strip() or None for k, v in record.items() if k not in MANIFEST_RESERVED})
         corpus_name = record.get("corpus", "").strip().lower() or "manifest"
         row = _with_audio_info(path, fields, corpus_name, skipped)
         if row is not None:

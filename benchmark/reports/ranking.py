@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark.evaluation.audit import FEW_SPEAKERS
+from benchmark.evaluation.fairness import group_flags
 from benchmark.evaluation.metrics import mean_std
 from benchmark.reports.repeats import annotate_repeats, n_repeats, summarise_repeats
 from benchmark.reports.rundir import KEYS, RunFolder, load_run, read_folds
@@ -142,4 +143,5 @@ def build(run_dir: str | Path | RunFolder) -> Leaderboard:
     rows = wide_table(summary, folder.audit)
     note = annotate_rows(rows, folder)
     annotate_repeats(rows, folder.folds)
+    group_flags(rows, folder.path)  # --groups: a significant gap between groups of speakers
     return Leaderboard(folder=folder, summary=summary, rows=rows, note=note, per_speaker=per_speaker_table(folder))

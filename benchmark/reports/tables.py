@@ -187,6 +187,9 @@ def legend(board: Leaderboard, width: int = 100) -> list[str]:
             "speakers), dup (exact-duplicate audio), spk-norm (speaker normalisation), failed (folds that did "
             "not run), degenerate (folds whose predictions collapse onto one class or whose probabilities do not "
             "vary: a silent failure that scores chance, not a finding).")
+    if any("group-gap(" in r["flags"] for r in board.rows):
+        text += (" group-gap(column): the gap in UAR between groups of speakers (e.g. gender) is significant at "
+                 f"{100 * ALPHA:g}% by a permutation test over speakers (fairness.md).")
     if board.has_ci and not board.has_repeats:
         text += (f" 95% CI: percentile bootstrap over test speakers ({board.folder.n_resamples} resamples, seed "
                  f"{board.folder.seed}) of the UAR pooled over all test utterances.")

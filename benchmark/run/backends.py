@@ -32,6 +32,7 @@ class Job:
     test: np.ndarray
     dev: np.ndarray | None
     cost: float = 1.0  # rough relative cost, for scheduling the longest first
+    extras: tuple[str, ...] = ()  # further inputs whose test rows the fitted model predicts (robustness)
 
 
 OnDone = Callable[[Job, FitRecord], None]
@@ -59,7 +60,8 @@ def thread_environment(threads: int) -> dict[str, str]:
 
 def run_serial(jobs: Sequence[Job], inputs: dict[str, np.ndarray], y, groups, on_done: OnDone) -> None:
     for job in jobs:
-        on_done(job, run_fit(job.spec, inputs[job.input_name], y, groups, job.train, job.test, job.dev))
+        on_done(job, run_fit(job.spec, inputs[job.input_name], y, groups, job.train, job.test, job.dev,
+                             tuple(inputs[e] for e in job.extras)))
 
 
 def run_processes(jobs: Sequence[Job], inputs: dict[str, np.ndarray], y, groups, on_done: OnDone,
@@ -79,7 +81,7 @@ def run_processes(jobs: Sequence[Job], inputs: dict[str, np.ndarray], y, groups,
 
         def submit(executor, job):
             return executor.submit(run_fit, job.spec, paths[job.input_name], y, groups, job.train, job.test,
-                                   job.dev)
+                                   job.dev, tuple(paths[e] for e in job.extras))
 
         # A pool of its own, not loky's process-wide reusable one, which joblib's extraction workers share.
         while queue:
@@ -127,7 +129,7 @@ def run_dask(jobs: Sequence[Job], inputs: dict[str, np.ndarray], y, groups, on_d
     futures = {}
     for job in jobs:
         future = client.submit(run_fit, job.spec, shared[job.input_name], y_f, groups_f, job.train, job.test,
-                               job.dev, key=f"fit-{job.key}", pure=False)
+                               job.dev, tuple(shared[e] for e in job.extras), key=f"fit-{job.key}", pure=False)
         futures[future] = job
     for future in as_completed(list(futures)):
         job = futures[future]

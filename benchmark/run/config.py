@@ -66,6 +66,8 @@ class RunConfig:
     balance: str | None = None  # smote, adasyn, random or class-weight, inside the training fold
     near_duplicates: bool = False  # fingerprint every clip and audit near-duplicate pairs
     system_leaks: dict[str, tuple[str, ...]] = field(default_factory=dict)  # model -> the leaks its system made
+    robustness: tuple[str, ...] = ()  # degraded-test conditions or presets (benchmark.run.robustness); () = none
+    groups: tuple[str, ...] = ()  # speaker-level columns (gender, age_band) for the fairness tables
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
 
     def validate(self) -> None:

@@ -67,6 +67,7 @@ from .folder import RunFolderWriter
 from .machine import machine_info
 from .plan import CORPUS_NORM, Entry, InputSpec, fit_cost, input_for, plan_ablation, plan_entries
 from .repeats import fold_draws, repeat_seeds
+from .robustness import RobustnessPlan, parse_conditions, robust_entries
 
 EXPERIMENT_HEADER = ("The resolved flags of this run: `run_benchmark.py run --config experiment.toml` runs it again\n"
                      "(flags on the command line override these); `reproduce RUN_DIR` compares the two.")
@@ -118,6 +119,7 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
         for name in model_names:
             tuned(name, make_model(name))  # a model without a grid is a one-line error now, not at every fit
     inputs_of = {m: input_for(m, vector_sets, config.inputs) for m in model_names}
+    conditions, condition_notes = parse_conditions(config.robustness) if config.robustness else ([], [])
     jobs = effective_jobs(config.jobs)
     cache_root = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
 
@@ -130,6 +132,10 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
         say(f"  skipped {skip.path}: {skip.reason}")
     if len(corpus.skipped) > 5:
         say(f"  ... and {len(corpus.skipped) - 5} more (all listed in run.json)")
+    if config.groups:  # a column the corpus lacks is refused before any audio is decoded
+        from benchmark.evaluation.fairness import check_group_columns
+
+        check_group_columns(corpus.table, config.groups)
     split = resolve_split(config.split, corpus.name) if config.split else None
     fold_file = split.fold_file if split else read_fold_file(config.fold_file) if config.fold_file else None
     if fold_file is not None and any(p not in CROSS_CORPUS for p in protocols):
@@ -191,6 +197,10 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
             from benchmark.evaluation.duplicates import add_near_duplicates
 
             add_near_duplicates(audit_report, table, folds, jobs)
+        if config.groups:
+            from benchmark.evaluation.fairness import balance
+
+            audit_report["groups"] = {c: balance(table, c) for c in config.groups}
         timings["protocols_and_audit"] = _lap(clock)
         say("")
         say(format_audit(audit_report))
@@ -206,6 +216,12 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
         # augmented rows join the first draw's training folds; --augment with --repeat-folds is refused up front
         grid = Grid(entries + ablation, grid_folds, arrays, grid_table, config, cache_root,
                     draws=None if config.augment else draws, seeds=seeds)
+        if conditions:
+            grid.robust = RobustnessPlan(conditions, robust_entries(entries), condition_notes)
+            clock = time.perf_counter()
+            grid.robust.build(table, folds, input_specs, arrays, config, say)
+            grid.robust.attach(grid)
+            timings["robustness_features"] = _lap(clock)
         clock = time.perf_counter()
         records = grid.run(backend, jobs, dask, say)
         timings["models"] = _lap(clock)
@@ -230,6 +246,10 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
             from .leakrun import write_leakage
 
             write_leakage(writer, leak_rows, config.report)
+        if grid.robust is not None or config.groups:
+            from benchmark.reports.robustness import write_robustness_and_fairness
+
+            write_robustness_and_fairness(writer, grid, table, config)
         writer.seal()
         write_exports(writer.path)
         if any(m in recipes_for(None) for m in model_names):
@@ -256,6 +276,11 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
     if (run_dir / "leakage.md").is_file():
         say("")
         say((run_dir / "leakage.md").read_text().rstrip())
+    if grid.robust is not None or config.groups:
+        from benchmark.reports.robustness import console_summary
+
+        say("")
+        say(console_summary(run_dir))
     if (run_dir / "claims.md").is_file():
         say("")
         say((run_dir / "claims.md").read_text().rstrip())
@@ -330,6 +355,7 @@ class Grid:
         self.cache = FitCache(cache_root, persist=config.use_cache)
         self.plugins = plugin_sources(config.plugins)
         self.fits_run = self.fits_cached = 0
+        self.robust: RobustnessPlan | None = None  # degraded test copies each clean fit also predicts
         self.seconds: dict[str, float] = defaultdict(float)
         self.tracebacks: dict[tuple[str, str], str] = {}
         digests = {name: row_digests(X) for name, X in arrays.items()}
@@ -381,13 +407,15 @@ class Grid:
             cached = self.cache.get(key)
             if cached is not None:
                 records[key] = cached
+        for key in self.robust.missing(self.cache) if self.robust else ():
+            records.pop(key, None)  # fitted again (same seed, same result) for the degraded predictions it lacks
         self.fits_cached = len(records)
         todo = sorted((j for k, j in self.jobs.items() if k not in records), key=lambda j: -j.cost)
         parallel, threads = backends.thread_budget(jobs, backend, len(todo))
         if backend == "dask" and dask is not None:
             parallel, threads = dask.workers(), 1
-        todo = [backends.Job(j.key, _with_threads(j.spec, threads), j.input_name, j.train, j.test, j.dev, j.cost)
-                for j in todo]
+        todo = [backends.Job(j.key, _with_threads(j.spec, threads), j.input_name, j.train, j.test, j.dev, j.cost,
+                             self.robust.inputs_of(j.key) if self.robust else ()) for j in todo]
         self.parallel, self.threads = parallel, threads
         for problem in self.cache.problems:
             say(f"  cache: {problem}")
@@ -396,8 +424,11 @@ class Grid:
         bar = tqdm(total=len(todo), desc=f"models ({backend}, {parallel}x{threads})", unit="fit",
                    disable=True if self.config.quiet or not todo else None)
         arrays = {_input_id(k): v for k, v in self.arrays.items()}
+        arrays.update(self.robust.arrays if self.robust else {})
 
         def on_done(job: backends.Job, record: FitRecord) -> None:
+            if self.robust is not None:
+                record = self.robust.take(job.key, record, self.cache)
             if record.traceback:
                 self.tracebacks[(job.spec.model, record.error)] = record.traceback
             self.cache.put(job.key, record)
@@ -632,6 +663,7 @@ def write_run(writer: RunFolderWriter, scored: Scored, table: pd.DataFrame, fold
         "extraction": {"summary": report.summary_line(), "warnings": report.warnings,
                        "cache_problems": report.cache_problems},
         "split": split.provenance() if split else None,
+        **({"robustness": grid.robust.provenance()} if grid.robust is not None else {}),
         "fits": {"backend": backend, "parallel": grid.parallel, "threads_per_fit": grid.threads,
                  "run": grid.fits_run, "cached": grid.fits_cached, "planned": len(grid.jobs),
                  "fit_seconds_per_model": {m: round(s, 3) for m, s in grid.seconds.items()},

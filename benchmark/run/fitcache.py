@@ -133,7 +133,7 @@ def cache_info(root: Path) -> dict:
     if (root / "features").is_dir():
         for folder in sorted((root / "features").iterdir()):
             parts[f"features/{folder.name}"] = _usage(folder)
-    for name in ("fits", "synthetic"):
+    for name in ("features-degraded", "fits", "synthetic"):  # features-degraded: --robustness copies
         if (root / name).is_dir():
             parts[name] = _usage(root / name)
     return parts
@@ -151,7 +151,8 @@ def clear_cache(root: Path, part: str = "all", older_than_days: float | None = N
     Returns (files removed, bytes freed).
     """
     root = Path(root)
-    folders = {"all": ["features", "fits"], "features": ["features"], "fits": ["fits"]}[part]
+    folders = {"all": ["features", "features-degraded", "fits"], "features": ["features", "features-degraded"],
+               "fits": ["fits"]}[part]
     cutoff = None if older_than_days is None else time.time() - older_than_days * 86400
     removed = freed = 0
     for name in folders:

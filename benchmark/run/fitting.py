@@ -48,11 +48,15 @@ class FitRecord:
     seconds: float = 0.0
     cached: bool = False
     traceback: str = ""
+    extra: list = field(default_factory=list)  # (predictions, proba) of the test rows of each extra input
 
 
 def run_fit(spec: FitSpec, X, y: np.ndarray, groups: np.ndarray, train: np.ndarray, test: np.ndarray,
-            dev: np.ndarray | None = None) -> FitRecord:
+            dev: np.ndarray | None = None, extras: tuple = ()) -> FitRecord:
     """Fit ``spec``'s model on ``X[train]`` and predict ``X[test]``; a failure is returned, never raised.
+
+    ``extras`` are further inputs (arrays or ``.npy`` paths) whose test rows the same fitted model predicts too
+    (degraded copies of the test clips: the model is fitted once, never on them).
 
     ``X`` is an array or the path of a ``.npy`` file (memory-mapped, read once per process). ``dev`` rows, when
     given, are the validation part for models that stop early (a published split's development set).
@@ -66,6 +70,7 @@ def run_fit(spec: FitSpec, X, y: np.ndarray, groups: np.ndarray, train: np.ndarr
         with threadpool_limits(limits=max(1, spec.threads)):
             model = build_model(spec)
             predictions, proba = fit_on_fold(model, X, y, groups, train, test, dev)
+            extra = [predict_rows(model, open_input(E), test) for E in extras]
         classes = np.asarray(getattr(model, "classes_", np.unique(y[train])))
     except Exception as error:  # recorded as a failed fold, shown in every table, traceback in failures.txt
         message = str(error).strip().splitlines()[0] if str(error).strip() else ""
@@ -75,7 +80,14 @@ def run_fit(spec: FitSpec, X, y: np.ndarray, groups: np.ndarray, train: np.ndarr
     best = getattr(model, "best_params_", None)
     return FitRecord("ok", "", predictions.astype(str), proba, classes.astype(str), history,
                      getattr(model, "n_epochs_", None), dict(best) if best else None,
-                     round(time.perf_counter() - start, 3))
+                     round(time.perf_counter() - start, 3), extra=extra)
+
+
+def predict_rows(model, X, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """A fitted model's labels (as strings) and probabilities (or None) for ``X[rows]``."""
+    X_rows = np.asarray(X[rows])
+    proba = np.asarray(model.predict_proba(X_rows), dtype=np.float64) if hasattr(model, "predict_proba") else None
+    return np.asarray(model.predict(X_rows)).astype(str), proba
 
 
 def fit_on_fold(model, X, y: np.ndarray, groups: np.ndarray | None, train: np.ndarray, test: np.ndarray,

@@ -1,0 +1,159 @@
+"""`run --robustness`: the clean fit predicts degraded copies of its test fold; nothing is refitted, clean scores
+do not move, babble never holds a test speaker's audio, and degraded features are cached."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchmark.cli import main
+from benchmark.evaluation.protocols import make_folds
+from benchmark.run import fitting
+from benchmark.run.engine import run_benchmark
+from benchmark.run.robustness import babble_sources
+from tests.test_engine import config
+
+
+@pytest.fixture
+def cache(tmp_path, small_corpus_dir):
+    return tmp_path / "cache"
+
+
+SCORES = ["features", "model", "protocol", "fold", "status", "uar", "wa", "f1"]
+
+
+def _folds(run_dir):
+    return pd.read_csv(run_dir / "folds.csv", keep_default_na=False)[SCORES]
+
+
+def test_babble_sources_are_training_clips_of_other_speakers_never_test_speakers():
+    speakers = np.repeat([f"s{i}" for i in range(6)], 5)
+    table = pd.DataFrame({"speaker": speakers, "emotion": np.tile(list("abcde"), 6), "text": None,
+                          "corpus": "c", "path": [f"{i}.wav" for i in range(30)]})
+    rng = np.random.default_rng(0)
+    for fold in make_folds("speaker", table, 3, 0):
+        test_speakers = set(speakers[fold.test])
+        for row in fold.test:
+            chosen = babble_sources(fold, row, speakers, rng)
+            assert len(chosen) == 4
+            assert set(chosen) <= set(fold.train.tolist())
+            assert not set(speakers[chosen]) & test_speakers
+            assert len(set(speakers[chosen])) == 4  # four distinct talkers (4 training speakers exist)
+
+
+def test_a_robustness_run_refits_nothing_and_leaves_the_clean_scores_as_they_were(tmp_path, shared_cache, cache,
+                                                                                 monkeypatch):
+    clean = run_benchmark(config(tmp_path, shared_cache, cache))
+    fits = []
+    real = fitting.fit_model
+
+    def counting(model, X, y, groups, train, dev=None):
+        fits.append((type(model).__name__, np.asarray(X[train]).copy()))
+        return real(model, X, y, groups, train, dev)
+
+    monkeypatch.setattr(fitting, "fit_model", counting)
+    other = tmp_path / "fresh-cache"  # no fit cache: every fit runs, and is counted (clean features shared)
+    other.mkdir()
+    (other / "features").symlink_to(cache / "features", target_is_directory=True)
+    robust = run_benchmark(config(tmp_path, shared_cache, other, robustness=("level@0", "white@5", "babble@5")))
+    planned = json.loads((robust.run_dir / "run.json").read_text())["fits"]["planned"]
+    assert len(fits) == planned == clean.fits_run  # one fit per clean fold, none for any condition
+    clean_inputs = {X.tobytes() for _, X in fits}
+    assert len(clean_inputs) == planned  # each fit on its own fold's clean training rows
+    pd.testing.assert_frame_equal(_folds(clean.run_dir), _folds(robust.run_dir))
+    # the clean leaderboard is byte-identical
+    assert (clean.run_dir / "leaderboard.md").read_text().split("\n", 3)[3] == \
+        (robust.run_dir / "leaderboard.md").read_text().split("\n", 3)[3]
+
+    degraded = pd.read_csv(robust.run_dir / "robustness" / "predictions.csv", keep_default_na=False)
+    preds = pd.read_csv(robust.run_dir / "predictions.csv", keep_default_na=False)
+    same = degraded[degraded["condition"] == "level@0"].merge(preds, on=["model", "fold", "row"])
+    # a condition that changes nothing gives exactly the clean predictions: rows and folds line up
+    assert len(same) == len(preds) and (same["predicted_x"] == same["predicted_y"]).all()
+    noisy = degraded[degraded["condition"] == "white@5"].merge(preds, on=["model", "fold", "row"])
+    assert (noisy["predicted_x"] != noisy["predicted_y"]).any()
+
+    table = pd.read_csv(robust.run_dir / "robustness" / "table.csv")
+    level = table[table["condition"] == "level@0"]
+    assert (level["delta"] == 0).all() and (level["p_value"] == 1).all()
+    assert table[table["condition"] == "white@5"]["ci_low"].notna().all()
+    info = json.loads((robust.run_dir / "run.json").read_text())["robustness"]
+    assert info["conditions"]["babble@5"]["snr_db"] == 5.0 and info["conditions"]["white@5"]["kind"] == "white"
+    # babble of every test clip came from its fold's training speakers
+    splits = pd.read_csv(robust.run_dir / "splits.csv", keep_default_na=False)
+    splits["speaker"] = splits["speaker"].astype(str)
+    fold_of = splits["test_fold_speaker"].to_numpy()
+    for key, rows in info["babble_source_rows"].items():
+        protocol, row = key.split(":")
+        assert protocol == "speaker"
+        test_speakers = set(splits["speaker"][fold_of == fold_of[int(row)]])
+        assert not set(splits["speaker"][rows]) & test_speakers
+
+
+def test_a_warm_robustness_run_decodes_and_fits_nothing(tmp_path, shared_cache, cache):
+    cfg = config(tmp_path, shared_cache, cache, robustness=("white@10",))
+    first = run_benchmark(cfg)
+    second = run_benchmark(cfg)
+    assert first.fits_run > 0 and second.fits_run == 0
+    extraction = json.loads((second.run_dir / "run.json").read_text())["robustness"]["extraction"]
+    assert extraction["computed"] == 0 and extraction["cache_hits"] == extraction["tasks"] > 0
+    a = pd.read_csv(first.run_dir / "robustness" / "table.csv")
+    b = pd.read_csv(second.run_dir / "robustness" / "table.csv")
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_the_degraded_cache_key_holds_clip_condition_seed_and_babble_sources(tmp_path):
+    from features.degrade import Condition
+    from features.robust import Task, task_key
+    from tests.conftest import write_tone
+
+    a, b, c = (write_tone(tmp_path / f"{n}.wav", seed=i) for i, n in enumerate("abc"))
+    base = Task(str(a), Condition("babble", 5.0), "id", (str(b),))
+    key = task_key(base, 0)
+    assert len(key) == 40 and key == task_key(Task(str(a), Condition("babble", 5.0), "id", (str(b),)), 0)
+    others = [task_key(base, 1), task_key(Task(str(c), base.condition, "id", base.sources), 0),
+              task_key(Task(str(a), Condition("babble", 10.0), "id", base.sources), 0),
+              task_key(Task(str(a), base.condition, "id", (str(c),)), 0)]
+    assert key not in others and len(set(others)) == 4
+
+
+def test_groups_write_fairness_tables_and_the_balance_in_the_audit(tmp_path, shared_cache, cache):
+    result = run_benchmark(config(tmp_path, shared_cache, cache, groups=("gender",)))
+    tests = pd.read_csv(result.run_dir / "fairness_tests.csv")
+    assert set(tests["model"]) == {"svm", "xgboost"} and (tests["column"] == "gender").all()
+    assert np.allclose(tests["min_p"], 2 / 20)  # 3 + 3 speakers: never significant
+    uars = pd.read_csv(result.run_dir / "fairness.csv")
+    assert set(uars["group"]) == {"F", "M"} and (uars["n_speakers"] == 3).all()
+    audit = json.loads((result.run_dir / "audit.json").read_text())
+    assert audit["groups"]["gender"]["speakers"] == {"F": 3, "M": 3}
+    assert "group-gap" not in (result.run_dir / "leaderboard.md").read_text()
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--groups", "height"], "--groups height: the corpus has no such column"),
+    (["--robustness", "hiss@3"], "unknown kind"),
+])
+def test_bad_flags_are_one_line_errors(tmp_path, capsys, shared_cache, small_corpus_dir, argv, words):
+    code = main(["run", "--profile", "small", "--models", "svm", "--out", str(tmp_path), "--quiet",
+                 "--cache-dir", str(shared_cache), *argv])
+    err = capsys.readouterr().err
+    assert code == 2 and words in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_manifest_column_such_as_age_band_is_kept_for_groups(tmp_path):
+    from benchmark.corpora import load_corpus
+    from benchmark.evaluation.fairness import check_group_columns
+    from tests.conftest import write_tone
+
+    for name in ("a", "b", "c"):
+        write_tone(tmp_path / f"{name}.wav")
+    (tmp_path / "manifest.csv").write_text("path,emotion,speaker,gender,age_band,duration\n"
+                                           "a.wav,angry,s1,f,20-39,99\nb.wav,sad,s1,f,20-39,99\n"
+                                           "c.wav,sad,s2,m,,99\n")
+    table = load_corpus("manifest", tmp_path / "manifest.csv").table.set_index("speaker")
+    assert table.loc["s1", "age_band"].tolist() == ["20-39", "20-39"] and pd.isna(table.loc["s2", "age_band"])
+    assert (table["duration"] < 1).all()  # a column we set ourselves is never taken from the manifest
+    check_group_columns(table.reset_index(), ["age_band", "gender"])
