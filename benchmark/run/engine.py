@@ -35,7 +35,7 @@ from benchmark.evaluation.protocols import (
     resolve_protocols,
     validate_fold_file,
 )
-from benchmark.evaluation.splits import resolve_split
+from benchmark.evaluation.splits import partition_folds, resolve_split
 from benchmark.reports import crosscorpus
 from benchmark.reports.html import write_report
 from benchmark.reports.rundir import (
@@ -161,7 +161,9 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
             raise ConfigError("fewer than two emotions left after feature extraction; nothing to classify")
 
         clock = time.perf_counter()
-        folds = {p: make_folds(p, table, config.folds, config.seed, config.loso, fold_file) for p in protocols}
+        by_part = split is not None and bool(split.partition)  # a per-utterance split (MSP-Podcast's partitions)
+        folds = {p: partition_folds(table, split, p) if by_part and p in ("speaker", "speaker+text") else
+                 make_folds(p, table, config.folds, config.seed, config.loso, fold_file) for p in protocols}
         for note in fold_notes(protocols, table, config.folds, config.loso, fold_file):
             say(f"  {note}")
         audit_report = audit(table, folds, split=split)
