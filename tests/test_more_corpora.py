@@ -222,3 +222,93 @@ def test_msppodcast_dimensional_keeps_every_labelled_segment(tmp_path):
     table = corpus.table
     assert len(table) == 9 * 10  # X and O keep their dimensional labels
     assert np.isfinite(table[["arousal", "valence", "dominance"]].to_numpy(float)).all()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Open corpora: each release's names, its quirks, and its EmoBox split
+
+
+def test_emovo_layout(tmp_path):
+    write_tone(tmp_path / "f1" / "dis-f1-b1.wav", seconds=0.1)
+    write_tone(tmp_path / "m3" / "gio-m3-l4.wav", seconds=0.1)
+    write_tone(tmp_path / "m3" / "xyz-m3-l4.wav", seconds=0.1)
+    write_tone(tmp_path / "m3" / "neu-m3-q9.wav", seconds=0.1)
+    corpus = load_corpus("emovo", tmp_path)
+    got = {(r["speaker"], r["gender"], r["emotion"], r["text"]) for r in corpus.table.to_dict("records")}
+    assert got == {("f1", "F", "disgust", "b1"), ("m3", "M", "happy", "l4")}
+    assert sorted(s.reason for s in corpus.skipped) == ["name does not parse as EMOVO (unknown sentence 'q9')",
+                                                       "unknown label 'xyz'"]
+    assert "documented release has 588 utterances, 6 speakers -- this copy differs" in corpus.notes[0]
+
+
+def test_cafe_layout(tmp_path):
+    write_tone(tmp_path / "Colère" / "Faible" / "01-C-1-1.wav", seconds=0.1)
+    write_tone(tmp_path / "Tristesse" / "Fort" / "12-T-2-6.wav", seconds=0.1)
+    write_tone(tmp_path / "Neutre" / "08-N-1-3.wav", seconds=0.1)
+    write_tone(tmp_path / "Neutre" / "13-N-1-3.wav", seconds=0.1)
+    table = load_corpus("cafe", tmp_path).table.set_index("speaker")
+    assert table.loc["01", ["emotion", "gender", "intensity", "text"]].tolist() == ["angry", "M", "low", "s1"]
+    assert table.loc["12", ["emotion", "gender", "intensity"]].tolist() == ["sad", "F", "high"]  # even: a woman
+    assert table.loc["08", "emotion"] == "neutral" and "13" not in table.index
+
+
+def test_subesco_layout_and_its_misnamed_file(tmp_path):
+    write_tone(tmp_path / "F_01_OISHI_S_1_ANGRY_1.wav", seconds=0.1)
+    write_tone(tmp_path / "M_01_RAKIB_S_10_NEUTRAL_5.wav", seconds=0.1)
+    write_tone(tmp_path / "F_02_MONIKA_S_2_SURPRISE_3].wav", seconds=0.1)  # as the release names it
+    table = load_corpus("subesco", tmp_path).table
+    assert sorted(table["speaker"]) == ["F_01", "F_02", "M_01"]  # numbers restart per sex: two people
+    assert set(table.loc[table["speaker"] == "F_02", "emotion"]) == {"surprise"}
+    assert set(table.loc[table["speaker"] == "M_01", "text"]) == {"s10"}
+
+
+def test_shemo_layout(tmp_path):
+    write_tone(tmp_path / "female" / "F01A01.wav", seconds=0.1)
+    write_tone(tmp_path / "male" / "M32W12.wav", seconds=0.1)
+    write_tone(tmp_path / "male" / "M32X12.wav", seconds=0.1)
+    corpus = load_corpus("shemo", tmp_path)
+    got = {(r["speaker"], r["gender"], r["emotion"]) for r in corpus.table.to_dict("records")}
+    assert got == {("F01", "F", "angry"), ("M32", "M", "surprise")}
+    assert corpus.table["text"].isna().all() and len(corpus.skipped) == 1
+
+
+def test_esd_layout_text_ids_and_misfiled_files(tmp_path):
+    write_tone(tmp_path / "0011" / "Angry" / "0011_000351.wav", seconds=0.1)
+    write_tone(tmp_path / "0012" / "Neutral" / "0012_000001.wav", seconds=0.1)
+    write_tone(tmp_path / "0003" / "Surprise" / "train" / "0003_001750.wav", seconds=0.1)
+    write_tone(tmp_path / "0011" / "Happy" / "0011_000351.wav", seconds=0.1)  # an Angry number under Happy
+    corpus = load_corpus("esd", tmp_path)
+    table = corpus.table.set_index("speaker")
+    # the same sentence across emotions and speakers of a language is one text id
+    assert table.loc["0011", "text"] == table.loc["0012", "text"] == "en001"
+    assert table.loc["0011", "emotion"] == "angry" and table.loc["0011", "language"] == "en"
+    assert table.loc["0003", ["emotion", "text", "language", "partition"]].tolist() == ["surprise", "zh350", "zh",
+                                                                                        "train"]
+    assert corpus.skipped[0].reason == "filed under 'Happy' but number 000351 is in the Angry block"
+
+
+@pytest.mark.parametrize("corpus,speakers,folds", [
+    ("cafe", [f"{i:02d}" for i in range(1, 13)], 3),
+    ("emovo", ["f1", "f2", "f3", "m1", "m2", "m3"], 6),
+    ("subesco", [f"{s}_{i:02d}" for s in "FM" for i in range(1, 11)], 5),
+    ("esd", [f"{i:04d}" for i in range(1, 21)], 5),
+    ("iemocap", [f"Ses0{s}{g}" for s in range(1, 6) for g in "FM"], 5),
+])
+def test_emobox_splits_hold_out_every_speaker_once(corpus, speakers, folds):
+    import pandas as pd
+
+    split = resolve_split("emobox", corpus)
+    table = pd.DataFrame({"speaker": np.repeat(speakers, 4), "emotion": ["a", "b"] * 2 * len(speakers),
+                          "text": None, "corpus": corpus})
+    made = make_folds("speaker", table, 5, fold_file=split.fold_file)
+    assert len(made) == folds == split.folds
+    tested = np.concatenate([f.test for f in made])
+    assert sorted(tested.tolist()) == list(range(len(table)))  # every speaker tested exactly once
+    for fold in made:
+        assert not set(table.speaker[fold.test]) & set(table.speaker[fold.train])
+    assert split.speaker_independent
+
+
+def test_emobox_iemocap_is_leave_one_session_out():
+    a, b = resolve_split("emobox", "iemocap").fold_file, resolve_split("loso", "iemocap").fold_file
+    assert sorted((f, s) for f, s, _, _ in a.rows) == sorted((f, s) for f, s, _, _ in b.rows)

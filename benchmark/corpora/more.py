@@ -20,6 +20,11 @@ _MODULES = {
     "msppodcast": ("msppodcast", "MSP-Podcast v1.11+: the challenge's 8 classes, official Train/Development/"
                                  "Test1/Test2 partitions"),
     "msppodcast-all": ("msppodcast", "MSP-Podcast with 'other' (O) as a ninth class"),
+    "emovo": ("open_corpora", "EMOVO (Italian): 6 actors, 14 sentences, 7 emotions, 588 utterances"),
+    "cafe": ("open_corpora", "CaFE (Canadian French): 12 actors, 6 sentences, 7 emotions at 2 intensities, 936"),
+    "subesco": ("open_corpora", "SUBESCO (Bangla): 20 speakers, 10 sentences, 7 emotions, 5 takes, 7000"),
+    "shemo": ("open_corpora", "ShEMO (Persian): 87 speakers, 6 emotions, 3000 utterances"),
+    "esd": ("open_corpora", "ESD (English and Mandarin): 20 speakers, 5 emotions, 350 parallel sentences, 35000"),
 }
 DESCRIPTIONS = {name: text for name, (_, text) in _MODULES.items()}
 
