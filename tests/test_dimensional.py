@@ -202,3 +202,25 @@ def test_cli_targets_need_the_dimensional_task(tmp_path):
 
     assert main(["run", "--targets", "arousal", "--out", str(tmp_path)]) == 2
     assert main(["run", "--task", "dimensional", "--protocols", "cross-corpus", "--out", str(tmp_path)]) == 2
+
+
+def test_dimensional_on_msppodcast_official_partitions(tmp_path):
+    from benchmark.run.config import RunConfig
+    from benchmark.run.dimensional import run_dimensional
+    from tests.test_more_corpora import make_msppodcast
+
+    make_msppodcast(tmp_path / "msp")
+    config = RunConfig(dataset="msppodcast", data_dir=str(tmp_path / "msp"), split="official", features=("rms",),
+                       models=("ridge",), protocols=("speaker",), out=str(tmp_path / "out"), quiet=True, jobs=1,
+                       report=False, bootstrap_resamples=100, use_cache=False)
+    result = run_dimensional(config, ["arousal", "valence", "dominance"])
+    folds = pd.read_csv(result.run_dir / "folds.csv", keep_default_na=False)
+    assert folds["fold_name"].tolist() == ["Test1", "Test2"] and (folds["n_dev"] == 20).all()
+    predictions = pd.read_csv(result.run_dir / "predictions.csv")
+    splits = pd.read_csv(result.run_dir / "splits.csv")
+    assert len(splits) == 90  # X and O segments keep their dimensional labels
+    from benchmark.corpora.more import dimensional_loader
+
+    partition = dimensional_loader("msppodcast")(tmp_path / "msp").table["partition"]
+    assert set(partition[predictions["row"]]) == {"Test1", "Test2"}  # development rows never scored
+    assert "ccc_dominance" in folds

@@ -312,3 +312,28 @@ def test_emobox_splits_hold_out_every_speaker_once(corpus, speakers, folds):
 def test_emobox_iemocap_is_leave_one_session_out():
     a, b = resolve_split("emobox", "iemocap").fold_file, resolve_split("loso", "iemocap").fold_file
     assert sorted((f, s) for f, s, _, _ in a.rows) == sorted((f, s) for f, s, _, _ in b.rows)
+
+
+def test_runs_on_the_official_partitions_and_leave_one_session_out(tmp_path):
+    import pandas as pd
+
+    from benchmark.run.config import RunConfig
+    from benchmark.run.engine import run_benchmark
+
+    make_msppodcast(tmp_path / "msp")
+    common = dict(features=("rms",), models=("svm",), protocols=("speaker",), ablation=False, report=False,
+                  quiet=True, jobs=1, out=str(tmp_path / "out"), bootstrap_resamples=100)
+    result = run_benchmark(RunConfig(dataset="msppodcast", data_dir=str(tmp_path / "msp"), split="official",
+                                     **common))
+    folds = result.folds
+    assert folds["fold_name"].tolist() == ["Test1", "Test2"] and (folds["n_dev"] == 16).all()
+    predictions = pd.read_csv(result.run_dir / "predictions.csv")
+    table = result.corpus.table
+    scored = set(table.loc[predictions["row"], "partition"])
+    assert scored == {"Test1", "Test2"}  # the development part is never scored, the training part never tested
+    assert "f1" in folds and "SI F1" in (result.run_dir / "leaderboard.md").read_text()
+
+    make_iemocap(tmp_path / "iemocap")
+    result = run_benchmark(RunConfig(dataset="iemocap", data_dir=str(tmp_path / "iemocap"), split="loso", **common))
+    per_fold = pd.read_csv(result.run_dir / "splits.csv").groupby("test_fold_speaker")["speaker"].unique()
+    assert [sorted(s) for s in per_fold] == [[f"Ses0{k}F", f"Ses0{k}M"] for k in range(1, 6)]
