@@ -29,8 +29,7 @@ class ScaledRegressor(RegressorMixin, BaseEstimator):
         if not np.isfinite(y).all():
             raise ValueError("targets must be finite numbers on every training row")
         self.n_targets_ = y.shape[1]
-        self.imputer_ = SimpleImputer(strategy="median", keep_empty_features=True).fit(X)
-        self.scaler_ = StandardScaler().fit(self.imputer_.transform(X))
+        self._fit_features(X)
         self.target_scaler_ = StandardScaler().fit(y)
         Xs, ys = self._features(X), self.target_scaler_.transform(y)
         val = None
@@ -41,6 +40,10 @@ class ScaledRegressor(RegressorMixin, BaseEstimator):
                    self.target_scaler_.transform(yv.reshape(-1, 1) if yv.ndim == 1 else yv))
         self._fit_scaled(Xs, ys, None if groups is None else np.asarray(groups), val)
         return self
+
+    def _fit_features(self, X: np.ndarray) -> None:
+        self.imputer_ = SimpleImputer(strategy="median", keep_empty_features=True).fit(X)
+        self.scaler_ = StandardScaler().fit(self.imputer_.transform(X))
 
     def _features(self, X: np.ndarray) -> np.ndarray:
         return np.nan_to_num(self.scaler_.transform(self.imputer_.transform(X)), nan=0.0, posinf=0.0, neginf=0.0)
@@ -155,13 +158,7 @@ class DenseNetworkRegressor(ScaledRegressor):
             train, held = _held_out(len(X), groups, self.validation_fraction, self.random_state)
             validation = (X[held], y[held])
             X, y = X[train], y[train]
-        inputs = keras.Input((X.shape[1],))
-        h = inputs
-        for units in self.hidden:
-            h = keras.layers.Dense(int(units), activation="relu")(h)
-            h = keras.layers.Dropout(self.dropout)(h)
-        outputs = keras.layers.Dense(y.shape[1])(h)
-        model = keras.Model(inputs, outputs)
+        model = self._network(keras, X.shape[1:], y.shape[1])
         model.compile(optimizer=keras.optimizers.Adam(self.learning_rate),
                       loss=ccc_loss if self.loss == "ccc" else "mse")
         callbacks = []
@@ -175,8 +172,73 @@ class DenseNetworkRegressor(ScaledRegressor):
         self.n_epochs_ = len(self.history_.get("loss", []))
         self.model_ = model
 
+    def _network(self, keras, shape, n_targets: int):
+        inputs = keras.Input(shape)
+        h = inputs
+        for units in self.hidden:
+            h = keras.layers.Dense(int(units), activation="relu")(h)
+            h = keras.layers.Dropout(self.dropout)(h)
+        return keras.Model(inputs, keras.layers.Dense(n_targets)(h))
+
     def _predict_scaled(self, X) -> np.ndarray:
         return np.asarray(self.model_.predict(X.astype(np.float32), verbose=0, batch_size=256))
+
+
+class LSTMRegressor(DenseNetworkRegressor):
+    """A recurrent network on frame sequences (NaN-padded (n, T, d), e.g. ``mfcc_frames``) with a linear
+    regression head: masked LSTM layers, the last state, a dense layer, one output per target.
+
+    Fitted on the training rows only: the per-dimension frame standardisation (over real frames), the length the
+    clips are cut to (``length_percentile`` of the training clips' lengths), the target scaling and the early
+    stopping split (development rows, else held-out training speakers).
+    """
+
+    def __init__(self, units: Sequence[int] = (64,), dense: int = 32, dropout: float = 0.2, loss: str = "ccc",
+                 length_percentile: float = 95.0, learning_rate: float = 1e-3, batch_size: int = 32,
+                 max_epochs: int = 40, patience: int = 6, validation_fraction: float = 0.15, random_state: int = 0,
+                 n_jobs: int = 1):
+        self.units = units
+        self.dense = dense
+        self.dropout = dropout
+        self.loss = loss
+        self.length_percentile = length_percentile
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def _fit_features(self, X: np.ndarray) -> None:
+        from features.sequences import choose_length, sequence_lengths
+
+        if X.ndim != 3:
+            raise ModelError("lstm (dimensional) takes frame sequences; give it a sequence set, e.g. mfcc_frames")
+        self.length_ = choose_length(sequence_lengths(X), self.length_percentile)
+        frames = X[:, : self.length_].reshape(-1, X.shape[2])
+        frames = frames[~np.isnan(frames).all(axis=1)]
+        self.frame_mean_ = np.nanmean(frames, axis=0)
+        std = np.nanstd(frames, axis=0)
+        self.frame_std_ = np.where(std > 0, std, 1.0)
+
+    def _features(self, X: np.ndarray) -> np.ndarray:
+        X = X[:, : self.length_]
+        if X.shape[1] < self.length_:
+            X = np.concatenate([X, np.full((len(X), self.length_ - X.shape[1], X.shape[2]), np.nan)], axis=1)
+        padding = np.isnan(X).all(axis=2)
+        out = np.nan_to_num((X - self.frame_mean_) / self.frame_std_, nan=0.0)
+        out[padding] = 0.0  # the mask value: a standardised real frame is never exactly all zeros
+        return out
+
+    def _network(self, keras, shape, n_targets: int):
+        inputs = keras.Input(shape)
+        h = keras.layers.Masking(mask_value=0.0)(inputs)
+        for i, units in enumerate(self.units):
+            h = keras.layers.LSTM(int(units), return_sequences=i < len(self.units) - 1)(h)
+        h = keras.layers.Dropout(self.dropout)(h)
+        h = keras.layers.Dense(int(self.dense), activation="relu")(h)
+        return keras.Model(inputs, keras.layers.Dense(n_targets)(h))
 
 
 def ccc_loss(y_true, y_pred):
@@ -209,6 +271,7 @@ class RegressorSpec:
     description: str
     neural: bool = False
     default_input: str | None = None  # None: the vector bank chosen with --features
+    input_kind: str = "vector"  # or "sequence": NaN-padded frames of the set ``default_input``
 
 
 REGRESSORS: dict[str, RegressorSpec] = {spec.name: spec for spec in (
@@ -218,6 +281,8 @@ REGRESSORS: dict[str, RegressorSpec] = {spec.name: spec for spec in (
                   default_input="classic"),
     RegressorSpec("dnn", DenseNetworkRegressor, "dense network 256-128-64 with a linear head, 1-CCC loss",
                   neural=True),
+    RegressorSpec("lstm", LSTMRegressor, "LSTM on MFCC frames with a linear head, 1-CCC loss", neural=True,
+                  default_input="mfcc_frames", input_kind="sequence"),
 )}
 DEFAULT_REGRESSORS = ("svr", "ridge", "xgboost")
 

@@ -224,3 +224,21 @@ def test_dimensional_on_msppodcast_official_partitions(tmp_path):
     partition = dimensional_loader("msppodcast")(tmp_path / "msp").table["partition"]
     assert set(partition[predictions["row"]]) == {"Test1", "Test2"}  # development rows never scored
     assert "ccc_dominance" in folds
+
+
+def test_lstm_regression_head_on_padded_frames_fits_lengths_on_training_clips():
+    from features.sequences import pad_sequences
+
+    rng = np.random.default_rng(4)
+    lengths = rng.integers(5, 12, size=60)
+    sequences = [rng.normal(size=(n, 3)).astype(np.float32) + k % 3 for k, n in enumerate(lengths)]
+    X = pad_sequences(sequences, 40)  # one padding width for all; the training clips decide the cut
+    Y = np.array([[q[:, 0].mean(), q[:, 1].std()] for q in sequences])
+    model = make_regressor("lstm", units=(8,), dense=8, max_epochs=3, patience=2)
+    model.fit(X[:50], Y[:50], groups=np.repeat(list("abcde"), 10))
+    assert model.length_ == int(np.ceil(np.percentile(lengths[:50], 95)))
+    frames = np.concatenate(sequences[:50])
+    assert np.allclose(model.frame_mean_, frames.mean(axis=0), atol=1e-4)  # training frames only, no padding
+    assert model.predict(X[50:]).shape == (10, 2)
+    with pytest.raises(Exception, match="takes frame sequences"):
+        make_regressor("lstm", max_epochs=1).fit(X[:, :, 0], Y)

@@ -31,7 +31,7 @@ from benchmark.evaluation.protocols import (
 from benchmark.evaluation.regression import regression_scores
 from benchmark.evaluation.splits import partition_folds, resolve_split
 from benchmark.reports import dimensional as report
-from features import GROUPS, extract, load_plugins, resolve
+from features import GROUPS, extract, load_plugins, pad_sequences, resolve
 from features.bank import effective_jobs
 from features.cache import default_cache_dir
 from models.regression import DEFAULT_REGRESSORS, REGRESSORS, make_regressor, resolve_regressors
@@ -41,6 +41,7 @@ from .fitcache import row_digests, rows_digest
 from .folder import RunFolderWriter
 
 TARGETS = ("arousal", "valence", "dominance")
+MAX_SEQUENCE_STEPS = 2000  # padding cap, as in the categorical run; models cut to a length from their training clips
 FORMAT = 1
 
 
@@ -149,7 +150,9 @@ def run_dimensional(config: RunConfig, targets: Sequence[str], argv: Sequence[st
         raise ConfigError(f"--protocols {crossing[0]}: not available for --task dimensional")
     vector_sets = resolve(list(config.features))
     inputs = {m: (REGRESSORS[m].default_input or None) for m in names}
-    inputs = {m: tuple(resolve(i)) if i else tuple(vector_sets) for m, i in inputs.items()}
+    inputs = {m: (i,) if REGRESSORS[m].input_kind == "sequence" else tuple(resolve(i)) if i else tuple(vector_sets)
+              for m, i in inputs.items()}
+    sequence_sets = sorted({inputs[m][0] for m in names if REGRESSORS[m].input_kind == "sequence"})
     jobs = effective_jobs(config.jobs)
     cache_root = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
 
@@ -164,8 +167,9 @@ def run_dimensional(config: RunConfig, targets: Sequence[str], argv: Sequence[st
     if fold_file is not None:
         validate_fold_file(fold_file, corpus.table["speaker"].astype(str).unique())
 
-    needed = sorted({s for sets in inputs.values() for s in sets})
-    feats = extract(corpus.table, needed, config.analysis, cache_dir=config.cache_dir, use_cache=config.use_cache,
+    needed = sorted({s for sets in inputs.values() for s in sets} - set(sequence_sets))
+    feats = extract(corpus.table, needed, config.analysis, sequence_sets=sequence_sets, cache_dir=config.cache_dir,
+                    use_cache=config.use_cache,
                     jobs=jobs, plugins=config.plugins, content_hash=config.content_hash,
                     progress=None if not config.quiet else False)
     say(f"features: {feats.report.summary_line()}")
@@ -182,7 +186,13 @@ def run_dimensional(config: RunConfig, targets: Sequence[str], argv: Sequence[st
     say(format_audit(audit_report))
     say("")
 
-    arrays = {sets: feats.matrix(list(sets))[0].astype(np.float64) for sets in set(inputs.values())}
+    arrays = {}
+    for sets in set(inputs.values()):
+        if sets[0] in sequence_sets:
+            sequences = feats.sequences[sets[0]]
+            arrays[sets] = pad_sequences(sequences, min(max(len(q) for q in sequences), MAX_SEQUENCE_STEPS))
+        else:
+            arrays[sets] = feats.matrix(list(sets))[0].astype(np.float64)
     digests = {sets: row_digests(X.astype(np.float32)) for sets, X in arrays.items()}
     cache = RegressionCache(cache_root, config.use_cache)
     code = _code_digest()
