@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -65,6 +66,12 @@ def fit_regression(model: str, params: dict, seed: int, X: np.ndarray, Y: np.nda
     ``X[test]``. Test targets are never read. A failure is returned as ``{"error": ...}``, never raised."""
     from threadpoolctl import threadpool_limits
 
+    from .backends import keep_workers_alive, thread_environment
+
+    # One thread per fit whatever the backend (TensorFlow reads these at import, in a fresh worker), and loky's
+    # leak guard raised so that a worker keeps its TensorFlow import between fits.
+    os.environ.update(thread_environment(1))
+    keep_workers_alive()
     start = time.perf_counter()
     try:
         with threadpool_limits(limits=1):
