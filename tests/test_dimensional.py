@@ -242,3 +242,12 @@ def test_lstm_regression_head_on_padded_frames_fits_lengths_on_training_clips():
     assert model.predict(X[50:]).shape == (10, 2)
     with pytest.raises(Exception, match="takes frame sequences"):
         make_regressor("lstm", max_epochs=1).fit(X[:, :, 0], Y)
+
+
+def test_flags_the_dimensional_task_does_not_take_are_refused(tmp_path):
+    from benchmark.run.config import ConfigError, RunConfig
+    from benchmark.run.dimensional import run_dimensional
+
+    for flags in ({"tune": True}, {"speaker_norm": True}, {"backend": "dask"}):
+        with pytest.raises(ConfigError, match="not available for --task dimensional"):
+            run_dimensional(RunConfig(out=str(tmp_path), quiet=True, **flags), ["arousal"])

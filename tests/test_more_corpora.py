@@ -337,3 +337,14 @@ def test_runs_on_the_official_partitions_and_leave_one_session_out(tmp_path):
     result = run_benchmark(RunConfig(dataset="iemocap", data_dir=str(tmp_path / "iemocap"), split="loso", **common))
     per_fold = pd.read_csv(result.run_dir / "splits.csv").groupby("test_fold_speaker")["speaker"].unique()
     assert [sorted(s) for s in per_fold] == [[f"Ses0{k}F", f"Ses0{k}M"] for k in range(1, 6)]
+
+
+def test_describe_prints_the_counts_papers_print(tmp_path, capsys):
+    from benchmark.cli import main
+
+    make_iemocap(tmp_path)
+    assert main(["describe", "--dataset", "iemocap", "--data-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "IEMOCAP 4class task (happy and excited merged): 100 utterances" in out
+    assert "the full release gives 5531 (neutral 1708, happy 1636, angry 1103, sad 1084)" in out
+    assert "per session (the leave-one-session-out test folds): Ses01 20, Ses02 20" in out

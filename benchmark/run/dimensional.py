@@ -152,6 +152,11 @@ def run_dimensional(config: RunConfig, targets: Sequence[str], argv: Sequence[st
             raise ConfigError(f"--set {name}.{next(iter(params), '')}: {name!r} is not a regressor of this run")
         make_regressor(name, **params)
     protocols = resolve_protocols(",".join(config.protocols))
+    unsupported = [flag for flag, on in (("--backend dask", config.backend == "dask"), ("--tune", config.tune),
+                                         ("--speaker-norm", config.speaker_norm), ("--corpus-norm", config.corpus_norm),
+                                         ("--input", bool(config.inputs))) if on]
+    if unsupported:
+        raise ConfigError(f"{unsupported[0]}: not available for --task dimensional (yet); leave it out")
     crossing = [p for p in protocols if p in CROSS_CORPUS]
     if crossing:
         raise ConfigError(f"--protocols {crossing[0]}: not available for --task dimensional")
