@@ -39,6 +39,8 @@ def _describe(args) -> int:
             for speaker, counts in summary["per_speaker"].items()]
     rows.append(["all"] + [summary["emotions"][e] for e in emotions] + [summary["utterances"]])
     print(tabulate(rows, ["speaker", *emotions, "total"], tablefmt="simple"))
+    for note in summary["notes"]:  # e.g. IEMOCAP's counts as papers print them, MSP-Podcast's partitions
+        print(note)
     _print_skipped(summary["skipped"])
     return 0
 

@@ -54,6 +54,10 @@ def add_parser(sub) -> None:
     g.add_argument("--near-duplicates", action="store_true",
                    help="audit near-duplicate audio (re-encoded, resampled, trimmed, gain-changed copies) by a "
                         "log-mel fingerprint, within and across corpora and across training and test")
+    g.add_argument("--task", choices=("categorical", "dimensional"), default="categorical",
+                   help="categorical (emotion classes, default) or dimensional (regression of --targets, CCC)")
+    g.add_argument("--targets", help="dimensional task: comma-separated targets, e.g. arousal,valence,dominance "
+                                     "(default arousal,valence)")
     g.add_argument("--out", default="results", help="where run folders are written (default: results)")
     g.add_argument("--quiet", action="store_true", help="no progress bars or tables, just the run folder")
     g.add_argument("--no-report", action="store_true", help="skip report.html and the plots")
@@ -129,8 +133,29 @@ def run(args: argparse.Namespace) -> int:
     from .experiment import apply_config_file, experiment_of
 
     args = apply_config_file(args)
+    if args.task == "dimensional" or args.targets:
+        return _run_dimensional(args)
     try:
         result = run_benchmark(config_from_args(args), args.argv, experiment=experiment_of(args))
+    except RunFailed as failed:
+        print(f"run_benchmark.py: {failed}", flush=True)
+        return 1
+    if args.quiet:
+        print(result.run_dir)
+    return 0
+
+
+def _run_dimensional(args: argparse.Namespace) -> int:
+    from benchmark.run.dimensional import run_dimensional
+    from benchmark.run.engine import RunFailed
+
+    from .common import UsageError
+
+    if args.task != "dimensional":
+        raise UsageError("--targets needs --task dimensional")
+    try:
+        result = run_dimensional(config_from_args(args), split_list(args.targets or "arousal,valence", "--targets"),
+                                 args.argv)
     except RunFailed as failed:
         print(f"run_benchmark.py: {failed}", flush=True)
         return 1

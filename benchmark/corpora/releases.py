@@ -19,6 +19,8 @@ from features.audio import AudioError, probe
 from features.errors import UserInputError
 
 from .emotions import canonical_emotion
+from .more import DESCRIPTIONS as MORE_DATASETS
+from .more import loader as more_loader
 
 COLUMNS = ["path", "emotion", "label", "speaker", "gender", "text", "corpus"]
 AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".aifc", ".au", ".snd", ".m4a",
@@ -258,6 +260,8 @@ DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in (
     DatasetSpec("emodb", "Berlin EmoDB: 10 speakers, 10 texts, 7 emotions"),
     DatasetSpec("manifest", "any corpus: a CSV with path,emotion,speaker[,text,gender]"),
 )}
+# Releases with label files, loaded by their own modules (iemocap.py, msppodcast.py, open_corpora.py).
+DATASETS.update({name: DatasetSpec(name, text) for name, text in MORE_DATASETS.items()})
 DATASET_ALIASES = {"crema-d": "cremad", "crema_d": "cremad", "builtin": "synthetic", "csv": "manifest"}
 
 
@@ -301,6 +305,8 @@ def load_corpus(
         corpus = _load_folder(name, root, parse_synthetic)
     elif name == "manifest":
         corpus = load_manifest(_require_dir(name, data_dir, allow_file=True))
+    elif name in MORE_DATASETS:
+        corpus = more_loader(name)(_require_dir(name, data_dir))
     else:
         root = _require_dir(name, data_dir)
         parser = {

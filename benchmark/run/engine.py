@@ -36,7 +36,7 @@ from benchmark.evaluation.protocols import (
     resolve_protocols,
     validate_fold_file,
 )
-from benchmark.evaluation.splits import resolve_split
+from benchmark.evaluation.splits import partition_folds, resolve_split
 from benchmark.reports import crosscorpus
 from benchmark.reports.html import write_report
 from benchmark.reports.rundir import (
@@ -183,9 +183,15 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
                                 " other files, labels or speakers")
 
         clock = time.perf_counter()
+        by_part = split is not None and bool(split.partition)  # a per-utterance split (MSP-Podcast's partitions)
+
+        def draw_folds(protocol: str, seed: int) -> list[Fold]:
+            if by_part and protocol in ("speaker", "speaker+text"):
+                return partition_folds(table, split, protocol)  # fixed partitions: the same in every draw
+            return make_folds(protocol, table, config.folds, seed, config.loso, fold_file)
+
         seeds = repeat_seeds(config.seed, config.repeats)
-        draws = fold_draws(protocols, seeds, config.repeat_folds,
-                           lambda p, s: make_folds(p, table, config.folds, s, config.loso, fold_file))
+        draws = fold_draws(protocols, seeds, config.repeat_folds, draw_folds)
         folds = draws[0]
         for note in fold_notes(protocols, table, config.folds, config.loso, fold_file):
             say(f"  {note}")

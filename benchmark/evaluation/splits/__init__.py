@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from benchmark.evaluation.protocols import FoldFile, ProtocolError, read_fold_file
+from benchmark.evaluation.protocols import Fold, FoldFile, ProtocolError, read_fold_file
 
 HERE = Path(__file__).resolve().parent
 INDEX = HERE / "index.json"
@@ -36,18 +36,22 @@ class PublishedSplit:
     text_note: str = ""
     cite: str = ""
     published: dict | None = field(default=None, compare=False)
+    partition: str = ""  # a per-utterance split: the table column naming each row's part (MSP-Podcast)
 
     @property
-    def fold_file(self) -> FoldFile:
-        return read_fold_file(self.path)
+    def fold_file(self) -> FoldFile | None:
+        return None if self.partition else read_fold_file(self.path)
 
     @property
     def has_dev(self) -> bool:
+        if self.partition:
+            return True
         return any(part == "dev" for _, _, part, _ in self.fold_file.rows)
 
     def provenance(self) -> dict:
         """JSON-ready: for run.json, the audit and ``list``."""
-        return {"name": self.name, "corpus": self.corpus, "file": self.path.name, "folds": self.folds,
+        return {"name": self.name, "corpus": self.corpus, "file": "" if self.partition else self.path.name,
+                "folds": self.folds, "partition": self.partition,
                 "holds_out": self.holds_out, "source": self.source, "url": self.url, "version": self.version,
                 "speaker_independent": self.speaker_independent, "text_independent": self.text_independent,
                 "text_note": self.text_note, "cite": self.cite, "has_dev": self.has_dev, "published": self.published}
@@ -59,10 +63,10 @@ def _index() -> tuple[PublishedSplit, ...]:
     splits = []
     for e in entries:
         splits.append(PublishedSplit(
-            name=e["name"], corpus=e["corpus"], path=HERE / e["file"], folds=int(e["folds"]),
+            name=e["name"], corpus=e["corpus"], path=HERE / (e["file"] or ""), folds=int(e["folds"]),
             holds_out=e["holds_out"], source=e["source"], url=e["url"], version=e["version"],
             speaker_independent=bool(e["speaker_independent"]), text_independent=bool(e["text_independent"]),
-            text_note=e.get("text_note", ""), cite=e.get("cite", ""), published=e.get("published")))
+            text_note=e.get("text_note", ""), cite=e.get("cite", ""), published=e.get("published"), partition=e.get("partition") or ""))
     return tuple(splits)
 
 
@@ -92,6 +96,48 @@ def resolve_split(name: str, corpus_name: str) -> PublishedSplit:
                         f"{listing}{hint})")
 
 
+TRAIN_PARTS, DEV_PARTS = ("Train",), ("Development",)
+
+
+def partition_folds(table, split: PublishedSplit, protocol: str = "speaker") -> list[Fold]:
+    """A per-utterance published split as folds: train on the ``Train`` rows, the ``Development`` rows as the
+    development part (early stopping and tuning only, never scored), one fold per test partition present
+    (``Test1``, ``Test2``, ... in order), named after it.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The corpus table, with the column ``split.partition``.
+    split : PublishedSplit
+        A split with ``partition`` set.
+    protocol : str
+        The protocol the folds are recorded under.
+
+    Returns
+    -------
+    list of Fold
+
+    Raises
+    ------
+    ProtocolError
+        The table has no such column, or no training or no test rows.
+    """
+    import numpy as np
+
+    column = split.partition
+    if column not in table:
+        raise ProtocolError(f"--split {split.name}: the corpus has no {column!r} column ({split.corpus} only)")
+    part = table[column].astype(str).to_numpy()
+    train = np.flatnonzero(np.isin(part, TRAIN_PARTS))
+    dev = np.flatnonzero(np.isin(part, DEV_PARTS))
+    tests = sorted({p for p in part.tolist() if p.startswith("Test")})
+    if not len(train) or not tests:
+        raise ProtocolError(f"--split {split.name}: needs Train rows and at least one Test partition; found "
+                            f"{', '.join(sorted(set(part.tolist()))) or 'none'}")
+    return [Fold(protocol, i, train, np.flatnonzero(part == name), dev if len(dev) else None, name)
+            for i, name in enumerate(tests)]
+
+
 def format_splits() -> str:
     """The table ``list`` prints: name, corpus, folds, speaker-/text-independent, what it holds out, source."""
     from tabulate import tabulate
@@ -103,4 +149,4 @@ def format_splits() -> str:
                     tablefmt="simple", disable_numparse=True)
 
 
-__all__ = ["PublishedSplit", "ProtocolError", "format_splits", "list_splits", "resolve_split"]
+__all__ = ["PublishedSplit", "ProtocolError", "format_splits", "list_splits", "partition_folds", "resolve_split"]
