@@ -14,15 +14,23 @@ class RecurrentClassifier(SequenceInput, KerasClassifier):
     picks its length (``length``, or the ``length_percentile`` of the training clips' lengths) and a
     per-dimension frame normaliser from the training frames only; padding is masked, so it never counts.
 
+    The training parameters (``learning_rate``, ``max_epochs``, ...) are those of
+    :class:`~models.neural.training.KerasClassifier`.
+
     Parameters
     ----------
-    cell : ``"lstm"`` or ``"gru"``.
-    bidirectional : run the cell both ways and concatenate the final states.
-    units : units of the recurrent layer.
-    dense, dropout : dense ReLU layers after it, each followed by dropout.
-    length, length_percentile, normalise : see :class:`~models.neural.training.SequenceInput`.
-    frame_pool : average each run of this many frames into one step (fewer steps, faster).
-    The training parameters are those of :class:`~models.neural.training.KerasClassifier`.
+    cell : {"lstm", "gru"}
+        The recurrent cell.
+    bidirectional : bool
+        Run the cell both ways and concatenate the final states.
+    units : int
+        Units of the recurrent layer.
+    dense, dropout : sequence of int, float
+        Dense ReLU layers after it, each followed by dropout at this rate.
+    length, length_percentile, normalise : int or None, float, str or None
+        See :class:`~models.neural.training.SequenceInput`.
+    frame_pool : int
+        Average each run of this many frames into one step (fewer steps, faster).
     """
 
     input_kind = "sequence"
