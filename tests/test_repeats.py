@@ -245,3 +245,15 @@ def test_cell_verdicts_use_twice_the_seed_sd():
     no_spread = {**base, "seed_sd": None}
     verdicts = {c["field"]: c["verdict"] for c in compare_records([no_spread], [{**no_spread, "uar_mean": 0.501}])}
     assert verdicts["uar_mean"] == DIFFERENT
+
+
+def test_a_parameter_set_to_null_survives_the_experiment_file():
+    """TOML has no null: ``--set svm.clip=null`` is kept as the flag's strings and reads back as None."""
+    from benchmark.cli.common import parse_model_params
+    from benchmark.cli.experiment import experiment_of, run_parser
+
+    _, parser = run_parser()
+    args = parser.parse_args(["--set", "svm.clip=null", "--set", "svm.C=3"])
+    recorded = experiment_of(args)
+    assert recorded["set"] == ["svm.clip=null", "svm.C=3"]
+    assert parse_model_params(tomllib.loads(to_toml(recorded))["set"]) == {"svm": {"clip": None, "C": 3}}

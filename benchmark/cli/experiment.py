@@ -159,7 +159,9 @@ def experiment_of(args: argparse.Namespace) -> dict:
         if key == "input":
             value = parse_inputs(value)
         elif key == "set":
-            value = parse_model_params(value)
+            params = parse_model_params(value)
+            # TOML has no null: a parameter set to null (--set svm.clip=null) keeps the flag's own strings
+            value = list(value) if any(v is None for p in params.values() for v in p.values()) else params
         elif key == "analysis":
             value = {k.strip(): parse_value(v) for k, _, v in (item.partition("=") for item in value)}
         elif key == "plugin":
