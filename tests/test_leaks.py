@@ -215,3 +215,49 @@ def test_run_leaks_writes_the_marked_table_and_reuses_the_fit_cache(tmp_path, sm
     again = run_benchmark(cfg, log=second.append)
     assert any(x.startswith("leaks: logreg: 0 fit(s) run") for x in second), second
     assert pd.read_csv(again.run_dir / "leakage.csv").equals(frame)
+
+
+def test_claims_name_each_seeds_leaks_with_a_source():
+    from benchmark.seeds.claims import load_claims
+    from benchmark.seeds.decompose import system_leaks
+
+    claims = load_claims()
+    leaks = system_leaks(claims["recipe"])
+    assert leaks["seed001_gru"] == ("speakers", "epoch-on-test", "test-in-train")
+    assert leaks["seed003_dnn"] == ()  # its README names no split: no leak is invented
+    for row in claims.itertuples():
+        assert all(x in LEAKS for x in leaks[row.recipe])
+        assert row.leak_sources, row.recipe  # every entry says where it comes from
+
+
+def test_system_plan_removes_each_leak_in_turn_and_the_chain_prints(tmp_path):
+    import json
+
+    from benchmark.run.leakrun import WITH_LEAKS, plan_system
+    from benchmark.seeds.decompose import claims_leaks_table, render_claims_leaks
+
+    table, X = corpus()
+    y, g = table["emotion"].to_numpy(), table["speaker"].to_numpy()
+    variants = plan_system(("speakers", "test-in-train"), all_folds(table), X, y, g, 0, None)
+    assert set(variants) == {"honest", WITH_LEAKS, "without speakers", "without test-in-train"}
+    assert variants["without speakers"].leaks == ("test-in-train",)
+    # the printed chain from a leakage.csv of system rows
+    base = dict(model="seed001_gru", features="f", kind="system", tools="", ci_low=1.0, ci_high=2.0,
+                reference_uar=np.nan, inflation=np.nan, n_test=10, n_speakers=2, status="ok", error="", what="")
+    rows = [dict(base, row="honest", leaky=False, leaks="", reference="", uar=50.0, acc=52.0, p_value=np.nan),
+            dict(base, row=WITH_LEAKS, leaky=True, leaks="speakers+test-in-train", reference="honest", uar=95.0,
+                 acc=96.0, p_value=0.01),
+            dict(base, row="without speakers", leaky=True, leaks="test-in-train", reference=WITH_LEAKS, uar=90.0,
+                 acc=91.0, p_value=0.2),
+            dict(base, row="without test-in-train", leaky=True, leaks="speakers", reference=WITH_LEAKS, uar=70.0,
+                 acc=71.0, p_value=0.02)]
+    pd.DataFrame(rows).to_csv(tmp_path / "leakage.csv", index=False)
+    (tmp_path / "run.json").write_text(json.dumps({"dataset": "tess"}))
+    chain = claims_leaks_table(tmp_path)
+    steps = list(chain["step"])
+    assert steps[0] == "claim" and steps[1].startswith(WITH_LEAKS) and steps[-2] == "honest SI"
+    by = chain.set_index("step")
+    assert by.loc["- test-in-train (removed)", "change"] == pytest.approx(-25.0)
+    assert by.loc["honest SI", "change"] == pytest.approx(-44.0)
+    assert by.loc["unexplained (claim - with its leaks)", "acc"] == pytest.approx(100.0 - 96.0)  # TESS claim
+    assert "unexplained" in render_claims_leaks(chain)

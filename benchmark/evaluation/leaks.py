@@ -107,19 +107,19 @@ class Augmented:
 
 
 def base_folds(leaks: Sequence[str], folds: dict[str, list[Fold]], base: str | None = None
-               ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(train, test) corpus rows per fold: speaker folds, stratified ones under ``speakers``, and under
+               ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+    """(train, test, dev) corpus rows per fold (dev: a published split's development rows, else None): speaker folds, stratified ones under ``speakers``, and under
     ``sentences`` the speaker+text test rows with the speaker folds' training rows (every sentence of the training
     speakers, the test sentences included). ``base`` names a protocol to take as it is (a twin's reference).
     """
     if base is not None:
-        return [(f.train, f.test) for f in _need(folds, base, "the reference")]
+        return [(f.train, f.test, f.dev) for f in _need(folds, base, "the reference")]
     if "speakers" in leaks:
-        return [(f.train, f.test) for f in _need(folds, "stratified", "speakers")]
+        return [(f.train, f.test, f.dev) for f in _need(folds, "stratified", "speakers")]
     if "sentences" in leaks:
-        return [(s.train, t.test) for s, t in zip(_need(folds, HONEST, "sentences"),
-                                                   _need(folds, "speaker+text", "sentences"), strict=True)]
-    return [(f.train, f.test) for f in _need(folds, HONEST, "every leak")]
+        return [(s.train, t.test, s.dev) for s, t in zip(_need(folds, HONEST, "sentences"),
+                                                         _need(folds, "speaker+text", "sentences"), strict=True)]
+    return [(f.train, f.test, f.dev) for f in _need(folds, HONEST, "every leak")]
 
 
 def _need(folds: dict[str, list[Fold]], protocol: str, why: str) -> list[Fold]:
@@ -205,7 +205,7 @@ def build_variant(name: str, leaks: Sequence[str], tools: Sequence[str], folds: 
         X_all, y_all, g_all, source = X, y, groups, np.arange(n)
     every = np.arange(len(X_all))
     out = []
-    for index, (train, test) in enumerate(base_folds(leaks, folds, base)):
+    for index, (train, test, base_dev) in enumerate(base_folds(leaks, folds, base)):
         fitted: dict = {}
         if "augment-before-split" in leaks:
             copies = np.arange(n, len(X_all))  # every clip's copies, the test clips' included
@@ -238,7 +238,7 @@ def build_variant(name: str, leaks: Sequence[str], tools: Sequence[str], folds: 
             fitted.update(oversample_rows=fit_rows, synthetic=np.arange(start, len(Xf)))
         if "test-in-train" in leaks:
             train_rows = np.concatenate([train_rows, test])
-        dev = test.copy() if "epoch-on-test" in leaks else None
+        dev = test.copy() if "epoch-on-test" in leaks else base_dev
         fitted["source"] = source
         out.append(FoldInput(index, np.ascontiguousarray(Xf), yf, gf, np.sort(train_rows), np.asarray(test), dev,
                              fitted))

@@ -160,6 +160,24 @@ def _claims_html(claims: pd.DataFrame) -> str:
                                                                                                    "system")))
 
 
+def _leakage_html(path: Path) -> str:
+    """The decomposition table, its waterfall lines and plots, when the run measured leaks (``run --leaks``)."""
+    from benchmark.reports import leakage
+
+    frame = leakage.read_leakage(path)
+    if frame is None:
+        return ""
+    table = leakage.decomposition_table(frame)
+    headers = [str(c) for c in table.columns]
+    out = table_html(headers, [[str(v) for v in row] for row in table.itertuples(index=False)],
+                     left=("model", "features", "row", "against", "note"))
+    lines = [x for x in leakage.render(path, "md").splitlines() if " on " in x and " = " in x]
+    out += "".join(f"<p><code>{_e(x)}</code></p>" for x in lines)
+    for png in sorted(path.glob("leakage_*.png")):
+        out += f'<figure><img src="{_e(png.name)}" alt="{_e(png.stem)}"></figure>'
+    return out
+
+
 def render_html(board: Leaderboard, plots: list[plotting.Plot]) -> str:
     """The report page for a leaderboard and its saved plots."""
     folder = board.folder
@@ -188,6 +206,10 @@ def render_html(board: Leaderboard, plots: list[plotting.Plot]) -> str:
 
     if folder.claims is not None:
         sections.append(("claims", "Claims checked", _claims_html(folder.claims)))
+    leak_html = _leakage_html(folder.path)
+    if leak_html:
+        sections.append(("leakage", "Leakage decomposition (LEAK rows are deliberately leaky; never ranked)",
+                         leak_html))
 
     p_headers, p_body, p_protocol = per_speaker_cells(board)
     speaker_html = _figure_html(by_name["per_speaker"]) if "per_speaker" in by_name else ""

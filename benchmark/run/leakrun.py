@@ -93,7 +93,7 @@ def run_leak_rows(model: str, features: str, variants: dict[str, Variant], param
             candidates = [{**params, **c} for c in _combinations(DEFAULT_GRIDS[model])]
         for fold in variant.folds:
             d = row_digests(fold.X)
-            dev = fold.dev if neural else None
+            dev = fold.dev  # as the run's grid passes it, so that the honest row shares its fits
             for candidate in candidates:
                 tune = variant.tune == "inner"
                 key = fit_key(model, {**canonical(candidate), "__tune__": tune}, code, seed, versions,
@@ -157,12 +157,9 @@ def score_variants(model: str, features: str, variants: dict[str, Variant], plan
     """One row per variant: UAR with its speaker-bootstrap interval, and against its reference the inflation
     in points with the paired permutation test over speakers."""
     honest = variants["honest"]
-    n = int(np.sum([len(f.test) for f in honest.folds]))
-    y = np.empty(n, dtype=object)
-    groups = np.empty(n, dtype=object)
-    for fold in honest.folds:
-        y[fold.test] = fold.y[fold.test]
-        groups[fold.test] = fold.groups[fold.test]
+    first = honest.folds[0]  # the honest array holds exactly the corpus rows, in table order
+    n = len(first.X)
+    y, groups = first.y.astype(object), first.groups.astype(object)
     pooled = {name: _pooled(v, planned, records, n) for name, v in variants.items()}
     rows = []
     for name, variant in variants.items():
