@@ -184,6 +184,7 @@ class KerasClassifier(LabelledClassifier):
         self.best_epoch_ = int(np.argmin(val_loss)) + 1 if val_loss and self.restore_best else self.n_epochs_
         self.n_train_ = len(y)
         self.epoch_seconds_ = curves.seconds
+        self.epoch_cpu_seconds_ = curves.cpu_seconds
 
     def _proba(self, X) -> np.ndarray:
         inputs = list(self._inputs(X))
@@ -210,10 +211,16 @@ def _keras_fit(keras, model, params, inputs, y, val_inputs, val_y, weights, sche
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=params.learning_rate),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     curves = Curves()
-    started = [0.0]
-    callbacks = [keras.callbacks.LambdaCallback(
-        on_epoch_begin=lambda epoch, logs=None: started.__setitem__(0, time.perf_counter()),
-        on_epoch_end=lambda epoch, logs=None: curves.seconds.append(time.perf_counter() - started[0]))]
+    started = [0.0, 0.0]
+
+    def begin(epoch, logs=None):
+        started[:] = [time.perf_counter(), time.process_time()]
+
+    def end(epoch, logs=None):
+        curves.seconds.append(time.perf_counter() - started[0])
+        curves.cpu_seconds.append(time.process_time() - started[1])
+
+    callbacks = [keras.callbacks.LambdaCallback(on_epoch_begin=begin, on_epoch_end=end)]
     validation_data = None
     if val_inputs is not None:
         validation_data = (_keras_x(val_inputs), val_y)
