@@ -1,4 +1,9 @@
-"""Faster recurrent layers on CPU with Keras's weights, initialisers and results (to float rounding).
+"""Candidate recurrent layers for CPU with Keras's weights, initialisers and results (to float rounding).
+
+Measured against Keras's own layers by ``python -m benchmark.perf.neural --layers keras,hoisted,fused`` and,
+on this project's CPU (AVX-512, oneDNN on), slower: the networks use Keras's layers; these stay so the
+comparison can be re-run on other machines (``models.neural.recurrent.LAYERS`` selects them). See
+``docs/speed.md``.
 
 Keras's ``LSTM`` and ``GRU`` run, off the GPU, a ``tf.while_loop`` over the time steps whose every step is a
 few small ops forward and more backward: the input projection ``x_t @ kernel`` and the recurrent product
