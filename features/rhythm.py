@@ -9,7 +9,6 @@ speech.
 from __future__ import annotations
 
 import numpy as np
-import scipy.signal
 
 PAUSE_DB = 30.0  # below the clip's 95th-percentile frame level
 MIN_PAUSE_S = 0.05
@@ -73,6 +72,7 @@ def rhythm(voiced: np.ndarray, energy_db: np.ndarray, frame_rate: float) -> np.n
     out["pause_rate"] = p_len.size / speech_seconds
     width = max(1, int(round(0.05 * frame_rate)))
     smooth = np.convolve(energy_db, np.ones(width) / width, mode="same")
+    import scipy.signal  # deferred: seconds of import a run on cached features never needs
     peaks, _ = scipy.signal.find_peaks(smooth, prominence=NUCLEUS_PROMINENCE_DB,
                                        distance=max(1, int(0.1 * frame_rate)))
     peaks = peaks[voiced[peaks]]

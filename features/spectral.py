@@ -19,7 +19,6 @@ from functools import lru_cache
 
 import numpy as np
 import scipy.fft
-import scipy.signal
 
 from .derived import derived
 
@@ -87,6 +86,7 @@ def log_bands(bands: np.ndarray) -> np.ndarray:
 
 def rasta(log_bands_: np.ndarray) -> np.ndarray:
     """RASTA band-pass filter along time (rows are bands), started from rest."""
+    import scipy.signal  # deferred: seconds of import a run on cached features never needs
     return scipy.signal.lfilter(RASTA_B, RASTA_A, log_bands_, axis=1)
 
 

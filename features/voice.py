@@ -19,7 +19,6 @@ from functools import lru_cache
 
 import numpy as np
 import scipy.fft
-import scipy.signal
 
 from .derived import derived
 
@@ -166,6 +165,7 @@ def perturbation(y: np.ndarray, sr: float, hop: float, f0: np.ndarray,
     if -z.min() > z.max():  # follow the polarity of the larger excursions
         z = -z
     shortest = sr / np.percentile(f0[voiced], 95)
+    import scipy.signal  # deferred: seconds of import a run on cached features never needs
     peaks, _ = scipy.signal.find_peaks(z, height=0.01 * z.max(), distance=max(1, int(0.7 * shortest)))
     if peaks.size < 3:
         return empty, empty.copy(), empty.copy()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_corpus_args
+from .common import UsageError, add_corpus_args
 
 
 def add_parser(sub) -> None:
@@ -29,6 +29,13 @@ def add_parser(sub) -> None:
     perf.add_argument("--degrade", nargs="?", const="default", metavar="CONDITIONS",
                       help="instead: the cost per clip of each recording condition of --robustness (default: its "
                            "default preset) against decoding and analysing the clip, on --files clips")
+    perf.add_argument("--startup", action="store_true",
+                      help="instead: a run's fixed costs (imports, TensorFlow, worker start-up, numba compilation), "
+                           "each in a fresh process")
+    perf.add_argument("--nkululeko", action="store_true",
+                      help="instead: this project end to end beside nkululeko on the same corpus (needs nkululeko)")
+    perf.add_argument("--nkululeko-python", metavar="PYTHON",
+                      help="--nkululeko: an interpreter that imports nkululeko (default: this one)")
     perf.add_argument("--opensmile", action="store_true",
                       help="instead: the full bank against openSMILE ComParE_2016 on the same files, one process "
                            "each (needs the opensmile extra)")
@@ -63,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
         paths = corpus.table["path"].astype(str).tolist()
         step = max(1, len(paths) // args.files)
         time_duplicates(paths[::step][: args.files], seed=args.seed)
+        return 0
     if args.degrade:
         from benchmark.perf.degrade import run_perf_degrade
 
@@ -72,6 +80,19 @@ def run(args: argparse.Namespace) -> int:
                          n_files=40 if args.files == 200 else args.files,  # 200 is the bank's default: too many
                          seed=args.seed,
                          profile=args.profile)
+        return 0
+    if args.startup:
+        from benchmark.perf.startup import run_startup
+        from features.bank import effective_jobs
+
+        run_startup(jobs=effective_jobs(args.jobs))
+        return 0
+    if args.nkululeko:
+        from benchmark.perf.nkululeko import run_side_by_side as beside_nkululeko
+
+        if not args.dataset or not args.data_dir:
+            raise UsageError("perf --nkululeko needs --dataset and --data-dir (a real corpus, e.g. emodb)")
+        beside_nkululeko(args.dataset, args.data_dir, args.nkululeko_python, seed=args.seed)
         return 0
     if args.opensmile:
         from benchmark.perf.bank_vs_opensmile import run_side_by_side

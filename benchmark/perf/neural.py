@@ -10,6 +10,13 @@ threads. ``--baseline`` also times the first working configuration (Keras's ``mo
 input frame a step), so before and after come from one run.
 
     python -m benchmark.perf.neural [--models lstm,cnn1d] [--epochs 3] [--jobs 2] [--baseline] [--full]
+                                    [--layers keras,hoisted,fused] [--onednn] [--json]
+
+Every epoch is timed twice: wall seconds, and the process's CPU seconds. On a machine shared with other work
+the CPU figures are the reliable ones (they do not count the time spent waiting for a core), so the CPU ratio
+(GFLOP per CPU-second of an epoch over the matmul's) is the efficiency figure. ``--layers`` times candidate
+recurrent layers (:mod:`models.neural.fused`) beside Keras's; ``--onednn`` times every model with TensorFlow's
+oneDNN kernels off and on, in alternating child processes (the setting is process-wide).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ UNTUNED = {"frame_pool": 1}
 TRAIN_CLIPS = 1150
 VALIDATION_FRACTION = 0.15
 SECONDS = (3.0, 4.0)
+RECURRENT = ("LSTM", "GRU", "FusedLSTM", "HoistedLSTM", "HoistedGRU")
 
 
 def synthetic_input(default_input: str | None, n: int, rng: np.random.Generator, y: np.ndarray) -> np.ndarray:
@@ -52,8 +60,12 @@ def synthetic_input(default_input: str | None, n: int, rng: np.random.Generator,
     return X
 
 
-def matmul_gflops(jobs: int, size: int = 1024, repeats: int = 20) -> float:
-    """Attainable float32 throughput: the best of several timed ``size``^3 matmuls in TensorFlow."""
+def matmul_gflops(jobs: int, size: int = 1024, repeats: int = 20, cpu: bool = False) -> float:
+    """Attainable float32 throughput: the best of several timed ``size``^3 matmuls in TensorFlow.
+
+    ``cpu``: per second of the process's CPU time (all its threads) instead of wall time; on a shared machine
+    the CPU figure does not count the time spent waiting for a core.
+    """
     from models.neural.training import import_tensorflow
 
     tf = import_tensorflow(jobs)
@@ -61,11 +73,12 @@ def matmul_gflops(jobs: int, size: int = 1024, repeats: int = 20) -> float:
     b = tf.random.normal((size, size), seed=2)
     matmul = tf.function(lambda x, y: tf.linalg.matmul(x, y), jit_compile=False)
     matmul(a, b).numpy()
+    clock = time.process_time if cpu else time.perf_counter
     best = float("inf")
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = clock()
         matmul(a, b).numpy()
-        best = min(best, time.perf_counter() - start)
+        best = min(best, clock() - start)
     return 2 * size**3 / best / 1e9
 
 
@@ -84,9 +97,9 @@ def forward_flops(model, steps: float | None = None) -> float:
         elif kind in ("Conv1D", "Conv2D"):
             kernel = np.prod(layer.kernel_size)
             total += 2 * kernel * in_shape[-1] * layer.filters * np.prod(out_shape[1:-1])
-        elif kind in ("LSTM", "GRU", "Bidirectional"):
+        elif kind in RECURRENT or kind == "Bidirectional":
             cell_layer = layer.forward_layer if kind == "Bidirectional" else layer
-            gates = 4 if type(cell_layer).__name__ == "LSTM" else 3
+            gates = 4 if "LSTM" in type(cell_layer).__name__ else 3
             units = cell_layer.units
             features = in_shape[-1]
             n_steps = in_shape[1] if in_shape[1] is not None else steps
@@ -96,7 +109,7 @@ def forward_flops(model, steps: float | None = None) -> float:
 
 def _weight_layers(model):
     for layer in model.layers:
-        if type(layer).__name__ in ("Dense", "Conv1D", "Conv2D", "LSTM", "GRU", "Bidirectional"):
+        if type(layer).__name__ in ("Dense", "Conv1D", "Conv2D", "Bidirectional", *RECURRENT):
             yield layer
 
 
@@ -109,10 +122,12 @@ def time_model(
     tuned: bool = True,
     attainable: float | None = None,
     overrides: dict | None = None,
+    layers: str = "keras",
+    attainable_cpu: float | None = None,
 ) -> dict:
     """Train ``name`` on a RAVDESS-sized synthetic fold; epochs and FLOPs as described in the module."""
     from models import make_model
-    from models.neural import DEFAULT_INPUTS, training
+    from models.neural import DEFAULT_INPUTS, recurrent, training
 
     rng = np.random.default_rng(seed)
     n = int(TRAIN_CLIPS / (1 - VALIDATION_FRACTION)) + 1
@@ -124,16 +139,20 @@ def time_model(
     if not tuned:  # the first working loop: Keras's model.fit, every frame a step
         model.set_params(**{k: v for k, v in UNTUNED.items() if k in model.get_params()})
     cap = int(make_model(name).max_epochs)
-    saved = dict(training.LOOP)
+    saved, saved_layers = dict(training.LOOP), dict(recurrent.LAYERS)
     training.LOOP["keras_fit"] = not tuned
+    recurrent.LAYERS["recurrent"] = layers
     try:
         start = time.perf_counter()
         model.fit(X, np.array([f"e{c}" for c in y]), groups=speakers)
         elapsed = time.perf_counter() - start
     finally:
         training.LOOP.update(saved)
+        recurrent.LAYERS.update(saved_layers)
     seconds = model.epoch_seconds_
     later = float(np.median(seconds[1:])) if len(seconds) > 1 else seconds[0]
+    cpu = model.epoch_cpu_seconds_
+    later_cpu = float(np.median(cpu[1:])) if len(cpu) > 1 else cpu[0]
     inputs = model._inputs(X[:200])
     steps = float(inputs[1].sum(axis=1).mean()) if len(inputs) > 1 else None
     fwd = forward_flops(model.model_, steps)
@@ -144,6 +163,7 @@ def time_model(
     result = {
         "model": name,
         "tuned": tuned,
+        "layers": layers,
         "train": model.n_train_,
         "validation": n_val,
         "first_epoch_s": seconds[0],
@@ -154,9 +174,13 @@ def time_model(
         "fold_measured": full,
         "gflop_per_epoch": per_epoch_flops / 1e9,
         "achieved_gflops": achieved,
+        "epoch_cpu_s": later_cpu,
+        "achieved_cpu_gflops": per_epoch_flops / later_cpu / 1e9,
     }
     if attainable:
         result["ratio"] = achieved / attainable
+    if attainable_cpu:
+        result["cpu_ratio"] = result["achieved_cpu_gflops"] / attainable_cpu
     return result
 
 
@@ -166,45 +190,120 @@ def run(
     epochs: int = 3,
     baseline: bool = False,
     full: bool = False,
+    layers: tuple[str, ...] = ("keras",),
 ) -> list[dict]:
-    """Time every neural model (or ``models``); print one line per model and configuration."""
+    """Time every neural model (or ``models``); print one line per model and configuration.
+
+    ``layers``: recurrent layer variants to time for the recurrent models (``keras``, ``hoisted``, ``fused``;
+    see :mod:`models.neural.fused`); the first is the reference of the ``vs`` column.
+    """
     from models import MODELS
+    from models.neural.training import onednn_setting
 
     names = models or [m for m, spec in MODELS.items() if spec.neural]
     attainable = matmul_gflops(jobs)
-    print(f"attainable: float32 1024^3 matmul, {jobs} thread(s): {attainable:.1f} GFLOP/s")
+    attainable_cpu = matmul_gflops(jobs, cpu=True)
+    print(f"attainable: float32 1024^3 matmul, {jobs} thread(s), oneDNN {'on' if onednn_setting() == '1' else 'off'}"
+          f": {attainable:.1f} GFLOP/s wall, {attainable_cpu:.1f} GFLOP per CPU-second")
     print(
-        f"{'model':<16} {'loop':<8} {'1st ep s':>8} {'ep s':>7} {'fold s':>8} {'GFLOP/ep':>9} "
-        f"{'GFLOP/s':>8} {'ratio':>6}"
+        f"{'model':<16} {'loop':<8} {'layers':<8} {'1st ep s':>8} {'ep s':>7} {'fold s':>8} {'GFLOP/ep':>9} "
+        f"{'GFLOP/s':>8} {'ratio':>6} {'ep CPU-s':>8} {'CPU ratio':>9} {'vs':>6}"
     )
     rows = []
     for name in names:
+        recurrent_model = "lstm" in name or "gru" in name
+        reference = None
         for tuned in [False, True] if baseline else [True]:
-            r = time_model(name, jobs, epochs, full=full, tuned=tuned, attainable=attainable)
-            rows.append(r)
-            fold = f"{r['fold_s']:.0f}{'' if full else '*'}"
-            print(
-                f"{name:<16} {'tuned' if tuned else 'untuned':<8} {r['first_epoch_s']:8.1f} "
-                f"{r['epoch_s']:7.2f} {fold:>8} {r['gflop_per_epoch']:9.1f} {r['achieved_gflops']:8.1f} "
-                f"{r['ratio']:6.3f}",
-                flush=True,
-            )
+            for variant in layers if (tuned and recurrent_model) else layers[:1]:
+                r = time_model(name, jobs, epochs, full=full, tuned=tuned, attainable=attainable,
+                               layers=variant, attainable_cpu=attainable_cpu)
+                rows.append(r)
+                if reference is None and tuned:
+                    reference = r["epoch_cpu_s"]
+                versus = f"{reference / r['epoch_cpu_s']:5.2f}x" if tuned and reference else ""
+                fold = f"{r['fold_s']:.0f}{'' if full else '*'}"
+                print(
+                    f"{name:<16} {'tuned' if tuned else 'untuned':<8} {variant:<8} {r['first_epoch_s']:8.1f} "
+                    f"{r['epoch_s']:7.2f} {fold:>8} {r['gflop_per_epoch']:9.1f} {r['achieved_gflops']:8.1f} "
+                    f"{r['ratio']:6.3f} {r['epoch_cpu_s']:8.2f} {r['cpu_ratio']:9.3f} {versus:>6}",
+                    flush=True,
+                )
     if not full:
         print(
             "* fold = first epoch + later epochs x (epoch cap - 1) + set-up: the cap, before early stopping"
         )
+    print("CPU ratio: GFLOP per CPU-second of an epoch over the matmul's, robust to a shared machine; vs: later "
+          "epochs' CPU time of the first layer variant over this one's")
     return rows
 
 
+def compare_onednn(models: list[str], jobs: int = 1, epochs: int = 3, rounds: int = 2) -> dict[str, float]:
+    """Each model's later-epoch CPU seconds with oneDNN off over on, in alternating child processes.
+
+    The setting is process-wide (fixed at TensorFlow's import), hence a child per setting and round; the
+    median over ``rounds`` is printed per model.
+    """
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    seconds: dict[tuple[str, str], list[float]] = {}
+    for _ in range(rounds):
+        for setting in ("0", "1"):
+            done = subprocess.run(
+                [sys.executable, "-m", "benchmark.perf.neural", "--models", ",".join(models), "--jobs", str(jobs),
+                 "--epochs", str(epochs), "--json"],
+                cwd=root, capture_output=True, text=True, check=False,
+                env={**os.environ, "SER_TF_ONEDNN": setting, "PYTHONPATH": str(root)},
+            )
+            if done.returncode != 0:
+                raise RuntimeError(f"perf --neural child failed:\n{done.stderr[-2000:]}")
+            for row in json.loads(done.stdout.splitlines()[-1]):
+                seconds.setdefault((row["model"], setting), []).append(row["epoch_cpu_s"])
+    ratios = {}
+    print(f"oneDNN off / on, later-epoch CPU seconds, median of {rounds} alternating rounds, {jobs} thread(s)")
+    for name in models:
+        off, on = (float(np.median(seconds[name, s])) for s in ("0", "1"))
+        ratios[name] = off / on
+        print(f"  {name:<16} off {off:6.2f} CPU-s   on {on:6.2f} CPU-s   {off / on:5.2f}x")
+    return ratios
+
+
 def main() -> None:
+    import contextlib
+    import io
+    import json
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", help="comma-separated; default: every neural model")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--baseline", action="store_true", help="also time the untuned loop")
     parser.add_argument("--full", action="store_true", help="train whole folds (early stopping) instead")
+    parser.add_argument("--layers", default="keras",
+                        help="recurrent layer variants to time, comma-separated: keras, hoisted, fused")
+    parser.add_argument("--onednn", action="store_true",
+                        help="instead: oneDNN off against on, in alternating child processes")
+    parser.add_argument("--json", action="store_true", help="print the rows as one JSON line at the end")
     args = parser.parse_args()
-    run(args.models.split(",") if args.models else None, args.jobs, args.epochs, args.baseline, args.full)
+    models = args.models.split(",") if args.models else None
+    if args.onednn:
+        from models import MODELS
+
+        compare_onednn(models or [m for m, spec in MODELS.items() if spec.neural], args.jobs, args.epochs)
+        return
+    layers = tuple(v.strip() for v in args.layers.split(",") if v.strip())
+    unknown = sorted(set(layers) - {"keras", "hoisted", "fused"})
+    if unknown:
+        parser.error(f"--layers: unknown variant(s) {', '.join(unknown)} (keras, hoisted, fused)")
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out) if args.json else contextlib.nullcontext():
+        rows = run(models, args.jobs, args.epochs, args.baseline, args.full, layers)
+    if args.json:
+        print(json.dumps(rows, default=float))
 
 
 if __name__ == "__main__":

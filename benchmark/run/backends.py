@@ -54,8 +54,8 @@ def thread_environment(threads: int) -> dict[str, str]:
     """What every worker process is started with: BLAS, OpenMP and TensorFlow threads from the budget."""
     value = str(max(1, threads))
     return {"OMP_NUM_THREADS": value, "OPENBLAS_NUM_THREADS": value, "MKL_NUM_THREADS": value,
-            "TF_NUM_INTRAOP_THREADS": value, "TF_NUM_INTEROP_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3",
-            "TF_ENABLE_ONEDNN_OPTS": "0"}
+            "TF_NUM_INTRAOP_THREADS": value, "TF_NUM_INTEROP_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    # oneDNN is decided in every process alike by models.neural.training.import_tensorflow (SER_TF_ONEDNN)
 
 
 def run_serial(jobs: Sequence[Job], inputs: dict[str, np.ndarray], y, groups, on_done: OnDone) -> None:

@@ -58,6 +58,10 @@ def library_versions(neural: bool) -> dict[str, str]:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = "absent"
+    if neural:  # oneDNN's kernels and Eigen's differ by float rounding: a fit made with one is not the other's
+        from models.neural.training import onednn_setting
+
+        versions["tf-onednn"] = onednn_setting()
     return versions
 
 

@@ -41,6 +41,7 @@ class Curves:
     val_loss: list[float] = field(default_factory=list)
     val_accuracy: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
+    cpu_seconds: list[float] = field(default_factory=list)  # the process's CPU time: robust to a busy machine
 
     def as_history(self) -> dict[str, list[float]]:
         return {"loss": self.loss, "accuracy": self.accuracy, "val_loss": self.val_loss,
@@ -79,7 +80,7 @@ class EpochLoop:
         plateau = _Plateau(*schedule.plateau) if schedule.plateau else None
         best_weights = None
         for epoch in range(int(schedule.max_epochs)):
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             permutation = tf.constant(order.permutation(len(y)).astype(np.int32))
             loss, correct = self._epoch(x, labels, permutation)
             curves.loss.append(float(loss) / len(y))
@@ -89,6 +90,7 @@ class EpochLoop:
                 curves.val_loss.append(val_loss)
                 curves.val_accuracy.append(val_accuracy)
             curves.seconds.append(time.perf_counter() - start)
+            curves.cpu_seconds.append(time.process_time() - cpu)
             if verbose:
                 print(_epoch_line(epoch, schedule.max_epochs, curves), flush=True)
             if val_inputs is None:

@@ -99,14 +99,29 @@ class RecurrentClassifier(SequenceInput, KerasClassifier):
         )
 
 
+LAYERS = {"recurrent": "keras"}  # "hoisted" or "fused": the candidate layers perf --neural --layers times
+
+
 def recurrent_layer(keras, cell: str, units: int, return_sequences: bool = False, jit: bool = False):
-    """An LSTM or GRU layer; under XLA without the cuDNN path, which XLA cannot compile (unused on CPU)."""
+    """An LSTM or GRU layer; under XLA without the cuDNN path, which XLA cannot compile (unused on CPU).
+
+    Keras's own layers: the candidates of :mod:`models.neural.fused` were slower on this project's CPU
+    (``perf --neural --layers``); ``LAYERS["recurrent"]`` selects one for that comparison.
+    """
     cudnn = False if jit else "auto"
-    if cell == "lstm":
-        return keras.layers.LSTM(units, return_sequences=return_sequences, use_cudnn=cudnn)
-    if cell == "gru":
-        return keras.layers.GRU(units, return_sequences=return_sequences, use_cudnn=cudnn)
-    raise ValueError(f"cell must be 'lstm' or 'gru', got {cell!r}")
+    if cell not in ("lstm", "gru"):
+        raise ValueError(f"cell must be 'lstm' or 'gru', got {cell!r}")
+    variant = LAYERS["recurrent"]
+    if variant == "keras":
+        layer = keras.layers.LSTM if cell == "lstm" else keras.layers.GRU
+    else:
+        from .fused import fused_layers
+
+        candidates = fused_layers(keras)
+        names = {("lstm", "hoisted"): "HoistedLSTM", ("lstm", "fused"): "FusedLSTM", ("gru", "hoisted"): "HoistedGRU",
+                 ("gru", "fused"): "HoistedGRU"}
+        layer = candidates[names[cell, variant]]
+    return layer(units, return_sequences=return_sequences, use_cudnn=cudnn)
 
 
 class LSTMClassifier(RecurrentClassifier):

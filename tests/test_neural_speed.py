@@ -1,0 +1,213 @@
+"""Speed work on the networks and a run's fixed costs: results unchanged, nothing timed.
+
+- the candidate recurrent layers (models.neural.fused) compute Keras's LSTM/GRU to float rounding, forward and
+  backward, from the same seeded initial weights, for any mask (gaps included) and both directions;
+- TensorFlow's oneDNN kernels, now on, give bit-identical fits in another process (the backends' identity);
+- the run's entry point does not import scipy.signal or TensorFlow;
+- the perf helpers parse and write what they claim (import log, nkululeko's experiment).
+"""
+
+from __future__ import annotations
+
+import configparser
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from features.errors import UserInputError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def tf():
+    from models.neural.training import import_tensorflow
+
+    return import_tensorflow(1)
+
+
+def _sequences(n=6, steps=9, dims=5, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, steps, dims)).astype(np.float32)
+    lengths = np.array([9, 7, 4, 9, 1, 6])[:n]
+    mask = np.arange(steps)[None, :] < lengths[:, None]
+    mask[3, 2:4] = False  # a gap inside a clip: Keras keeps the state over masked steps
+    x[~mask] = 0.0
+    return x, mask
+
+
+def _model(tf, layer_class, units, bidirectional, x_shape):
+    from models.neural.training import private_layer_seeds
+
+    keras = tf.keras
+    keras.utils.set_random_seed(3)
+    with private_layer_seeds(3):
+        frames = keras.Input(x_shape[1:])
+        mask = keras.Input(x_shape[1:2], dtype="bool")
+        layer = layer_class(units)
+        if bidirectional:
+            layer = keras.layers.Bidirectional(layer)
+        return keras.Model([frames, mask], keras.layers.Dense(3)(layer(frames, mask=mask)))
+
+
+def _gradients(tf, model, x, mask):
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(model([x, mask], training=True) ** 2)
+    return [np.asarray(g) for g in tape.gradient(loss, model.trainable_variables)]
+
+
+@pytest.mark.parametrize("candidate,reference", [("FusedLSTM", "LSTM"), ("HoistedLSTM", "LSTM"),
+                                                 ("HoistedGRU", "GRU")])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_candidate_layers_compute_keras_layers_to_float_rounding(tf, candidate, reference, bidirectional):
+    from models.neural.fused import fused_layers
+
+    keras = tf.keras
+    x, mask = _sequences()
+    ours = _model(tf, fused_layers(keras)[candidate], 4, bidirectional, x.shape)
+    theirs = _model(tf, getattr(keras.layers, reference), 4, bidirectional, x.shape)
+    for a, b in zip(ours.get_weights(), theirs.get_weights(), strict=True):  # same seeded initial weights
+        np.testing.assert_array_equal(a, b)
+    out, expected = np.asarray(ours([x, mask])), np.asarray(theirs([x, mask]))
+    assert np.abs(expected).max() > 1e-3  # an output that could differ
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
+    for g, h in zip(_gradients(tf, ours, x, mask), _gradients(tf, theirs, x, mask), strict=True):
+        np.testing.assert_allclose(g, h, rtol=1e-4, atol=1e-6)
+
+
+def test_the_gap_matters_so_the_equality_test_can_fail(tf):
+    """Treating the masked gap as real zero frames changes the output: the test above checks masking."""
+    keras = tf.keras
+    x, mask = _sequences()
+    model = _model(tf, keras.layers.LSTM, 4, False, x.shape)
+    filled = mask.copy()
+    filled[3, 2:4] = True
+    assert np.abs(np.asarray(model([x, mask]))[3] - np.asarray(model([x, filled]))[3]).max() > 1e-4
+
+
+def test_candidate_falls_back_to_keras_where_it_would_not_be_exact(tf):
+    """Recurrent dropout is not in the fused kernel: the layer runs Keras's own loop, so the results are equal."""
+    from models.neural.fused import fused_layers
+
+    keras = tf.keras
+    x, mask = _sequences()
+    outputs = []
+    for cls in (fused_layers(keras)["FusedLSTM"], keras.layers.LSTM):
+        keras.utils.set_random_seed(5)
+        layer = cls(4, recurrent_dropout=0.3, seed=1)
+        outputs.append(np.asarray(layer(x, mask=mask, training=True)))
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+
+
+def _fit_hash() -> str:
+    """SHA-1 of a tiny seeded LSTM fit's probabilities (run here and, by the test below, in a fresh process)."""
+    from models import make_model
+    from models.neural.training import import_tensorflow
+
+    import_tensorflow(1)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(48, 12, 6)).astype(np.float32)
+    y = np.array(["a", "b", "c"] * 16)
+    X[:, :, 0] += (y == "a")[:, None]
+    X[::3, 9:] = np.nan
+    m = make_model("lstm", units=8, dense=(8,), max_epochs=2, random_state=0, n_jobs=1)
+    m.fit(X, y, groups=np.array([f"s{i % 4}" for i in range(48)]))
+    return hashlib.sha1(m.predict_proba(X).tobytes()).hexdigest()
+
+
+def test_onednn_fits_are_identical_in_another_process(tf):
+    """oneDNN's kernels (on by default) at a fixed thread count: the same fit here and in a fresh process."""
+    assert os.environ["TF_ENABLE_ONEDNN_OPTS"] == "1"
+    here = _fit_hash()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SER_TF_ONEDNN": "1"}
+    code = "from tests.test_neural_speed import _fit_hash; print(_fit_hash())"
+    there = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                           check=True).stdout.strip().splitlines()[-1]
+    assert len(here) == 40 and here == there
+
+
+def test_onednn_setting_is_checked(monkeypatch):
+    from models.neural.training import onednn_setting
+
+    monkeypatch.delenv("SER_TF_ONEDNN", raising=False)
+    assert onednn_setting() == "1"
+    monkeypatch.setenv("SER_TF_ONEDNN", "0")
+    assert onednn_setting() == "0"
+    monkeypatch.setenv("SER_TF_ONEDNN", "yes")
+    with pytest.raises(UserInputError, match="SER_TF_ONEDNN"):
+        onednn_setting()
+
+
+def test_the_run_entry_point_imports_neither_scipy_signal_nor_tensorflow():
+    code = ("import sys, benchmark.cli.run, benchmark.cli; benchmark.cli.build_parser(); "
+            "print(sorted(m for m in ('scipy.signal', 'tensorflow', 'matplotlib', 'dask') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_heaviest_imports_names_third_party_modules_our_code_imports():
+    from benchmark.perf.startup import heaviest_imports
+
+    log = "\n".join([
+        "import time:       100 |        100 |         scipy.signal._x",
+        "import time:       300 |    2000400 |       scipy.signal",
+        "import time:        50 |       5000 |       numpy",
+        "import time:        10 |    2005410 |     features.rhythm",
+        "import time:        20 |     900000 |     pandas",
+        "import time:         5 |    2905435 |   features",
+        "import time:         1 |    2905436 | benchmark.cli.run",
+    ])
+    assert heaviest_imports(log) == [("scipy.signal", 2.0004), ("pandas", 0.9), ("numpy", 0.005)]
+
+
+def test_nkululeko_experiment_uses_our_files_and_test_speakers(tmp_path):
+    from benchmark.perf.nkululeko import nkululeko_config, write_table
+
+    table = tmp_path / "corpus.csv"
+    write_table(["a.wav", "b.wav"], ["03", "08"], ["anger", "sadness"], table)
+    rows = table.read_text().splitlines()
+    assert rows[0] == "file,speaker,emotion" and rows[1].endswith(",spk03,anger")
+    assert Path(rows[1].split(",")[0]).is_absolute()
+    ini = configparser.ConfigParser()
+    ini.read_string(nkululeko_config(table, tmp_path / "exp", ["spk03"]))
+    assert ini["DATA"]["corpus"] == str(table)
+    assert ini["DATA"]["corpus.split_strategy"] == "['spk03']"
+    assert ini["FEATS"]["set"] == "eGeMAPSv02" and ini["MODEL"]["type"] == "svm"
+
+
+def test_perf_nkululeko_without_nkululeko_says_how_to_get_it(capsys):
+    from benchmark.perf.nkululeko import run_side_by_side
+
+    if subprocess.run([sys.executable, "-c", "import nkululeko"], capture_output=True).returncode == 0:
+        pytest.skip("nkululeko is installed here")
+    assert run_side_by_side("emodb", "/nonexistent") is None
+    assert "--nkululeko-python" in capsys.readouterr().out
+
+
+def test_forward_flops_counts_candidate_layers_like_keras_layers(tf):
+    from benchmark.perf.neural import forward_flops
+    from models.neural.fused import fused_layers
+
+    x, _ = _sequences()
+    flops = [forward_flops(_model(tf, cls, 4, False, x.shape), steps=9)
+             for cls in (tf.keras.layers.LSTM, fused_layers(tf.keras)["HoistedLSTM"])]
+    assert flops[0] == flops[1] == 2 * 4 * 4 * (5 + 4) * 9 + 2 * 4 * 3
+
+
+def test_saved_model_with_a_candidate_layer_loads_safely(tf, tmp_path):
+    """A model built on a candidate layer saves and loads in the .keras format with safe_mode."""
+    import keras
+
+    from models.neural.fused import fused_layers
+
+    x, mask = _sequences()
+    model = _model(tf, fused_layers(tf.keras)["FusedLSTM"], 4, True, x.shape)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras", safe_mode=True)
+    np.testing.assert_array_equal(np.asarray(loaded([x, mask])), np.asarray(model([x, mask])))
