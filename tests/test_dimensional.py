@@ -33,6 +33,7 @@ def test_ccc_on_known_arrays():
     # by hand: means 3 and 6, variances 2 and 8, covariance 4 -> 2*4 / (2 + 8 + 9) = 8/19
     assert ccc(x, 2 * x) == pytest.approx(8 / 19)
     assert ccc(x, np.full(5, 3.0)) == 0.0  # a constant scores 0 whatever its value
+    assert np.isnan(ccc(np.full(5, 3.0), np.full(5, 3.0)))  # no variation to agree on: undefined, not perfect
     assert ccc(x, x + 1) < pearson(x, x + 1) == pytest.approx(1.0)  # a bias costs CCC, not r
     rng = np.random.default_rng(0)
     for _ in range(20):

@@ -24,8 +24,8 @@ def ccc(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     Returns
     -------
     float
-        In [-1, 1]; 0 when either array is constant and the other is not; NaN when both are constant and differ
-        in no way that could be scored (fewer than 2 values).
+        In [-1, 1]; 0 when either array is constant and the other is not; NaN when there is nothing to score
+        (fewer than 2 values, or both arrays one and the same constant: agreement on no variation is undefined).
     """
     x, y = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
     if x.shape != y.shape or x.ndim != 1:
@@ -37,7 +37,7 @@ def ccc(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     cov = ((x - mx) * (y - my)).mean()
     denominator = vx + vy + (mx - my) ** 2
     if denominator == 0:
-        return 1.0  # identical constants agree perfectly
+        return float("nan")
     return float(2 * cov / denominator)
 
 
