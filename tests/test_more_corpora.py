@@ -179,6 +179,7 @@ def test_msppodcast_layout_and_quirks(tmp_path):
     assert why["MSP-PODCAST_9999_0001.wav"].startswith("listed in labels_consensus.csv, no such file")
     assert why["MSP-PODCAST_8888_0001.wav"] == "not in labels_consensus.csv"
     assert load_corpus("msppodcast-all", tmp_path).table["emotion"].eq("other").sum() == 9
+    assert len(load_corpus("MSP-Podcast", tmp_path).table) == len(table)  # the release's own spelling
 
 
 def test_msppodcast_official_partitions(tmp_path):
