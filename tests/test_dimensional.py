@@ -62,6 +62,8 @@ def test_speaker_bootstrap_and_paired_test():
     point, low, high = speaker_bootstrap_ccc(true, good, speakers, 300, seed=0)
     assert low < point < high and point > 0.8
     assert speaker_bootstrap_ccc(true, good, speakers, 300, seed=0) == (point, low, high)
+    flat = np.ones((n, 1))  # no variation to agree on: undefined point and interval, no warning
+    assert all(np.isnan(v) for v in speaker_bootstrap_ccc(flat, flat, speakers, 100))
     same = paired_ccc_test(true, good, good, speakers, 300)
     assert same["difference"] == 0.0 and same["p"] == 1.0
     better = paired_ccc_test(true, good, poor, speakers, 300)

@@ -145,7 +145,7 @@ def make_msppodcast(root):
                 podcast = 100 + n // 7
                 name = f"MSP-PODCAST_{podcast:04d}_{n:04d}.wav"
                 write_tone(root / "Audios" / name, seconds=0.1, seed=n)
-                act, val, dom = 1 + n % 7, 7 - n % 7, 4.0
+                act, val, dom = 1 + n % 7, 7 - n % 7, 1 + n % 5
                 lines.append(f"{name},{code},{act:.1f},{val:.1f},{dom:.1f},{speaker},{gender},{part}\n")
     for i in range(3):  # Test3: the release lists these without labels
         name = f"MSP-PODCAST_9000_{i:04d}.wav"
