@@ -33,6 +33,7 @@ def test_ccc_on_known_arrays():
     # by hand: means 3 and 6, variances 2 and 8, covariance 4 -> 2*4 / (2 + 8 + 9) = 8/19
     assert ccc(x, 2 * x) == pytest.approx(8 / 19)
     assert ccc(x, np.full(5, 3.0)) == 0.0  # a constant scores 0 whatever its value
+    assert np.isnan(ccc(np.full(5, 3.0), np.full(5, 3.0)))  # no variation to agree on: undefined, not perfect
     assert ccc(x, x + 1) < pearson(x, x + 1) == pytest.approx(1.0)  # a bias costs CCC, not r
     rng = np.random.default_rng(0)
     for _ in range(20):
@@ -61,6 +62,8 @@ def test_speaker_bootstrap_and_paired_test():
     point, low, high = speaker_bootstrap_ccc(true, good, speakers, 300, seed=0)
     assert low < point < high and point > 0.8
     assert speaker_bootstrap_ccc(true, good, speakers, 300, seed=0) == (point, low, high)
+    flat = np.ones((n, 1))  # no variation to agree on: undefined point and interval, no warning
+    assert all(np.isnan(v) for v in speaker_bootstrap_ccc(flat, flat, speakers, 100))
     same = paired_ccc_test(true, good, good, speakers, 300)
     assert same["difference"] == 0.0 and same["p"] == 1.0
     better = paired_ccc_test(true, good, poor, speakers, 300)

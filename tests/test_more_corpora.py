@@ -145,7 +145,7 @@ def make_msppodcast(root):
                 podcast = 100 + n // 7
                 name = f"MSP-PODCAST_{podcast:04d}_{n:04d}.wav"
                 write_tone(root / "Audios" / name, seconds=0.1, seed=n)
-                act, val, dom = 1 + n % 7, 7 - n % 7, 4.0
+                act, val, dom = 1 + n % 7, 7 - n % 7, 1 + n % 5
                 lines.append(f"{name},{code},{act:.1f},{val:.1f},{dom:.1f},{speaker},{gender},{part}\n")
     for i in range(3):  # Test3: the release lists these without labels
         name = f"MSP-PODCAST_9000_{i:04d}.wav"
@@ -179,6 +179,7 @@ def test_msppodcast_layout_and_quirks(tmp_path):
     assert why["MSP-PODCAST_9999_0001.wav"].startswith("listed in labels_consensus.csv, no such file")
     assert why["MSP-PODCAST_8888_0001.wav"] == "not in labels_consensus.csv"
     assert load_corpus("msppodcast-all", tmp_path).table["emotion"].eq("other").sum() == 9
+    assert len(load_corpus("MSP-Podcast", tmp_path).table) == len(table)  # the release's own spelling
 
 
 def test_msppodcast_official_partitions(tmp_path):
@@ -348,3 +349,34 @@ def test_describe_prints_the_counts_papers_print(tmp_path, capsys):
     assert "IEMOCAP 4class task (happy and excited merged): 100 utterances" in out
     assert "the full release gives 5531 (neutral 1708, happy 1636, angry 1103, sad 1084)" in out
     assert "per session (the leave-one-session-out test folds): Ses01 20, Ses02 20" in out
+
+
+def _emobox_lists(root, corpus, folds):
+    import json
+
+    for k, (train, test) in enumerate(folds, start=1):
+        fold = root / f"fold_{k}"
+        fold.mkdir(parents=True)
+        for part, names in (("train", train), ("test", test)):
+            lines = [json.dumps({"key": f"{corpus}-{n}", "wav": f"downloads/{corpus}/x/{n}.wav"}) for n in names]
+            (fold / f"{corpus}_{part}_fold_{k}.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def test_emobox_list_audit_finds_speaker_dependent_lists(tmp_path):
+    from benchmark.corpora.emobox import audit_emobox_lists, fold_file_rows
+
+    # EMOVO-like lists: one speaker tested per fold, never trained on
+    _emobox_lists(tmp_path / "emovo", "emovo", [(["neu-m1-b1", "rab-m1-b2"], ["dis-f1-b1"]),
+                                                 (["dis-f1-b1"], ["neu-m1-b1", "rab-m1-b2"])])
+    report = audit_emobox_lists(tmp_path / "emovo", "emovo")
+    assert report["speaker_independent"] and fold_file_rows(report) == [("f1", 1), ("m1", 2)]
+    # EmoDB-like lists: utterances split at random, the same speakers in training and test
+    _emobox_lists(tmp_path / "emodb", "emodb", [(["03a01Fa", "08a01Wa"], ["03a02Fa", "08b01Na"]),
+                                                 (["03a02Fa", "08b01Na"], ["03a01Fa", "08a01Wa"])])
+    report = audit_emobox_lists(tmp_path / "emodb", "emodb")
+    assert not report["speaker_independent"]
+    assert report["test_rows_of_training_speakers"] == report["test_rows"] == 4
+    assert report["folds"][0]["shared_speakers"] == ["03", "08"]
+    with pytest.raises(CorpusError, match="not speaker-independent .4 of 4 test utterances"):
+        fold_file_rows(report)
+

@@ -30,7 +30,8 @@ def split_list(text: str | None, flag: str) -> list[str]:
 
 def add_corpus_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("corpus")
-    g.add_argument("--dataset", help="synthetic (default), tess, ravdess, cremad, savee, emodb or manifest")
+    g.add_argument("--dataset", help="synthetic (default), tess, ravdess, cremad, savee, emodb, iemocap, msppodcast, "
+                                     "emovo, cafe, subesco, shemo, esd or manifest (all names: `list`)")
     g.add_argument("--data-dir", help="folder of the unpacked release (or the manifest CSV)")
     g.add_argument("--include-song", action="store_true", help="RAVDESS: also use the sung recordings")
     g.add_argument("--strict", action="store_true", help="any skipped file is an error")

@@ -27,12 +27,8 @@ _MODULES = {
     "esd": ("open_corpora", "ESD (English and Mandarin): 20 speakers, 5 emotions, 350 parallel sentences, 35000"),
 }
 DESCRIPTIONS = {name: text for name, (_, text) in _MODULES.items()}
-
-
-def register(name: str, module: str, description: str) -> None:
-    """Add a release whose module (in this package) has ``LOADERS[name]`` (and ``DIMENSIONAL_LOADERS``)."""
-    _MODULES[name] = (module, description)
-    DESCRIPTIONS[name] = description
+ALIASES = {"msp-podcast": "msppodcast", "msp_podcast": "msppodcast", "iemocap-4class": "iemocap",
+           "iemocap_improvised": "iemocap-improvised", "iemocap_all": "iemocap-all"}
 
 
 def loader(name: str) -> Callable[[Path], object]:

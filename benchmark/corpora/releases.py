@@ -19,6 +19,7 @@ from features.audio import AudioError, probe
 from features.errors import UserInputError
 
 from .emotions import canonical_emotion
+from .more import ALIASES as MORE_ALIASES
 from .more import DESCRIPTIONS as MORE_DATASETS
 from .more import loader as more_loader
 
@@ -263,6 +264,7 @@ DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in (
 # Releases with label files, loaded by their own modules (iemocap.py, msppodcast.py, open_corpora.py).
 DATASETS.update({name: DatasetSpec(name, text) for name, text in MORE_DATASETS.items()})
 DATASET_ALIASES = {"crema-d": "cremad", "crema_d": "cremad", "builtin": "synthetic", "csv": "manifest"}
+DATASET_ALIASES.update(MORE_ALIASES)
 
 
 def resolve_dataset_name(name: str) -> str:

@@ -24,8 +24,8 @@ def ccc(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     Returns
     -------
     float
-        In [-1, 1]; 0 when either array is constant and the other is not; NaN when both are constant and differ
-        in no way that could be scored (fewer than 2 values).
+        In [-1, 1]; 0 when either array is constant and the other is not; NaN when there is nothing to score
+        (fewer than 2 values, or both arrays one and the same constant: agreement on no variation is undefined).
     """
     x, y = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
     if x.shape != y.shape or x.ndim != 1:
@@ -37,7 +37,7 @@ def ccc(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     cov = ((x - mx) * (y - my)).mean()
     denominator = vx + vy + (mx - my) ** 2
     if denominator == 0:
-        return 1.0  # identical constants agree perfectly
+        return float("nan")
     return float(2 * cov / denominator)
 
 
@@ -117,7 +117,10 @@ def speaker_bootstrap_ccc(y_true: np.ndarray, y_pred: np.ndarray, speakers: np.n
         rows = np.concatenate([groups[k] for k in rng.integers(0, len(groups), len(groups))])
         values[b] = mean_ccc(y_true[rows], y_pred[rows])
     alpha = (1 - level) / 2
-    return mean_ccc(y_true, y_pred), float(np.nanquantile(values, alpha)), float(np.nanquantile(values, 1 - alpha))
+    finite = values[np.isfinite(values)]
+    if not finite.size:  # e.g. a target with no variation in the test rows: CCC undefined, so is its interval
+        return mean_ccc(y_true, y_pred), float("nan"), float("nan")
+    return mean_ccc(y_true, y_pred), float(np.quantile(finite, alpha)), float(np.quantile(finite, 1 - alpha))
 
 
 def paired_ccc_test(y_true: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray, speakers: np.ndarray,
@@ -139,6 +142,9 @@ def paired_ccc_test(y_true: np.ndarray, pred_a: np.ndarray, pred_b: np.ndarray, 
     for b in range(resamples):
         rows = np.concatenate([groups[k] for k in rng.integers(0, len(groups), len(groups))])
         diffs[b] = mean_ccc(y_true[rows], pred_a[rows]) - mean_ccc(y_true[rows], pred_b[rows])
+    diffs = diffs[np.isfinite(diffs)]
+    if not diffs.size:
+        return {"difference": float("nan"), "low": float("nan"), "high": float("nan"), "p": float("nan")}
     share = min((diffs <= 0).mean(), (diffs >= 0).mean())
     return {"difference": mean_ccc(y_true, pred_a) - mean_ccc(y_true, pred_b),
             "low": float(np.quantile(diffs, 0.025)), "high": float(np.quantile(diffs, 0.975)),
