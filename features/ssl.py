@@ -244,6 +244,8 @@ class SSLExtractor:
         if self._model is not None:
             return self._model
         torch, transformers = _modules()
+        transformers.logging.set_verbosity_error()  # its loading bars and notes are not ours to print
+        transformers.utils.logging.disable_progress_bar()
         kwargs = {"local_files_only": True, "use_safetensors": not self.spec.allow_pickle,
                   "trust_remote_code": False}
         if self.spec.arch == "whisper":
