@@ -274,7 +274,7 @@ class SSLExtractor:
         from tqdm import tqdm
 
         torch, _ = _modules()
-        model = self.load()
+        self.load()
         size = self.chunk_samples()
         overlap = int(round(self.spec.overlap_seconds * SAMPLE_RATE))
         if self.spec.arch == "whisper":
