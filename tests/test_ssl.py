@@ -279,3 +279,31 @@ def test_cli_extract_with_tiny_model(models, tmp_path, capsys):
     assert "2 computed, 0 failed" in capsys.readouterr().out
     assert main(args) == 0
     assert "2 cache hits, 0 computed" in capsys.readouterr().out
+
+
+def test_ssl_head_not_in_all():
+    from models.registry import resolve_models
+
+    assert "ssl_head" not in resolve_models("all") and resolve_models("ssl_head") == ["ssl_head"]
+
+
+@pytest.mark.neural
+def test_ssl_head_weighted_layers_and_padding():
+    from models import make_model
+
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1, 2], 8)
+    X = np.full((24, 20, 3 * 4), np.nan, np.float32)
+    for i in range(24):
+        n = int(rng.integers(8, 16))
+        X[i, :n] = rng.normal(size=(n, 12))
+        X[i, :n, 8:] += 2.0 * y[i]  # only the last of the 3 stacked layers carries the emotion
+    model = make_model("ssl_head", layers=3, max_epochs=40, learning_rate=3e-2, early_stopping=False)
+    model.fit(X, y, groups=np.tile(np.arange(6), 4))  # every speaker has every emotion
+    assert (model.predict(X) == y).mean() > 0.9
+    weights = model.model_.get_layer("layer_weights").get_weights()[0]
+    assert np.argmax(weights) == 2  # the learned sum leans on the informative layer
+    padded = np.concatenate([X, np.full((24, 10, 12), np.nan, np.float32)], axis=1)
+    np.testing.assert_allclose(model.predict_proba(padded), model.predict_proba(X), atol=1e-5)
+    with pytest.raises(ValueError, match="do not split into layers=5"):
+        make_model("ssl_head", layers=5, max_epochs=1).fit(X, y)
