@@ -307,3 +307,18 @@ def test_ssl_head_weighted_layers_and_padding():
     np.testing.assert_allclose(model.predict_proba(padded), model.predict_proba(X), atol=1e-5)
     with pytest.raises(ValueError, match="do not split into layers=5"):
         make_model("ssl_head", layers=5, max_epochs=1).fit(X, y)
+
+
+@needs_extra
+def test_gpu_gives_the_cpu_numbers(models):
+    import torch
+
+    from features.ssl import SSLExtractor, SSLSpec
+
+    if not torch.cuda.is_available():
+        pytest.skip("no GPU visible to PyTorch")
+    ys = clips()
+    cpu = SSLExtractor(SSLSpec("wavlm", str(models["wavlm"]), layer="all")).transform(ys)
+    gpu = SSLExtractor(SSLSpec("wavlm", str(models["wavlm"]), layer="all", device="cuda")).transform(ys)
+    for a, b in zip(cpu, gpu, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)
