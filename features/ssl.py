@@ -101,8 +101,8 @@ class SSLSpec:
 def _modules():
     """(torch, transformers), imported with the hub offline; a one-line FeatureError when the extra is missing."""
     # Set before transformers and huggingface_hub are imported: they read the switches once, at import.
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ["HF_HUB_OFFLINE"] = "1"  # forced, not defaulted: a run never downloads, whatever the shell says
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     try:
         torch = importlib.import_module("torch")
