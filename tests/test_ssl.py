@@ -167,7 +167,7 @@ def test_cache_hit_then_miss_when_weights_change_not_when_moved(models, tmp_path
     folder = tmp_path / "model"
     shutil.copytree(models["hubert"], folder)
     name = register_ssl_set(SSLSpec("hubert", str(folder), layer=1, pooling="mean"), "test-hubert")
-    first = extract(table, ["rms", name], cache_dir=cache, jobs=2)  # rms in workers, the encoder here
+    first = extract(table, ["rms", name], cache_dir=cache, jobs=2)  # rms in the bank pass, the encoder in its own
     assert first.report.computed == 3 and first.vectors[name].shape == (3, 16) and first.vectors["rms"].size
     second = extract(table, ["rms", name], cache_dir=cache, jobs=2)
     assert second.report.cache_hits == 3 and second.report.computed == 0
