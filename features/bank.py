@@ -164,8 +164,12 @@ def extract(
     report.cache_hits = len(paths) - len(tasks) - len(failed)
 
     if tasks:
-        failed.update(_run_tasks(tasks, keys, stores, config, plugin_paths, jobs, progress, root, use_cache,
-                                 parallel_backend))
+        # Sets that hold a model in memory (self-supervised encoders) run here, batched, never in workers.
+        local = {name for name in wanted[1:] if specs[name].in_process}
+        for part, part_jobs in ((_only(tasks, local, False), jobs), (_only(tasks, local, True), 1)):
+            if part:
+                failed.update(_run_tasks(part, keys, stores, config, plugin_paths, part_jobs, progress, root,
+                                         use_cache, parallel_backend))
         report.computed = len(tasks) - sum(1 for i, *_ in tasks if i in failed)
     if use_cache:
         for store in stores.values():
@@ -176,6 +180,12 @@ def extract(
     features = _assemble(table, keys, stores, wanted, failed, config, report)
     report.wall_seconds = time.perf_counter() - start
     return features
+
+
+def _only(tasks: list, names: set[str], inside: bool) -> list:
+    """The tasks restricted to the sets in ``names`` (``inside``) or to the others; empty ones dropped."""
+    out = [(i, path, tuple(n for n in needed if (n in names) == inside)) for i, path, needed in tasks]
+    return [task for task in out if task[2]]
 
 
 def _open_store(root: Path, name: str, spec: FeatureSet | None, config: AnalysisConfig,

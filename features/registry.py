@@ -30,6 +30,8 @@ class FeatureSet:
     columns: tuple[str, ...] | None
     description: str
     builtin: bool
+    identity: str = ""  # what else decides the numbers (e.g. a model's weights digest); part of the key
+    in_process: bool = False  # holds a model in memory: computed in the extracting process, never in a worker
 
     def key(self, config: AnalysisConfig, library_versions: dict[str, str]) -> str:
         """Identity of this set's numbers: name, version, code, settings and library versions."""
@@ -41,6 +43,8 @@ def _set_key(self: FeatureSet, config: AnalysisConfig, library_versions: tuple) 
     payload = {"name": self.name, "version": self.version, "kind": self.kind, "source": _source_digest(self.func),
                "helpers": _helpers_digest() if self.builtin else "", "config": config.subset(self.uses),
                "libraries": library_versions}
+    if self.identity:  # only when set, so that every other set keeps its cache key
+        payload["identity"] = self.identity
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
@@ -49,7 +53,8 @@ def _helpers_digest() -> str:
     """The built-in sets' numbers also depend on the shared analysis and descriptor modules: their source."""
     from pathlib import Path
 
-    skip = {"bank.py", "cache.py", "plugins.py", "registry.py", "errors.py", "__init__.py"}
+    skip = {"bank.py", "cache.py", "plugins.py", "registry.py", "errors.py", "__init__.py",
+            "ssl.py"}  # the encoders' sets carry their own identity; editing them must not recompute the bank
     h = hashlib.sha256()
     for path in sorted(Path(__file__).parent.glob("*.py")):
         if path.name not in skip:
@@ -72,7 +77,7 @@ GROUPS: dict[str, tuple[str, ...]] = {}
 
 def feature_set(name: str, version: int = 1, *, columns: Sequence[str] | None = None, kind: str = "vector",
                 uses: Sequence[str] | None = None, description: str = "", replace: bool = False,
-                _builtin: bool = False) -> Callable:
+                _builtin: bool = False, identity: str = "", in_process: bool = False) -> Callable:
     """Register a feature set: a function of the shared :class:`~features.analysis.Clip`.
 
     The function returns a dict name -> float, a pandas Series, or a 1-D array (named by ``columns``, or
@@ -97,7 +102,7 @@ def feature_set(name: str, version: int = 1, *, columns: Sequence[str] | None = 
             raise FeatureError(f"feature set {name!r} is already registered; pass replace=True to override it")
         REGISTRY[name] = FeatureSet(name, func, int(version), kind, tuple(uses) if uses is not None else None,
                                     tuple(columns) if columns is not None else None, description,
-                                    _builtin)
+                                    _builtin, identity, in_process)
         return func
 
     return register

@@ -141,6 +141,9 @@ def get_model(name: str) -> ModelSpec:
         raise ModelError(f"unknown model {name!r}; choose from: {', '.join(MODELS)}") from None
 
 
+NOT_IN_ALL: set[str] = set()  # models "all" leaves out: heads meant for one kind of input (ssl_head)
+
+
 def resolve_models(spec: str | list[str] | tuple[str, ...]) -> list[str]:
     """Model names (``"all"`` expands to every registered model), checked and de-duplicated in order."""
     items = spec.split(",") if isinstance(spec, str) else list(spec)
@@ -150,7 +153,7 @@ def resolve_models(spec: str | list[str] | tuple[str, ...]) -> list[str]:
     if names == ["all"]:  # every model, not the seed systems' replications (the `seeds` command runs those)
         from .neural.recipes import RECIPES
 
-        return [name for name in MODELS if name not in RECIPES]
+        return [name for name in MODELS if name not in RECIPES and name not in NOT_IN_ALL]
     for name in names:
         get_model(name)
     return list(dict.fromkeys(names))

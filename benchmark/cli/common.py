@@ -55,6 +55,9 @@ def add_feature_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--tonnetz-source", choices=("stft", "cqt"), default="stft")
     g.add_argument("--analysis", action="append", default=[], metavar="KEY=VALUE",
                    help="any analysis setting, e.g. n_mfcc=20, n_mels=40, win_ms=32, seq_pool=2 (repeatable)")
+    from .ssl_args import add_ssl_args
+
+    add_ssl_args(g)
 
 
 def parse_jobs(jobs: int | None) -> int | None:

@@ -20,7 +20,9 @@ def run(args: argparse.Namespace) -> int:
 
     load_plugins(args.plugin)
     config = analysis_config(args)
-    sets = resolve(args.features)
+    from .ssl_args import register_specs
+
+    sets = resolve(register_specs(args.features, args.ssl, args.device, args.allow_pickle_weights))
     corpus = load_corpus_from_args(args)
     sequences = [s.strip() for s in args.sequences.split(",") if s.strip()]
     features = extract(corpus.table, sets, config, sequence_sets=sequences, cache_dir=args.cache_dir,

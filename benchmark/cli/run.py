@@ -85,13 +85,21 @@ def add_parser(sub) -> None:
                    help="dask: an existing scheduler (default: start a local cluster)")
 
 
+def ssl_features(args: argparse.Namespace) -> list[str]:
+    """``--features`` as names, its self-supervised specs (and ``--ssl``) registered."""
+    from .ssl_args import register_specs
+
+    split_list(args.features, "--features")  # an empty list is refused with the usual message
+    return register_specs(args.features, args.ssl, args.device, args.allow_pickle_weights)
+
+
 def config_from_args(args: argparse.Namespace):
     from benchmark.corpora import parse_emotions
     from benchmark.evaluation.leaks import resolve_leaks
     from benchmark.run.config import RunConfig
 
     return RunConfig(
-        dataset=args.dataset, data_dir=args.data_dir, features=tuple(split_list(args.features, "--features")),
+        dataset=args.dataset, data_dir=args.data_dir, features=tuple(ssl_features(args)),
         models=tuple(split_list(args.models, "--models")), inputs=parse_inputs(args.input),
         protocols=tuple(split_list(args.protocols, "--protocols")), folds=args.folds, loso=args.loso,
         fold_file=args.fold_file, split=args.split, speaker_norm=args.speaker_norm, corpus_norm=args.corpus_norm,

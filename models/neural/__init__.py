@@ -54,6 +54,18 @@ register_network(
     description="2-D CNN 16-32 over log-mel images, then LSTM 64 over time, early stopping",
 )
 
+from ..registry import NOT_IN_ALL  # noqa: E402
+from .ssl_heads import SSLHeadClassifier  # noqa: E402
+
+register_network(
+    "ssl_head",
+    SSLHeadClassifier,
+    default_input="logmel_frames",
+    input_kind="sequence",
+    description="EmoBox's frozen-encoder head: per-frame dense 128 ReLU, masked mean, softmax (--input ssl_head=SET)",
+)
+NOT_IN_ALL.add("ssl_head")  # a head for self-supervised frames: chosen by name, never by --models all
+
 from . import recipes  # noqa: E402,F401  (registers the replications of the reference systems)
 
 __all__ = [
