@@ -285,7 +285,7 @@ def warm_up(names: Sequence[str], config: AnalysisConfig) -> None:
                 continue
             try:
                 get_feature_set(name).func(clip)
-            except Exception as error:  # noqa: BLE001 - the same set runs, and reports, on every real file
+            except (Exception, SystemExit) as error:  # noqa: BLE001 - the same set runs, and reports, on every file
                 clip.warnings.append(f"warm-up of {name!r} failed: {type(error).__name__}")
 
 
@@ -332,6 +332,8 @@ def _compute_clip(path: str, needed: tuple[str, ...],
                 values, columns = as_vector(raw, spec)
         except FeatureError as error:  # what the set returned cannot be used; the message names the set
             return {}, _one_line(error), name
+        except SystemExit as error:  # a (user) set calling sys.exit fails the file, as any other fault of it
+            return {}, f"feature set {name!r} called sys.exit({error.code!r})", name
         except Exception as error:  # a broken (user) feature set fails this file, reported, not the run
             return {}, f"feature set {name!r} failed: {type(error).__name__}: {_one_line(error)}", name
         nonfinite = not np.all(np.isfinite(values))
