@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from .common import UsageError, add_corpus_args, add_feature_args, analysis_config, load_corpus_from_args, parse_jobs
+from .common import (
+    UsageError,
+    add_corpus_args,
+    add_feature_args,
+    analysis_config,
+    load_corpus_from_args,
+    parse_jobs,
+)
 
 
 def add_parser(sub) -> None:

@@ -191,6 +191,8 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
         if any(p in CROSS_CORPUS for p in protocols):
             for fmt, filename in (("md", "crosscorpus.md"), ("csv", "crosscorpus.csv"), ("latex", "crosscorpus.tex")):
                 writer.text(filename, crosscorpus.render(writer.path, fmt))
+        if config.report:  # in the staging folder too: a full disk here leaves no half-written run folder
+            write_report(writer.path, cache_dir=cache_root if config.use_cache else None)
         run_dir = writer.commit()
     except OSError as error:
         writer.discard()
@@ -200,8 +202,6 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
     except BaseException:
         writer.discard()
         raise
-    if config.report:
-        write_report(run_dir, cache_dir=cache_root if config.use_cache else None)
     say(render_console(run_dir))
     if (run_dir / "claims.md").is_file():
         say("")

