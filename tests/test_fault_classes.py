@@ -17,9 +17,11 @@ import signal
 import subprocess
 import sys
 import time
+import typing
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -329,3 +331,119 @@ def test_ui_ends_its_server_whatever_signal_ends_it(tmp_path, sig):
     finally:
         if parent.poll() is None:
             parent.kill()
+
+
+# --------------------------------------------------------------------------------------------------------------
+# 1. Every parameter of every registered model checked for type and range before the run
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+import models  # noqa: E402,F401 - registers the built-in models
+from models.registry import MODELS, ModelError, check_params, make_model  # noqa: E402
+from models.validation import param_rules  # noqa: E402
+
+WORDS = ("balanced", "scale", "auto", "softmax", "sigmoid", "dim", "channel", "mean", "flatten", "lstm", "gru",
+         "bogus", "", "none", "1")
+VALUES = st.one_of(st.none(), st.booleans(), st.integers(-3, 40), st.floats(allow_nan=True, allow_infinity=True),
+                   st.sampled_from(WORDS), st.lists(st.integers(-1, 16), max_size=3),
+                   st.lists(st.floats(-1, 2), min_size=3, max_size=3))
+
+
+def _params_of(name: str) -> list[str]:
+    return sorted(make_model(name).get_params(deep=False))
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_every_parameter_of_every_model_is_accepted_and_builds_or_refused_in_one_line(name, data):
+    key = data.draw(st.sampled_from(_params_of(name)))
+    value = data.draw(VALUES)
+    try:
+        check_params(name, {key: value})
+    except ModelError as error:
+        assert str(error).startswith(f"--set {name}.{key}=") and "\n" not in str(error)
+        return
+    make_model(name, **{key: value})  # accepted: the estimator is built with it
+
+
+TINY_X = np.random.default_rng(0).normal(size=(36, 6))
+TINY_Y = np.repeat(["angry", "happy", "sad"], 12)
+TINY_GROUPS = np.tile(["s1", "s2", "s3", "s4"], 9)
+
+
+@pytest.mark.parametrize("name", ["svm", "xgboost", "logreg", "linsvm"])
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_every_value_the_check_accepts_fits_a_classical_model(name, data):
+    key = data.draw(st.sampled_from([k for k in _params_of(name) if k not in ("n_jobs",)]))
+    value = data.draw(VALUES)
+    try:
+        check_params(name, {key: value})
+    except ModelError:
+        return
+    if key == "max_iter" or key == "n_estimators":
+        value = min(value, 50)  # keep it fast; large values are the same code path
+    model = make_model(name, **{key: value}).fit(TINY_X, TINY_Y)
+    proba = model.predict_proba(TINY_X)
+    assert proba.shape == (36, 3) and np.allclose(proba.sum(axis=1), 1)
+
+
+@settings(max_examples=12, deadline=None)
+@given(data=st.data())
+def test_every_value_the_check_accepts_fits_the_dense_network(data):
+    key = data.draw(st.sampled_from([k for k in _params_of("dnn") if k not in ("n_jobs", "verbose")]))
+    value = data.draw(VALUES)
+    try:
+        check_params("dnn", {key: value})
+    except ModelError:
+        return
+    params = {"max_epochs": 2, key: min(value, 3) if key == "max_epochs" else value}
+    model = make_model("dnn", **params).fit(TINY_X.astype("float32"), TINY_Y)
+    assert model.predict_proba(TINY_X.astype("float32")).shape == (36, 3)
+
+
+def test_a_plugin_models_parameters_are_checked_from_its_signature_or_declared_schema():
+    from models.validation import Rule, number
+
+    def factory(alpha: float = 1.0, depth: int = 3, mode: typing.Literal["a", "b"] = "a", on: bool = True,
+                scale: float | None = None, random_state: int = 0):
+        raise AssertionError("never built by the check")
+
+    def declared(alpha=1.0):
+        raise AssertionError
+
+    declared.param_schema = {"alpha": number(0, low_open=True)}
+    try:
+        MODELS.pop("plugin_sig", None)
+        MODELS.pop("plugin_declared", None)
+        models.register_model("plugin_sig", factory)
+        models.register_model("plugin_declared", declared)
+        for bad in ({"alpha": "x"}, {"depth": 2.5}, {"mode": "c"}, {"on": 1}, {"scale": "big"}, {"nope": 1}):
+            with pytest.raises(ModelError, match="--set plugin_sig"):
+                check_params("plugin_sig", bad)
+        check_params("plugin_sig", {"alpha": 2, "depth": 4, "mode": "b", "on": False, "scale": None})
+        check_params("plugin_sig", {"scale": 0.5})
+        with pytest.raises(ModelError, match="must be a number > 0"):
+            check_params("plugin_declared", {"alpha": -1})
+        assert isinstance(param_rules(declared, False)["alpha"], Rule)
+    finally:
+        MODELS.pop("plugin_sig", None)
+        MODELS.pop("plugin_declared", None)
+
+
+@pytest.mark.parametrize("flags", [["--set", "svm.class_weight=bogus"], ["--set", "svm.gamma=-2"],
+                                   ["--set", "logreg.max_iter=2.5"], ["--set", "linsvm.probability=maybe"]])
+def test_train_and_run_refuse_bad_values_before_decoding(mini, tmp_path, capsys, flags):  # noqa: F811
+    from tests.test_faults import nothing_decoded
+
+    cache = tmp_path / "cache"
+    assert main(run_args(mini, cache, tmp_path / "out", *flags)) == 2
+    assert "must be" in one_line(capsys) and nothing_decoded(cache)
+    model, setting = flags[1].split(".", 1)
+    train = ["train", "--model", model, "--dataset", "manifest", "--data-dir", str(mini), "--features", "rms",
+             "--cache-dir", str(cache), "--set", setting, "--out", str(tmp_path / "b.skops")]
+    assert main(train) == 2
+    assert "must be" in one_line(capsys) and nothing_decoded(cache)

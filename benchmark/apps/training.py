@@ -23,7 +23,7 @@ from features import AnalysisConfig, extract, load_plugins, pad_sequences, resol
 from features.bank import library_versions
 from features.registry import REGISTRY, get_feature_set
 from models import make_model
-from models.registry import get_model
+from models.registry import check_params, get_model
 
 from .bundle import MAX_SEQUENCE_STEPS, Bundle, BundleError, FeatureSpec, HonestScore
 
@@ -67,6 +67,7 @@ def train_bundle(config: TrainConfig, log: Callable[[str], None] | None = None,
     """
     say = log or (lambda _: None)
     load_plugins(config.plugins)
+    check_params(config.model, dict(config.model_params))  # type and range, before any audio is decoded
     model_input = model_input_for(config.model, config.features)
     names, label = list(model_input.sets), model_input.name
     corpus = load_corpus(config.dataset, config.data_dir, include_song=config.include_song, strict=config.strict,
