@@ -447,3 +447,91 @@ def test_train_and_run_refuse_bad_values_before_decoding(mini, tmp_path, capsys,
              "--cache-dir", str(cache), "--set", setting, "--out", str(tmp_path / "b.skops")]
     assert main(train) == 2
     assert "must be" in one_line(capsys) and nothing_decoded(cache)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# 4. Bundle members bounded before they are read; the manifest's checksum over its bytes
+
+
+@pytest.fixture(scope="module")
+def bundle_path(tmp_path_factory) -> Path:
+    from tests.test_bundle import make_tone_corpus, train_tiny
+
+    root = tmp_path_factory.mktemp("b20")
+    corpus = make_tone_corpus(root / "tones")
+    return train_tiny(corpus, "svm", evaluate=False, cache_dir=root / "cache").save(root / "svm.zip")
+
+
+def _copy_with(src: Path, dst: Path, replace: dict) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(src) as archive:
+        members = {n: archive.read(n) for n in archive.namelist()}
+    members.update(replace)
+    with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return dst
+
+
+@pytest.mark.parametrize("padding", [b" ", b"\n", b"\n\n\t  ", b"\r\n"])
+@pytest.mark.parametrize("where", ["end", "start", "inside"])
+def test_any_change_to_the_manifests_bytes_is_refused_even_when_it_parses_the_same(bundle_path, tmp_path, padding,
+                                                                                    where):
+    import zipfile
+
+    from benchmark.apps.bundle import Bundle, BundleError
+
+    raw = zipfile.ZipFile(bundle_path).read("bundle.json")
+    cut = raw.index(b"\n", len(raw) // 2)
+    edited = {"end": raw + padding, "start": padding + raw, "inside": raw[:cut] + padding + raw[cut:]}[where]
+    assert json.loads(edited) == json.loads(raw)  # the same JSON: a check over parsed JSON cannot see it
+    with pytest.raises(BundleError, match="bundle.json does not match its checksum"):
+        Bundle.load(_copy_with(bundle_path, tmp_path / "padded.zip", {"bundle.json": edited}))
+
+
+@pytest.mark.parametrize("member", ["bundle.json", "model"])
+def test_a_bundle_bomb_is_refused_with_memory_bounded(bundle_path, tmp_path, monkeypatch, member):
+    import tracemalloc
+    import zipfile
+
+    from benchmark.apps.bundle import Bundle, BundleError
+
+    monkeypatch.setenv("SER_BUNDLE_MAX_MB", "8")
+    names = zipfile.ZipFile(bundle_path).namelist()
+    target = "bundle.json" if member == "bundle.json" else next(n for n in names if n.startswith("model/"))
+    bomb = _copy_with(bundle_path, tmp_path / "bomb.zip", {target: b"\0" * (64 * 2**20)})  # 64 MB of zeros
+    assert bomb.stat().st_size < 2**20  # a small file...
+    for lying in (False, True):
+        if lying:  # ...whose central directory understates the size: the stream is bounded all the same
+            data = bytearray(bomb.read_bytes())
+            info = zipfile.ZipFile(bomb).getinfo(target)
+            # patch every central-directory record of the target: uncompressed size field at offset 24
+            offset = 0
+            while (offset := data.find(b"PK\x01\x02", offset)) != -1:
+                name_len = int.from_bytes(data[offset + 28:offset + 30], "little")
+                if data[offset + 46:offset + 46 + name_len].decode() == target:
+                    data[offset + 24:offset + 28] = (1000).to_bytes(4, "little")
+                offset += 4
+            assert info.file_size == 64 * 2**20
+            bomb.write_bytes(bytes(data))
+        tracemalloc.start()
+        try:
+            with pytest.raises(BundleError) as refused:
+                Bundle.load(bomb)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert "refused" in str(refused.value) and ("SER_BUNDLE_MAX_MB" in str(refused.value)
+                                                     or "corrupt" in str(refused.value)), str(refused.value)
+        assert peak < 40 * 2**20, f"{peak / 2**20:.0f} MB held while refusing a 64 MB member"
+
+
+def test_a_bundle_within_the_limit_still_loads_and_the_limit_is_one_line_when_bad(bundle_path, monkeypatch):
+    from benchmark.apps.bundle import Bundle, BundleError
+
+    monkeypatch.setenv("SER_BUNDLE_MAX_MB", "64")
+    assert Bundle.load(bundle_path).labels
+    monkeypatch.setenv("SER_BUNDLE_MAX_MB", "lots")
+    with pytest.raises(BundleError, match="SER_BUNDLE_MAX_MB='lots'"):
+        Bundle.load(bundle_path)

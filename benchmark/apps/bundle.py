@@ -246,7 +246,7 @@ class Bundle:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as handle, zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as archive:
-                archive.writestr(MANIFEST, json.dumps(manifest, indent=1, sort_keys=True, allow_nan=False))
+                archive.writestr(MANIFEST, _manifest_bytes(manifest))
                 for name in sorted(members):
                     archive.writestr(name, members[name])
             os.replace(tmp, path)
@@ -433,11 +433,19 @@ def read_checked(path: Path) -> tuple[dict, dict[str, bytes]]:
         names = archive.namelist()
         if MANIFEST not in names:
             raise BundleError(f"{path}: refused, not a bundle (no {MANIFEST})")
+        budget = max_bundle_bytes()
         try:
-            manifest = json.loads(archive.read(MANIFEST))
+            raw = _read_bounded(archive, MANIFEST, MAX_MANIFEST_BYTES, path)
+            manifest = json.loads(raw)
+        except BundleError:
+            raise
         except (zipfile.BadZipFile, EOFError, OSError, ValueError, UnicodeDecodeError):
             raise BundleError(f"{path}: refused, {MANIFEST} is corrupt or truncated") from None
         _check_manifest(path, manifest)
+        # The checksum covers the manifest's body; its bytes must be exactly what save wrote from it, so that
+        # padding or reformatting (which parses to the same JSON) is refused as any other edit
+        if raw != _manifest_bytes(manifest):
+            raise BundleError(f"{path}: refused, {MANIFEST} does not match its checksum (its bytes were edited)")
         listed = manifest["members"]
         extra = sorted(set(names) - set(listed) - {MANIFEST})
         if extra:
@@ -447,15 +455,18 @@ def read_checked(path: Path) -> tuple[dict, dict[str, bytes]]:
             raise BundleError(f"{path}: refused, member {missing[0]} is missing (truncated?)")
         if len(names) != len(set(names)):
             raise BundleError(f"{path}: refused, a member name appears twice")
-        members = {}
+        members, total = {}, 0
         for name in sorted(listed):
             try:
-                data = archive.read(name)
+                data = _read_bounded(archive, name, budget - total, path)
+            except BundleError:
+                raise
             except (zipfile.BadZipFile, EOFError, OSError, ValueError):
                 raise BundleError(f"{path}: refused, member {name} is corrupt or truncated") from None
             if _sha256(data) != listed[name]:
                 raise BundleError(f"{path}: refused, member {name} does not match its checksum (edited or corrupted)")
             members[name] = data
+            total += len(data)
     problem = incompatibility(manifest.get("versions", {}), set(members))
     if problem:
         raise BundleError(f"{path}: refused, {problem}; make the bundle again with this version (train)")
@@ -583,6 +594,42 @@ def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     return buffer.getvalue()
+
+
+MAX_MANIFEST_BYTES = 16 * 2**20
+DEFAULT_MAX_BUNDLE_MB = 1024
+
+
+def max_bundle_bytes() -> int:
+    """What a bundle's members may expand to in all: ``SER_BUNDLE_MAX_MB`` megabytes (default 1024)."""
+    raw = os.environ.get("SER_BUNDLE_MAX_MB", "")
+    try:
+        megabytes = float(raw) if raw else DEFAULT_MAX_BUNDLE_MB
+    except ValueError:
+        raise BundleError(f"SER_BUNDLE_MAX_MB={raw!r}: expected a number of megabytes") from None
+    return int(megabytes * 2**20)
+
+
+def _read_bounded(archive: zipfile.ZipFile, name: str, limit: int, path: Path) -> bytes:
+    """A member's bytes, refused as soon as they exceed ``limit``: the header's size is not trusted, the
+    stream is read in chunks, so a zip bomb costs at most ``limit`` bytes of memory."""
+    declared = archive.getinfo(name).file_size
+    if declared > limit:
+        raise BundleError(f"{path}: refused, member {name} expands to {declared / 2**20:.0f} MB, over the "
+                          f"{limit / 2**20:.0f} MB left of the limit (SER_BUNDLE_MAX_MB)")
+    out = io.BytesIO()
+    with archive.open(name) as stream:
+        while chunk := stream.read(2**20):
+            if out.tell() + len(chunk) > limit:
+                raise BundleError(f"{path}: refused, member {name} expands beyond the {limit / 2**20:.0f} MB "
+                                  "left of the limit (SER_BUNDLE_MAX_MB); its header understates its size")
+            out.write(chunk)
+    return out.getvalue()
+
+
+def _manifest_bytes(manifest: dict) -> bytes:
+    """The manifest exactly as saved: the only bytes a bundle's ``bundle.json`` may hold."""
+    return json.dumps(manifest, indent=1, sort_keys=True, allow_nan=False).encode()
 
 
 def _manifest_checksum(manifest: dict) -> str:
