@@ -535,3 +535,42 @@ def test_a_bundle_within_the_limit_still_loads_and_the_limit_is_one_line_when_ba
     monkeypatch.setenv("SER_BUNDLE_MAX_MB", "lots")
     with pytest.raises(BundleError, match="SER_BUNDLE_MAX_MB='lots'"):
         Bundle.load(bundle_path)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# 5. Path faults are one line naming the flag, before decoding; 8. messages name the flag the user gave
+
+
+@pytest.mark.parametrize("command", ["run", "extract"])
+@pytest.mark.parametrize("kind", ["file", "inside_a_file", "env_file"])
+def test_a_cache_folder_that_cannot_be_one_is_a_line_naming_its_flag(mini, tmp_path, capsys, monkeypatch,  # noqa: F811
+                                                                     command, kind):
+    monkeypatch.delenv("SER_DEBUG", raising=False)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    cache = blocker if kind != "inside_a_file" else blocker / "cache"
+    args = (run_args(mini, cache, tmp_path / "out") if command == "run" else extract_args(mini, cache))
+    if kind == "env_file":
+        monkeypatch.setenv("SER_CACHE_DIR", str(blocker))
+        i = args.index("--cache-dir")
+        del args[i:i + 2]
+    assert main(args) == 2
+    line = one_line(capsys)
+    assert ("$SER_CACHE_DIR" if kind == "env_file" else "--cache-dir") in line and str(blocker) in line, line
+
+
+@pytest.mark.parametrize("flags,flag", [
+    (["--stats", ","], "--stats"), (["--stats", "mean,bogus"], "--stats"), (["--sr", "0"], "--sr"),
+    (["--sr", "1000000"], "--sr"), (["--analysis", "sr=0"], "--analysis"), (["--analysis", "n_mfcc=0"], "--analysis"),
+    (["--features", "mfcc_frames"], "--input MODEL=mfcc_frames"),
+])
+def test_messages_name_the_flag_that_was_given(mini, tmp_path, capsys, flags, flag):  # noqa: F811
+    from tests.test_faults import nothing_decoded
+
+    cache = tmp_path / "cache"
+    assert main(run_args(mini, cache, tmp_path / "out", *flags)) == 2
+    line = one_line(capsys)
+    assert flag in line, line
+    if flag != "--analysis":
+        assert "--analysis" not in line, line
+    assert nothing_decoded(cache)

@@ -19,7 +19,7 @@ from datetime import datetime
 
 from features.errors import UserInputError
 
-from .common import EXIT_USAGE, Parser, UsageError
+from .common import EXIT_USAGE, Parser, UsageError, check_cache_folder
 
 COMMANDS = ("run", "describe", "list", "extract", "export", "cache", "perf", "compare", "seeds", "train",
             "predict", "ui")
@@ -57,6 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         module = _command_modules()[MODULES[args.command]]
         args.argv = argv
+        check_cache_folder(args)
         try:
             return int(module.run(args) or 0)
         except SystemExit as exit_:  # argparse is done: this is a plugin's (or a library's) sys.exit
