@@ -199,7 +199,8 @@ def test_analysis_settings_out_of_range_are_one_line_naming_setting_and_range(mi
     cache = tmp_path / "cache"
     assert main(run_args(mini, cache, tmp_path / "out", *flags)) == 2
     line = one_line(capsys)
-    assert line.startswith(f"run_benchmark.py: error: --analysis: {culprit}:"), line
+    flag = "--sr" if culprit.startswith("sr=") else "--analysis"  # the flag the setting was given with
+    assert line.startswith(f"run_benchmark.py: error: {flag}: {culprit}:"), line
     assert any(word in line for word in ("between", "at least", "at most", "above", "whole number")), line
     assert nothing_decoded(cache) and not (tmp_path / "out").exists()
 
