@@ -73,6 +73,7 @@ def analysis_config(args: argparse.Namespace):
     if args.stats:
         try:
             changes["stats"] = parse_stats(args.stats)
+            AnalysisConfig(stats=changes["stats"])  # checked alone, so that its message names --stats
         except (TypeError, ValueError) as error:
             raise UsageError(f"--stats {args.stats!r}: {error}") from None
     for item in args.analysis:
