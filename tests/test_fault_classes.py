@@ -574,3 +574,37 @@ def test_messages_name_the_flag_that_was_given(mini, tmp_path, capsys, flags, fl
     if flag != "--analysis":
         assert "--analysis" not in line, line
     assert nothing_decoded(cache)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# 2. Everything the corpus table alone decides is refused before any audio is decoded
+
+
+def _reshape(rows, kind):
+    if kind == "one_emotion":
+        return [[p, "angry", s] for p, _, s in rows]
+    if kind == "one_speaker":
+        return [[p, e, "only"] for p, e, _ in rows]
+    if kind == "no_rows_of_two_emotions":
+        return [r for r in rows if r[1] == "angry"]
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("kind,protocols,expected", [
+    ("one_emotion", "stratified", "at least two emotions"),
+    ("one_emotion", "speaker", "at least two emotions"),
+    ("no_rows_of_two_emotions", "holdout", "at least two emotions"),
+    ("one_speaker", "speaker", "at least 2 speakers"),
+    ("one_speaker", "speaker+text", "at least 2 speakers"),
+    ("one_speaker", "stratified,speaker", "--protocols speaker"),
+])
+def test_every_table_only_condition_is_refused_before_decoding(mini, tmp_path, capsys, kind, protocols,  # noqa: F811
+                                                               expected):
+    from tests.test_faults import nothing_decoded
+
+    manifest = write_manifest(tmp_path / "m.csv", _reshape(read_rows(mini)[1:], kind))
+    cache = tmp_path / "cache"
+    assert main(run_args(manifest, cache, tmp_path / "out", "--protocols", protocols)) == 2
+    line = one_line(capsys)
+    assert expected in line, line
+    assert nothing_decoded(cache)

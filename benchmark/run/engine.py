@@ -62,6 +62,7 @@ from .fitcache import FitCache, fit_key, library_versions, row_digests, rows_dig
 from .fitting import FitRecord, FitSpec, plugin_sources
 from .folder import RunFolderWriter
 from .plan import CORPUS_NORM, Entry, InputSpec, fit_cost, input_for, plan_ablation, plan_entries
+from .precheck import check_table
 
 MAX_SEQUENCE_STEPS = 2000  # padding cap; models then cut to a length chosen from their training clips
 
@@ -124,6 +125,7 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
         validate_fold_file(fold_file, corpus.table["speaker"].astype(str).unique())
     for protocol in protocols:  # --folds the corpus cannot give: refused before any audio is decoded
         check_fold_count(protocol, corpus.table, config.folds)
+    check_table(corpus.table, protocols, config.folds, config.seed, config.loso, fold_file)  # all the table decides
 
     entries = plan_entries(model_names, protocols, inputs_of, config.speaker_norm, config.corpus_norm)
     ablation, ablation_inputs = plan_ablation(model_names, protocols, vector_sets, inputs_of) \
