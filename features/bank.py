@@ -155,18 +155,31 @@ def extract(
             failed[i] = (f"cannot be read: {error.strerror or error}", None)
     lookups = {name: store.lookup([k or "" for k in keys]) for name, store in stores.items()}
     tasks = []
+    first_row: dict[str, int] = {}  # a file named by several rows is analysed once, for the first of them
+    repeats: list[int] = []
     for i, key in enumerate(keys):
         if key is None:
             continue
+        if key in first_row:
+            repeats.append(i)
+            continue
+        first_row[key] = i
         needed = tuple(name for name in wanted if lookups[name][i] is None)
         if needed:
             tasks.append((i, paths[i], needed))
-    report.cache_hits = len(paths) - len(tasks) - len(failed)
+    report.cache_hits = len(paths) - len(tasks) - len(failed) - len(repeats)
+    if repeats:
+        first = repeats[0]
+        report.warnings.append(f"{len(repeats)} row(s) name a file another row already names (each file is "
+                               f"analysed once); first: {paths[first]} (rows {first_row[keys[first]]} and {first})")
 
     if tasks:
         failed.update(_run_tasks(tasks, keys, stores, config, plugin_paths, jobs, progress, root, use_cache,
                                  parallel_backend))
         report.computed = len(tasks) - sum(1 for i, *_ in tasks if i in failed)
+    for i in repeats:  # the repeats share their first row's outcome
+        if first_row[keys[i]] in failed:
+            failed[i] = failed[first_row[keys[i]]]
     if use_cache:
         for store in stores.values():
             store.compact()

@@ -608,3 +608,34 @@ def test_every_table_only_condition_is_refused_before_decoding(mini, tmp_path, c
     line = one_line(capsys)
     assert expected in line, line
     assert nothing_decoded(cache)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# 10. Rows naming the same file: the file is analysed once, the duplicates warned about
+
+
+@pytest.mark.parametrize("copies", [2, 7])
+def test_a_file_named_by_many_rows_is_analysed_once_and_warned_about(mini, tmp_path, copies):  # noqa: F811
+    from features import bank, extract
+
+    rows = read_rows(mini)[1:6]
+    table = pd.DataFrame([r for _ in range(copies) for r in rows], columns=["path", "emotion", "speaker"])
+    analysed = []
+    real = bank._compute_clip
+
+    def counting(path, needed, config):
+        analysed.append(path)
+        return real(path, needed, config)
+
+    bank._compute_clip, saved = counting, real
+    try:
+        feats = extract(table, ["rms"], cache_dir=tmp_path / "cache", jobs=1, progress=False)
+    finally:
+        bank._compute_clip = saved
+    assert sorted(analysed) == sorted(r[0] for r in rows)  # each file once
+    assert feats.report.computed == len(rows) and not feats.report.failed
+    assert any(f"{len(rows) * (copies - 1)} row(s) name a file another row already names" in w
+               for w in feats.report.warnings)
+    X, _ = feats.matrix(["rms"])
+    assert X.shape[0] == len(table)
+    assert np.array_equal(X[: len(rows)], X[len(rows): 2 * len(rows)])  # every row gets its file's features
