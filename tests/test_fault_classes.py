@@ -639,3 +639,35 @@ def test_a_file_named_by_many_rows_is_analysed_once_and_warned_about(mini, tmp_p
     X, _ = feats.matrix(["rms"])
     assert X.shape[0] == len(table)
     assert np.array_equal(X[: len(rows)], X[len(rows): 2 * len(rows)])  # every row gets its file's features
+
+
+# --------------------------------------------------------------------------------------------------------------
+# 9. Predictions on audio the model cannot judge are flagged
+
+
+def test_silence_very_short_and_very_long_inputs_are_flagged_and_in_range_ones_are_not(tmp_path):
+    import soundfile as sf
+
+    from benchmark.apps.bundle import Bundle
+    from tests.test_bundle import make_tone_corpus, train_tiny
+
+    corpus = make_tone_corpus(tmp_path / "tones")
+    path = train_tiny(corpus, "svm", evaluate=False, cache_dir=tmp_path / "cache").save(tmp_path / "svm.zip")
+    bundle = Bundle.load(path)
+    assert bundle.domain is not None
+    clips = sorted((corpus.parent / "wav").glob("*.wav"))
+    y, sr = sf.read(clips[0])
+    sf.write(tmp_path / "silence.wav", np.zeros(sr), sr)
+    sf.write(tmp_path / "short.wav", y[: sr // 100], sr)  # 10 ms
+    sf.write(tmp_path / "long.wav", np.tile(y, 60), sr)
+    inputs = [str(clips[0]), str(tmp_path / "silence.wav"), str(tmp_path / "short.wav"), str(tmp_path / "long.wav")]
+    frame = bundle.predict(inputs).set_index("input")
+    notes = frame["outside_training"]
+    assert notes.loc[str(clips[0])] == ""  # a training clip is inside
+    for name in ("silence.wav", "short.wav", "long.wav"):
+        assert notes.loc[str(tmp_path / name)], name
+    assert "duration" in notes.loc[str(tmp_path / "long.wav")] and "duration" in notes.loc[str(tmp_path / "short.wav")]
+    from benchmark.cli.predict import as_json
+
+    items = {p["input"]: p for p in as_json(bundle, frame.reset_index())["predictions"]}
+    assert items[str(clips[0])]["outside_training"] is None and items[str(tmp_path / "long.wav")]["outside_training"]

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
+from benchmark.apps import domain
 from features import AnalysisConfig, extract, load_plugins, pad_sequences
 from features.audio import AudioError, probe, read_audio
 from features.bank import library_versions
@@ -48,6 +49,7 @@ BUNDLE_FORMAT = "ser-benchmark-bundle"
 FORMAT_VERSION = 1
 MANIFEST = "bundle.json"
 MODEL_PREFIX = "model/"
+DOMAIN_MEMBER = "domain.npz"  # per-column training percentiles and the duration range (benchmark.apps.domain)
 PROBE_MEMBER = "probe.npz"  # each feature set's numbers on a generated test signal, computed at training time
 PROBE_RTOL, PROBE_ATOL = 1e-4, 1e-5
 MIN_SPEAKER_CLIPS = 10  # speaker-normalised bundles: rows per speaker needed for usable statistics
@@ -166,6 +168,7 @@ class Bundle:
         self.path = path
         self.warnings = list(warnings or [])
         self.features = FeatureSpec.from_dict(manifest["features"])
+        self.domain: dict | None = None  # the training profile (benchmark.apps.domain), when the bundle has one
 
     # -- properties ---------------------------------------------------------------------------------------------
 
@@ -239,6 +242,8 @@ class Bundle:
         except PersistenceError as error:
             raise BundleError(f"model {self.model_name!r} cannot be bundled: {error}") from None
         members[PROBE_MEMBER] = _npz_bytes(probe_features(self.features))
+        if getattr(self, "domain", None):
+            members[DOMAIN_MEMBER] = domain.to_bytes(self.domain)
         manifest = {k: v for k, v in self.manifest.items() if k not in ("members", "checksum")}
         manifest["members"] = {name: _sha256(data) for name, data in sorted(members.items())}
         manifest["checksum"] = _manifest_checksum(manifest)
@@ -288,7 +293,13 @@ class Bundle:
         if classes != manifest["labels"]:
             raise BundleError(f"{path}: refused, the model's classes {classes} disagree with the labels in "
                               f"{MANIFEST}")
-        return cls(model, manifest, path, warnings)
+        bundle = cls(model, manifest, path, warnings)
+        if DOMAIN_MEMBER in members:
+            try:
+                bundle.domain = domain.from_bytes(members[DOMAIN_MEMBER])
+            except (ValueError, OSError):
+                raise BundleError(f"{path}: refused, {DOMAIN_MEMBER} is unreadable or holds pickled objects") from None
+        return bundle
 
     # -- predicting ------------------------------------------------------------------------------------------------
 
@@ -336,10 +347,13 @@ class Bundle:
                     rows.append({**base, "start": round(start, 3), "end": round(end, 3), "error": ""})
             proba = self._predict_units(units, rows, jobs)
         frame = pd.DataFrame(rows)
+        notes = frame.pop("outside_training").fillna("") if "outside_training" in frame else None
         frame.insert(len(frame.columns) - 1, "emotion", None)
         frame.insert(len(frame.columns) - 1, "confidence", np.nan)
         for label in self.labels:
             frame.insert(len(frame.columns) - 1, f"p_{label}", np.nan)
+        if notes is not None:  # after the probabilities, before error (which stays last)
+            frame.insert(len(frame.columns) - 1, "outside_training", notes)
         for row, p in proba.items():
             frame.loc[row, [f"p_{label}" for label in self.labels]] = p
             frame.loc[row, "emotion"] = self.labels[int(np.argmax(p))]
@@ -408,6 +422,11 @@ class Bundle:
                 raise BundleError(f"feature set {spec.names[0]!r} now gives {sequences[0].shape[1]} dimensions "
                                   f"per frame, the model was trained on {dims}")
             X = pad_sequences(sequences, min(max(len(s) for s in sequences), MAX_SEQUENCE_STEPS))
+        if vector and getattr(self, "domain", None):  # on the raw features, as the profile was
+            columns = [c for entry in spec.sets for c in entry["columns"]]
+            notes = domain.outside(self.domain, X, np.array([u[3] - u[2] for u in ok_units]), columns)
+            for u, note in zip(ok_units, notes, strict=True):
+                rows[u[0]]["outside_training"] = note
         if self.speaker_norm:
             from benchmark.evaluation.normalisation import speaker_normalise
 

@@ -99,6 +99,12 @@ def train_bundle(config: TrainConfig, log: Callable[[str], None] | None = None,
     speakers = table["speaker"].astype(str).to_numpy()
     if len(set(y.tolist())) < 2:
         raise BundleError("fewer than two emotions in the corpus; nothing to classify")
+    profile = None
+    if vector:  # what predict compares its inputs with: raw features, before any speaker normalisation
+        from benchmark.apps.domain import training_profile
+
+        durations = table["duration"].to_numpy(dtype=float) if "duration" in table else None
+        profile = training_profile(X, durations)
     if config.speaker_norm:
         X = speaker_normalise(X, speakers)
     params = dict(config.model_params)
@@ -119,8 +125,10 @@ def train_bundle(config: TrainConfig, log: Callable[[str], None] | None = None,
     settings = {"seed": config.seed, "folds": config.folds, "model_params": params, "features": config.features,
                 "n_resamples": config.n_resamples, "profile": config.profile, "data_dir": config.data_dir}
     versions = {**package_versions(), **_extra_versions()}
-    return Bundle.create(model, model_name=config.model, features=features, corpus=corpus_info, score=score,
-                         speaker_norm=config.speaker_norm, settings=settings, versions=versions)
+    bundle = Bundle.create(model, model_name=config.model, features=features, corpus=corpus_info, score=score,
+                           speaker_norm=config.speaker_norm, settings=settings, versions=versions)
+    bundle.domain = profile
+    return bundle
 
 
 def speaker_score(model_name: str, X: np.ndarray, y: np.ndarray, speakers: np.ndarray, table: pd.DataFrame, *,
