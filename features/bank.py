@@ -155,13 +155,23 @@ def extract(
             failed[i] = (f"cannot be read: {error.strerror or error}", None)
     lookups = {name: store.lookup([k or "" for k in keys]) for name, store in stores.items()}
     tasks = []
+    first_row: dict[str, int] = {}  # a file named by several rows is analysed once, for the first of them
+    repeats: list[int] = []
     for i, key in enumerate(keys):
         if key is None:
             continue
+        if key in first_row:
+            repeats.append(i)
+            continue
+        first_row[key] = i
         needed = tuple(name for name in wanted if lookups[name][i] is None)
         if needed:
             tasks.append((i, paths[i], needed))
-    report.cache_hits = len(paths) - len(tasks) - len(failed)
+    report.cache_hits = len(paths) - len(tasks) - len(failed) - len(repeats)
+    if repeats:
+        first = repeats[0]
+        report.warnings.append(f"{len(repeats)} row(s) name a file another row already names (each file is "
+                               f"analysed once); first: {paths[first]} (rows {first_row[keys[first]]} and {first})")
 
     if tasks:
         # Sets that hold a model in memory (self-supervised encoders) run here, batched, never in workers.
@@ -171,6 +181,9 @@ def extract(
                 failed.update(_run_tasks(part, keys, stores, config, plugin_paths, part_jobs, progress, root,
                                          use_cache, parallel_backend))
         report.computed = len(tasks) - sum(1 for i, *_ in tasks if i in failed)
+    for i in repeats:  # the repeats share their first row's outcome
+        if first_row[keys[i]] in failed:
+            failed[i] = failed[first_row[keys[i]]]
     if use_cache:
         for store in stores.values():
             store.compact()
@@ -295,7 +308,7 @@ def warm_up(names: Sequence[str], config: AnalysisConfig) -> None:
                 continue
             try:
                 get_feature_set(name).func(clip)
-            except Exception as error:  # noqa: BLE001 - the same set runs, and reports, on every real file
+            except (Exception, SystemExit) as error:  # noqa: BLE001 - the same set runs, and reports, on every file
                 clip.warnings.append(f"warm-up of {name!r} failed: {type(error).__name__}")
 
 
@@ -342,6 +355,8 @@ def _compute_clip(path: str, needed: tuple[str, ...],
                 values, columns = as_vector(raw, spec)
         except FeatureError as error:  # what the set returned cannot be used; the message names the set
             return {}, _one_line(error), name
+        except SystemExit as error:  # a (user) set calling sys.exit fails the file, as any other fault of it
+            return {}, f"feature set {name!r} called sys.exit({error.code!r})", name
         except Exception as error:  # a broken (user) feature set fails this file, reported, not the run
             return {}, f"feature set {name!r} failed: {type(error).__name__}: {_one_line(error)}", name
         nonfinite = not np.all(np.isfinite(values))

@@ -48,6 +48,9 @@ def load_plugins(paths: Iterable[str | Path]) -> list[str]:
         except FeatureError as error:
             del sys.modules[module_name]
             raise FeatureError(f"plugin {raw}: {error}") from None
+        except SystemExit as error:  # a plugin's sys.exit must not end the command silently with its code
+            del sys.modules[module_name]
+            raise FeatureError(f"plugin {raw} called sys.exit({error.code!r}) while loading") from None
         except Exception as error:
             del sys.modules[module_name]
             raise FeatureError(f"plugin {raw} failed to load: {type(error).__name__}: {error}") from None

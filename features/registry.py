@@ -135,8 +135,8 @@ def resolve(spec: str | Sequence[str]) -> list[str]:
         for name in GROUPS.get(item, (item,)):
             fs = get_feature_set(name)
             if fs.kind != "vector":
-                raise FeatureError(f"feature set {name!r} is a sequence set; sequence models choose it with "
-                                   f"--sequence-features")
+                raise FeatureError(f"feature set {name!r} is a sequence set; sequence models take it with "
+                                   f"--input MODEL={name} (extract: --sequences {name})")
             if name not in names:
                 names.append(name)
     if not names:

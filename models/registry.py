@@ -67,71 +67,26 @@ def make_model(name: str, random_state: int = 0, n_jobs: int = 1, **params):
 
 
 def check_params(name: str, params: dict) -> None:
-    """Refuse unknown parameters and values of the wrong type (against the default's type), naming both."""
+    """Refuse unknown parameters and values of the wrong type or out of range, naming both (see
+    :mod:`models.validation`: built-in models by their table, a plugin's by its schema or signature)."""
+    from .validation import check_value, param_rules
+
     spec = get_model(name)
-    try:
-        model = make_model(name)
-    except Exception as error:  # a factory that cannot even be built with its defaults
-        raise ModelError(f"model {name!r} cannot be built: {type(error).__name__}: {error}") from None
-    defaults = model.get_params(deep=False) if hasattr(model, "get_params") else {}
-    accepted = set(defaults) or _parameters(spec.factory)
+    target, open_ended = spec.factory, _takes_kwargs(spec.factory)
+    if open_ended:  # a factory of **overrides (the seed recipes): the estimator it builds says what it takes
+        try:
+            target, open_ended = type(make_model(name)), False
+        except Exception as error:  # a factory that cannot even be built with its defaults
+            raise ModelError(f"model {name!r} cannot be built: {type(error).__name__}: {error}") from None
+    builtin = getattr(target, "__module__", "").startswith("models.")
+    rules = param_rules(target, builtin)
     for key, value in params.items():
-        if key not in accepted and not _takes_kwargs(spec.factory):
+        if key not in rules and not open_ended:
             raise ModelError(f"--set {name}.{key}: model {name!r} has no parameter {key!r}; it has "
-                             f"{', '.join(sorted(accepted))}")
-        default = defaults.get(key)
-        if value is None and _allows_none(model, key):
-            continue
-        if isinstance(default, bool) and not isinstance(value, bool):
-            raise ModelError(f"--set {name}.{key}={value!r}: expected true or false")
-        if isinstance(default, int | float) and not isinstance(default, bool) and (
-                isinstance(value, bool) or not isinstance(value, int | float)):
-            raise ModelError(f"--set {name}.{key}={value!r}: expected a number like {default!r}")
-        if isinstance(default, list | tuple) and not isinstance(value, list | tuple):
-            raise ModelError(f"--set {name}.{key}={value!r}: expected a list like {list(default)!r}")
-        _check_range(name, key, value)
-
-
-def _allows_none(model, key: str) -> bool:
-    """Whether the estimator declares ``None`` a value of ``key`` (``clip: float | None``)."""
-    try:
-        parameter = inspect.signature(type(model).__init__).parameters.get(key)
-    except (TypeError, ValueError):
-        return False
-    return parameter is not None and ("None" in str(parameter.annotation) or parameter.default is None)
-
-
-# What a value of a parameter of this name may be, whichever model has it: (test, what the message says).
-_AT_LEAST_1 = (lambda v: v >= 1, "at least 1")
-_RANGES = {
-    "C": (lambda v: v > 0, "greater than 0"),
-    "clip": (lambda v: v > 0, "greater than 0"),
-    "learning_rate": (lambda v: v > 0, "greater than 0"),
-    "max_depth": (lambda v: v >= 0, "0 or more"),
-    "patience": (lambda v: v >= 0, "0 or more"),
-    "dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
-    "conv_dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
-    "validation_fraction": (lambda v: 0 <= v < 1, "in [0, 1)"),
-    "subsample": (lambda v: 0 < v <= 1, "in (0, 1]"),
-    "colsample_bytree": (lambda v: 0 < v <= 1, "in (0, 1]"),
-    "length_percentile": (lambda v: 0 < v <= 100, "in (0, 100]"),
-    **dict.fromkeys(("batch_size", "max_epochs", "max_iter", "n_estimators", "units", "kernel", "pool",
-                     "frame_pool", "length", "n_jobs"), _AT_LEAST_1),
-}
-_EVERY_ITEM_AT_LEAST_1 = ("dense", "hidden", "filters")
-
-
-def _check_range(name: str, key: str, value) -> None:
-    if key in _EVERY_ITEM_AT_LEAST_1 and isinstance(value, list | tuple):
-        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value):
-            raise ModelError(f"--set {name}.{key}={list(value)!r}: every size must be a whole number, at least 1")
-        return
-    rule = _RANGES.get(key)
-    if rule is None or isinstance(value, bool) or not isinstance(value, int | float):
-        return
-    accepts, allowed = rule
-    if not accepts(value):
-        raise ModelError(f"--set {name}.{key}={value!r}: must be {allowed}")
+                             f"{', '.join(sorted(rules))}")
+        problem = check_value(name, key, value, rules[key]) if key in rules else None
+        if problem:
+            raise ModelError(problem)
 
 
 def get_model(name: str) -> ModelSpec:

@@ -88,7 +88,7 @@ def rewrite_zip(src: Path, dst: Path, change=None, drop: str | None = None, add:
         manifest["members"] = {n: hashlib.sha256(d).hexdigest() for n, d in members.items()}
         manifest["checksum"] = _manifest_checksum(manifest)
     with zipfile.ZipFile(dst, "w") as archive:
-        archive.writestr(MANIFEST, json.dumps(manifest))
+        archive.writestr(MANIFEST, json.dumps(manifest, indent=1, sort_keys=True))  # as save writes it
         for name, data in members.items():
             archive.writestr(name, data)
     return dst
@@ -102,7 +102,7 @@ def forge_manifest(src: Path, dst: Path, edit) -> Path:
     edit(manifest)
     manifest["checksum"] = _manifest_checksum(manifest)
     with zipfile.ZipFile(dst, "w") as archive:
-        archive.writestr(MANIFEST, json.dumps(manifest))
+        archive.writestr(MANIFEST, json.dumps(manifest, indent=1, sort_keys=True))  # as save writes it
         for name, data in members.items():
             archive.writestr(name, data)
     return dst

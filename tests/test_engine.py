@@ -250,7 +250,7 @@ def test_a_bug_in_our_code_exits_1_and_writes_the_traceback(monkeypatch, capsys)
 def test_a_user_mistake_exits_2_with_one_line(tmp_path, capsys):
     assert main(["run", "--set", "svm.C=abc", "--models", "svm"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "--set svm.C='abc': expected a number" in err[0]
+    assert len(err) == 1 and "--set svm.C='abc': must be a number" in err[0]
 
 
 def test_no_plugin_source_is_needed_on_a_worker_disk(tmp_path):

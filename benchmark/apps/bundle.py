@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
+from benchmark.apps import domain
 from features import AnalysisConfig, extract, load_plugins, pad_sequences
 from features.audio import AudioError, probe, read_audio
 from features.bank import library_versions
@@ -48,6 +49,7 @@ BUNDLE_FORMAT = "ser-benchmark-bundle"
 FORMAT_VERSION = 1
 MANIFEST = "bundle.json"
 MODEL_PREFIX = "model/"
+DOMAIN_MEMBER = "domain.npz"  # per-column training percentiles and the duration range (benchmark.apps.domain)
 PROBE_MEMBER = "probe.npz"  # each feature set's numbers on a generated test signal, computed at training time
 PROBE_RTOL, PROBE_ATOL = 1e-4, 1e-5
 MIN_SPEAKER_CLIPS = 10  # speaker-normalised bundles: rows per speaker needed for usable statistics
@@ -166,6 +168,7 @@ class Bundle:
         self.path = path
         self.warnings = list(warnings or [])
         self.features = FeatureSpec.from_dict(manifest["features"])
+        self.domain: dict | None = None  # the training profile (benchmark.apps.domain), when the bundle has one
 
     # -- properties ---------------------------------------------------------------------------------------------
 
@@ -239,6 +242,8 @@ class Bundle:
         except PersistenceError as error:
             raise BundleError(f"model {self.model_name!r} cannot be bundled: {error}") from None
         members[PROBE_MEMBER] = _npz_bytes(probe_features(self.features))
+        if getattr(self, "domain", None):
+            members[DOMAIN_MEMBER] = domain.to_bytes(self.domain)
         manifest = {k: v for k, v in self.manifest.items() if k not in ("members", "checksum")}
         manifest["members"] = {name: _sha256(data) for name, data in sorted(members.items())}
         manifest["checksum"] = _manifest_checksum(manifest)
@@ -246,7 +251,7 @@ class Bundle:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as handle, zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as archive:
-                archive.writestr(MANIFEST, json.dumps(manifest, indent=1, sort_keys=True, allow_nan=False))
+                archive.writestr(MANIFEST, _manifest_bytes(manifest))
                 for name in sorted(members):
                     archive.writestr(name, members[name])
             os.replace(tmp, path)
@@ -288,7 +293,13 @@ class Bundle:
         if classes != manifest["labels"]:
             raise BundleError(f"{path}: refused, the model's classes {classes} disagree with the labels in "
                               f"{MANIFEST}")
-        return cls(model, manifest, path, warnings)
+        bundle = cls(model, manifest, path, warnings)
+        if DOMAIN_MEMBER in members:
+            try:
+                bundle.domain = domain.from_bytes(members[DOMAIN_MEMBER])
+            except (ValueError, OSError):
+                raise BundleError(f"{path}: refused, {DOMAIN_MEMBER} is unreadable or holds pickled objects") from None
+        return bundle
 
     # -- predicting ------------------------------------------------------------------------------------------------
 
@@ -336,10 +347,13 @@ class Bundle:
                     rows.append({**base, "start": round(start, 3), "end": round(end, 3), "error": ""})
             proba = self._predict_units(units, rows, jobs)
         frame = pd.DataFrame(rows)
+        notes = frame.pop("outside_training").fillna("") if "outside_training" in frame else None
         frame.insert(len(frame.columns) - 1, "emotion", None)
         frame.insert(len(frame.columns) - 1, "confidence", np.nan)
         for label in self.labels:
             frame.insert(len(frame.columns) - 1, f"p_{label}", np.nan)
+        if notes is not None:  # after the probabilities, before error (which stays last)
+            frame.insert(len(frame.columns) - 1, "outside_training", notes)
         for row, p in proba.items():
             frame.loc[row, [f"p_{label}" for label in self.labels]] = p
             frame.loc[row, "emotion"] = self.labels[int(np.argmax(p))]
@@ -408,6 +422,11 @@ class Bundle:
                 raise BundleError(f"feature set {spec.names[0]!r} now gives {sequences[0].shape[1]} dimensions "
                                   f"per frame, the model was trained on {dims}")
             X = pad_sequences(sequences, min(max(len(s) for s in sequences), MAX_SEQUENCE_STEPS))
+        if vector and getattr(self, "domain", None):  # on the raw features, as the profile was
+            columns = [c for entry in spec.sets for c in entry["columns"]]
+            notes = domain.outside(self.domain, X, np.array([u[3] - u[2] for u in ok_units]), columns)
+            for u, note in zip(ok_units, notes, strict=True):
+                rows[u[0]]["outside_training"] = note
         if self.speaker_norm:
             from benchmark.evaluation.normalisation import speaker_normalise
 
@@ -433,11 +452,19 @@ def read_checked(path: Path) -> tuple[dict, dict[str, bytes]]:
         names = archive.namelist()
         if MANIFEST not in names:
             raise BundleError(f"{path}: refused, not a bundle (no {MANIFEST})")
+        budget = max_bundle_bytes()
         try:
-            manifest = json.loads(archive.read(MANIFEST))
+            raw = _read_bounded(archive, MANIFEST, MAX_MANIFEST_BYTES, path)
+            manifest = json.loads(raw)
+        except BundleError:
+            raise
         except (zipfile.BadZipFile, EOFError, OSError, ValueError, UnicodeDecodeError):
             raise BundleError(f"{path}: refused, {MANIFEST} is corrupt or truncated") from None
         _check_manifest(path, manifest)
+        # The checksum covers the manifest's body; its bytes must be exactly what save wrote from it, so that
+        # padding or reformatting (which parses to the same JSON) is refused as any other edit
+        if raw != _manifest_bytes(manifest):
+            raise BundleError(f"{path}: refused, {MANIFEST} does not match its checksum (its bytes were edited)")
         listed = manifest["members"]
         extra = sorted(set(names) - set(listed) - {MANIFEST})
         if extra:
@@ -447,15 +474,18 @@ def read_checked(path: Path) -> tuple[dict, dict[str, bytes]]:
             raise BundleError(f"{path}: refused, member {missing[0]} is missing (truncated?)")
         if len(names) != len(set(names)):
             raise BundleError(f"{path}: refused, a member name appears twice")
-        members = {}
+        members, total = {}, 0
         for name in sorted(listed):
             try:
-                data = archive.read(name)
+                data = _read_bounded(archive, name, budget - total, path)
+            except BundleError:
+                raise
             except (zipfile.BadZipFile, EOFError, OSError, ValueError):
                 raise BundleError(f"{path}: refused, member {name} is corrupt or truncated") from None
             if _sha256(data) != listed[name]:
                 raise BundleError(f"{path}: refused, member {name} does not match its checksum (edited or corrupted)")
             members[name] = data
+            total += len(data)
     problem = incompatibility(manifest.get("versions", {}), set(members))
     if problem:
         raise BundleError(f"{path}: refused, {problem}; make the bundle again with this version (train)")
@@ -583,6 +613,42 @@ def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     return buffer.getvalue()
+
+
+MAX_MANIFEST_BYTES = 16 * 2**20
+DEFAULT_MAX_BUNDLE_MB = 1024
+
+
+def max_bundle_bytes() -> int:
+    """What a bundle's members may expand to in all: ``SER_BUNDLE_MAX_MB`` megabytes (default 1024)."""
+    raw = os.environ.get("SER_BUNDLE_MAX_MB", "")
+    try:
+        megabytes = float(raw) if raw else DEFAULT_MAX_BUNDLE_MB
+    except ValueError:
+        raise BundleError(f"SER_BUNDLE_MAX_MB={raw!r}: expected a number of megabytes") from None
+    return int(megabytes * 2**20)
+
+
+def _read_bounded(archive: zipfile.ZipFile, name: str, limit: int, path: Path) -> bytes:
+    """A member's bytes, refused as soon as they exceed ``limit``: the header's size is not trusted, the
+    stream is read in chunks, so a zip bomb costs at most ``limit`` bytes of memory."""
+    declared = archive.getinfo(name).file_size
+    if declared > limit:
+        raise BundleError(f"{path}: refused, member {name} expands to {declared / 2**20:.0f} MB, over the "
+                          f"{limit / 2**20:.0f} MB left of the limit (SER_BUNDLE_MAX_MB)")
+    out = io.BytesIO()
+    with archive.open(name) as stream:
+        while chunk := stream.read(2**20):
+            if out.tell() + len(chunk) > limit:
+                raise BundleError(f"{path}: refused, member {name} expands beyond the {limit / 2**20:.0f} MB "
+                                  "left of the limit (SER_BUNDLE_MAX_MB); its header understates its size")
+            out.write(chunk)
+    return out.getvalue()
+
+
+def _manifest_bytes(manifest: dict) -> bytes:
+    """The manifest exactly as saved: the only bytes a bundle's ``bundle.json`` may hold."""
+    return json.dumps(manifest, indent=1, sort_keys=True, allow_nan=False).encode()
 
 
 def _manifest_checksum(manifest: dict) -> str:

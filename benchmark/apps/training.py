@@ -23,7 +23,7 @@ from features import AnalysisConfig, extract, load_plugins, pad_sequences, resol
 from features.bank import library_versions
 from features.registry import REGISTRY, get_feature_set
 from models import make_model
-from models.registry import get_model
+from models.registry import check_params, get_model
 
 from .bundle import MAX_SEQUENCE_STEPS, Bundle, BundleError, FeatureSpec, HonestScore
 
@@ -67,6 +67,7 @@ def train_bundle(config: TrainConfig, log: Callable[[str], None] | None = None,
     """
     say = log or (lambda _: None)
     load_plugins(config.plugins)
+    check_params(config.model, dict(config.model_params))  # type and range, before any audio is decoded
     model_input = model_input_for(config.model, config.features)
     names, label = list(model_input.sets), model_input.name
     corpus = load_corpus(config.dataset, config.data_dir, include_song=config.include_song, strict=config.strict,
@@ -98,6 +99,12 @@ def train_bundle(config: TrainConfig, log: Callable[[str], None] | None = None,
     speakers = table["speaker"].astype(str).to_numpy()
     if len(set(y.tolist())) < 2:
         raise BundleError("fewer than two emotions in the corpus; nothing to classify")
+    profile = None
+    if vector:  # what predict compares its inputs with: raw features, before any speaker normalisation
+        from benchmark.apps.domain import training_profile
+
+        durations = table["duration"].to_numpy(dtype=float) if "duration" in table else None
+        profile = training_profile(X, durations)
     if config.speaker_norm:
         X = speaker_normalise(X, speakers)
     params = dict(config.model_params)
@@ -118,8 +125,10 @@ def train_bundle(config: TrainConfig, log: Callable[[str], None] | None = None,
     settings = {"seed": config.seed, "folds": config.folds, "model_params": params, "features": config.features,
                 "n_resamples": config.n_resamples, "profile": config.profile, "data_dir": config.data_dir}
     versions = {**package_versions(), **_extra_versions()}
-    return Bundle.create(model, model_name=config.model, features=features, corpus=corpus_info, score=score,
-                         speaker_norm=config.speaker_norm, settings=settings, versions=versions)
+    bundle = Bundle.create(model, model_name=config.model, features=features, corpus=corpus_info, score=score,
+                           speaker_norm=config.speaker_norm, settings=settings, versions=versions)
+    bundle.domain = profile
+    return bundle
 
 
 def speaker_score(model_name: str, X: np.ndarray, y: np.ndarray, speakers: np.ndarray, table: pd.DataFrame, *,

@@ -19,7 +19,7 @@ from datetime import datetime
 
 from features.errors import UserInputError
 
-from .common import EXIT_USAGE, Parser, UsageError
+from .common import EXIT_USAGE, Parser, UsageError, check_cache_folder
 
 COMMANDS = ("run", "describe", "list", "extract", "export", "cache", "perf", "compare", "seeds", "train",
             "predict", "ui", "reproduce")
@@ -57,7 +57,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         module = _command_modules()[MODULES[args.command]]
         args.argv = argv
-        return int(module.run(args) or 0)
+        check_cache_folder(args)
+        try:
+            return int(module.run(args) or 0)
+        except SystemExit as exit_:  # argparse is done: this is a plugin's (or a library's) sys.exit
+            raise _PluginExit(exit_.code) from None
+    except _PluginExit as error:
+        print(f"run_benchmark.py: error: {error}", file=sys.stderr)
+        return EXIT_FAULT
     except (UsageError, UserInputError) as error:
         if os.environ.get("SER_DEBUG"):
             raise
@@ -75,6 +82,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fault(error)
     except Exception as error:  # a bug or a system fault: say where the traceback is, exit 1
         return _fault(error)
+
+
+class _PluginExit(Exception):
+    """``sys.exit`` called by code the command ran (a plugin, usually): one line and exit 1, never its code."""
+
+    def __init__(self, code):
+        super().__init__(f"sys.exit({code!r}) was called during the command (by a plugin?); it did not finish")
 
 
 def _first_line(error: BaseException) -> str:

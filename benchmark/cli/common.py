@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from collections.abc import Sequence
+from pathlib import Path
 
 from features.errors import UserInputError
 
@@ -73,7 +75,11 @@ def analysis_config(args: argparse.Namespace):
 
     changes = {"sr": args.sr, "tonnetz_source": args.tonnetz_source}
     if args.stats:
-        changes["stats"] = parse_stats(args.stats)
+        try:
+            changes["stats"] = parse_stats(args.stats)
+            AnalysisConfig(stats=changes["stats"])  # checked alone, so that its message names --stats
+        except (TypeError, ValueError) as error:
+            raise UsageError(f"--stats {args.stats!r}: {error}") from None
     for item in args.analysis:
         key, sep, raw = item.partition("=")
         key = key.strip()
@@ -84,7 +90,18 @@ def analysis_config(args: argparse.Namespace):
     try:
         return AnalysisConfig(**changes)
     except (TypeError, ValueError) as error:
-        raise UsageError(f"--analysis: {error}") from None
+        raise UsageError(f"{_flag_of(str(error), args)}: {error}") from None
+
+
+# Settings that have a flag of their own; every other one is given with --analysis KEY=VALUE.
+_OWN_FLAGS = {"sr": "--sr", "stats": "--stats", "tonnetz_source": "--tonnetz-source"}
+
+
+def _flag_of(message: str, args: argparse.Namespace) -> str:
+    """The flag the user gave the setting a message is about (``sr=0: ...`` -> ``--sr``)."""
+    key = message.split("=", 1)[0].strip()
+    given_by_analysis = any(item.partition("=")[0].strip() == key for item in args.analysis)
+    return "--analysis" if given_by_analysis or key not in _OWN_FLAGS else _OWN_FLAGS[key]
 
 
 def parse_value(raw: str):
@@ -123,3 +140,23 @@ def load_corpus_from_args(args: argparse.Namespace):
 
     return load_corpus(args.dataset, args.data_dir, include_song=args.include_song, strict=args.strict,
                        cache_dir=getattr(args, "cache_dir", None), seed=args.seed, profile=args.profile)
+
+
+def check_cache_folder(args: argparse.Namespace) -> None:
+    """A cache folder that is a file, or cannot be created or written, is the user's to fix: say so now, in one
+    line naming ``--cache-dir`` (or ``$SER_CACHE_DIR``), not as an internal error once audio was decoded."""
+    from features.cache import default_cache_dir
+
+    given = getattr(args, "cache_dir", None)
+    if not hasattr(args, "cache_dir") or getattr(args, "no_cache", False):
+        return
+    folder, flag = (Path(given).expanduser(), "--cache-dir") if given else (default_cache_dir(), "$SER_CACHE_DIR")
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{flag} {folder}: is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise UsageError(f"{flag} {folder}: cannot write there ({error.strerror or error})") from None

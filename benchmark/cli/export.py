@@ -12,13 +12,18 @@ def add_parser(sub) -> None:
     export.add_argument("run_dir")
     export.add_argument("--format", default="md", choices=("md", "csv", "latex", "json", "html"),
                         help="html writes report.html (and its plots) into the run folder and prints its path")
+    export.add_argument("--unverified", action="store_true",
+                        help="export a folder that has no checksums.json (its files cannot be verified)")
 
 
 def run(args: argparse.Namespace) -> int:
     from benchmark.reports.rundir import open_run_folder
     from benchmark.reports.tables import render
 
-    run_dir = open_run_folder(Path(args.run_dir))
+    run_dir = open_run_folder(Path(args.run_dir), unverified=args.unverified)
+    if args.unverified and not (run_dir / "checksums.json").is_file():
+        print(f"warning: {run_dir / 'checksums.json'} is missing: exported without verifying the run's files",
+              file=sys.stderr)
     if args.format == "html":
         from benchmark.reports.html import write_report
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_corpus_args, add_feature_args, analysis_config, load_corpus_from_args, parse_jobs
+from .common import (
+    UsageError,
+    add_corpus_args,
+    add_feature_args,
+    analysis_config,
+    load_corpus_from_args,
+    parse_jobs,
+)
 
 
 def add_parser(sub) -> None:
@@ -36,4 +43,6 @@ def run(args: argparse.Namespace) -> int:
     for warning in report.warnings[:5]:
         print(f"warning: {warning}")
     print(report.summary_line())
+    if args.strict and report.failed:  # --strict: any file that could not be analysed is an error (exit 2)
+        raise UsageError(f"{len(report.failed)} file(s) failed (--strict is on): {report.failure_line()}")
     return 0

@@ -41,6 +41,10 @@ def run(args: argparse.Namespace) -> int:
         first = frame.iloc[0]
         raise BundleError(f"none of the {len(frame)} input(s) could be used; first: {first['input']}: "
                           f"{first['error']}")
+    if "outside_training" in frame:  # the model cannot judge these: say so on the console, whatever the format
+        for row in frame[frame["outside_training"].fillna("") != ""].itertuples():
+            print(f"warning: {row.input} [{row.start}-{row.end} s] is outside what the model was trained on: "
+                  f"{row.outside_training}; its prediction is not to be trusted", file=sys.stderr)
     if args.json:
         print(json.dumps(as_json(bundle, frame), indent=1, allow_nan=False))
         return 0
@@ -70,6 +74,8 @@ def as_json(bundle, frame) -> dict:
                 "probabilities": {label: round(float(row[f"p_{label}"]), 6) for label in labels}}
         if "speaker" in row:
             item["speaker"] = row["speaker"]
+        if "outside_training" in row:  # "" when the input lies within what the bundle was trained on
+            item["outside_training"] = row["outside_training"] or None
         predictions.append(item)
     score = bundle.score
     return {"caution": bundle.caution(), "warnings": bundle.warnings,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -64,7 +65,56 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--port {args.port}: must be between 1 and 65535")
     env = {**os.environ, **app_environment(args.bundle, args.runs, args.examples)}
     print(f"web app on http://{args.host}:{args.port} (Ctrl-C stops it)", file=sys.stderr)
+    return serve(streamlit_command(args.port, args.host), env)
+
+
+ENDING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, name))
+
+
+def serve(command: list[str], env: dict[str, str]) -> int:
+    """Run the server as a child that ends with this process, whatever ends it.
+
+    A signal that ends the command (SIGTERM from a supervisor, SIGHUP from a closed terminal, Ctrl-C) is
+    passed on to the server, which is waited for; on Linux the server also gets SIGTERM from the kernel if
+    this process dies without a chance to act (SIGKILL), so it never outlives the command holding the port.
+    """
+    server = subprocess.Popen(command, env=env, preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+    previous = {}
+
+    def stop(signum, frame):
+        raise _Ended(signum)
+
+    for signum in ENDING_SIGNALS:
+        previous[signum] = signal.signal(signum, stop)
     try:
-        return subprocess.call(streamlit_command(args.port, args.host), env=env)
-    except KeyboardInterrupt:
-        return 0
+        return server.wait()
+    except (KeyboardInterrupt, _Ended) as ended:
+        _terminate(server)
+        return 0 if isinstance(ended, KeyboardInterrupt) else 128 + ended.signum
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if server.poll() is None:  # any other way out of here (an error of ours)
+            _terminate(server)
+
+
+class _Ended(Exception):
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _terminate(server: subprocess.Popen, grace: float = 10.0) -> None:
+    server.terminate()
+    try:
+        server.wait(grace)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)

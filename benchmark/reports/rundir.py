@@ -51,21 +51,38 @@ def file_digest(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def open_run_folder(path: Path) -> Path:
+def open_run_folder(path: Path, unverified: bool = False) -> Path:
     """A finished run folder whose files are as the run wrote them, or a one-line error naming what is wrong.
 
-    Folders written before ``checksums.json`` existed are read as they are; their columns are still checked.
+    Parameters
+    ----------
+    path : the run folder.
+    unverified : read a folder without ``checksums.json`` (written before checksums existed, or with the file
+        deleted); its files cannot be verified, so this is refused unless asked for. Its columns are still checked.
+
+    Returns
+    -------
+    The path, checked.
     """
     path = Path(path)
     missing = [f for f in REQUIRED_FILES if not (path / f).is_file()]
     if missing:
         raise RunFolderError(f"{path}: not a finished run folder (missing {', '.join(missing)})")
     sums_file = path / "checksums.json"
+    if not sums_file.is_file() and not unverified:
+        # Without its checksums an edited folds.csv would be exported as if the run had written it.
+        raise RunFolderError(f"{sums_file}: missing, so the run's files cannot be verified; pass --unverified "
+                             "to export them anyway")
     if sums_file.is_file():
         try:
             sums = json.loads(sums_file.read_text())
         except ValueError:
             raise RunFolderError(f"{sums_file}: unreadable") from None
+        if not isinstance(sums, dict) or not all(isinstance(v, str) for v in sums.values()):
+            raise RunFolderError(f"{sums_file}: not a table of file checksums")
+        unlisted = [f for f in CHECKED_FILES if (path / f).is_file() and f not in sums]
+        if unlisted:  # an entry removed is a file that would be read unverified
+            raise RunFolderError(f"{sums_file}: no checksum for {', '.join(unlisted)}")
         for name, digest in sums.items():
             target = path / name
             if not target.is_file():

@@ -66,6 +66,7 @@ from .fitting import FitRecord, FitSpec, plugin_sources
 from .folder import RunFolderWriter
 from .machine import machine_info
 from .plan import CORPUS_NORM, Entry, InputSpec, fit_cost, input_for, plan_ablation, plan_entries
+from .precheck import check_table
 from .repeats import fold_draws, repeat_seeds
 from .robustness import RobustnessPlan, parse_conditions, robust_entries
 
@@ -142,6 +143,7 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
         validate_fold_file(fold_file, corpus.table["speaker"].astype(str).unique())
     for protocol in protocols:  # --folds the corpus cannot give: refused before any audio is decoded
         check_fold_count(protocol, corpus.table, config.folds)
+    check_table(corpus.table, protocols, config.folds, config.seed, config.loso, fold_file)  # all the table decides
 
     entries = plan_entries(model_names, protocols, inputs_of, config.speaker_norm, config.corpus_norm)
     ablation, ablation_inputs = plan_ablation(model_names, protocols, vector_sets, inputs_of) \
@@ -267,6 +269,8 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
         if any(p in CROSS_CORPUS for p in protocols):
             for fmt, filename in (("md", "crosscorpus.md"), ("csv", "crosscorpus.csv"), ("latex", "crosscorpus.tex")):
                 writer.text(filename, crosscorpus.render(writer.path, fmt))
+        if config.report:  # in the staging folder too: a full disk here leaves no half-written run folder
+            write_report(writer.path, cache_dir=cache_root if config.use_cache else None)
         run_dir = writer.commit()
     except OSError as error:
         writer.discard()
@@ -276,8 +280,6 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
     except BaseException:
         writer.discard()
         raise
-    if config.report:
-        write_report(run_dir, cache_dir=cache_root if config.use_cache else None)
     say(render_console(run_dir))
     if (run_dir / "leakage.md").is_file():
         say("")

@@ -72,8 +72,11 @@ def run_fit(spec: FitSpec, X, y: np.ndarray, groups: np.ndarray, train: np.ndarr
             predictions, proba = fit_on_fold(model, X, y, groups, train, test, dev)
             extra = [predict_rows(model, open_input(E), test) for E in extras]
         classes = np.asarray(getattr(model, "classes_", np.unique(y[train])))
-    except Exception as error:  # recorded as a failed fold, shown in every table, traceback in failures.txt
+    except (Exception, SystemExit) as error:  # a failed fold, in every table, traceback in failures.txt
+        # SystemExit too: a plugin model calling sys.exit fails its fit, it does not end the run with its code
         message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        if isinstance(error, SystemExit):
+            message = f"the model called sys.exit({error.code!r})"
         return FitRecord("failed", f"{type(error).__name__}: {message}"[:300],
                          seconds=round(time.perf_counter() - start, 3), traceback=traceback.format_exc())
     history = {k: [float(v) for v in vals] for k, vals in (getattr(model, "history_", None) or {}).items()}
