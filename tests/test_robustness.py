@@ -186,3 +186,25 @@ def test_a_run_without_robustness_or_groups_has_neither_section(tmp_path, shared
     result = run_benchmark(config(tmp_path, shared_cache, cache, report=True))
     page = (result.run_dir / "report.html").read_text()
     assert 'id="robustness"' not in page and 'id="fairness"' not in page
+
+
+def test_each_clip_is_decoded_once_for_all_its_conditions(tmp_path, monkeypatch):
+    from features import AnalysisConfig, robust
+    from features.degrade import Condition
+    from features.robust import Task, extract_degraded
+    from tests.conftest import write_tone
+
+    clips = [str(write_tone(tmp_path / f"{i}.wav", seed=i)) for i in range(3)]
+    conditions = [Condition("white", 10.0), Condition("white", 20.0), Condition("level", 0.0)]
+    # condition-major, as the run builds them: the same clip comes back once per condition
+    tasks = [Task(c, cond, f"id{i}", ()) for cond in conditions for i, c in enumerate(clips)]
+    reads = []
+    real = robust.read_native
+    monkeypatch.setattr(robust, "read_native", lambda path: reads.append(path) or real(path))
+    # a memo of one clip: only a clip-major order avoids decoding a clip again for each condition
+    from functools import lru_cache
+
+    monkeypatch.setattr(robust, "_decoded", lru_cache(maxsize=1)(robust._decoded.__wrapped__))
+    out = extract_degraded(tasks, ["rms"], AnalysisConfig(), 0, cache_dir=tmp_path / "cache", jobs=1)
+    assert out.computed == len(tasks) and not out.failed
+    assert sorted(reads) == sorted(clips)  # one decode per clip, not one per (clip, condition)
