@@ -139,6 +139,11 @@ def extract_degraded(tasks: Sequence[Task], sets: Sequence[str], config: Analysi
 def _run(todo, tasks, keys, stores, config, seed, plugin_paths, jobs) -> dict[int, str]:
     from joblib import Parallel, delayed
 
+    # All conditions of one clip go to the same chunk, in a row: the worker decodes and resamples the clip (and
+    # its babble sources) once for them all (``_decoded`` is memoised per process) instead of once per condition.
+    # Results are keyed per task and each task's noise is seeded by (seed, condition, clip), so order changes
+    # nothing in the output.
+    todo = sorted(todo, key=lambda item: (tasks[item[0]].path, item[0]))
     n_jobs = min(effective_jobs(jobs), len(todo))
     size = int(np.clip(np.ceil(len(todo) / (n_jobs * 4)), 4, 32))
     chunks = [todo[i: i + size] for i in range(0, len(todo), size)]
@@ -183,7 +188,7 @@ def _indexed(index, items, config, seed, plugin_paths):
         return index, [degraded_clip_features(task, needed, config, seed) for task, needed in items]
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=128)
 def _decoded(path: str, sr: int) -> np.ndarray:
     native, native_sr = read_native(path)
     return resample(native, native_sr, sr)

@@ -157,3 +157,54 @@ def test_a_manifest_column_such_as_age_band_is_kept_for_groups(tmp_path):
     assert table.loc["s1", "age_band"].tolist() == ["20-39", "20-39"] and pd.isna(table.loc["s2", "age_band"])
     assert (table["duration"] < 1).all()  # a column we set ourselves is never taken from the manifest
     check_group_columns(table.reset_index(), ["age_band", "gender"])
+
+
+def test_the_report_shows_the_robustness_table_ranking_snr_curve_and_fairness_tables(tmp_path, shared_cache, cache):
+    import base64
+    import re
+
+    result = run_benchmark(config(tmp_path, shared_cache, cache, robustness=("white@5", "white@20"),
+                                  groups=("gender",), report=True))
+    page = (result.run_dir / "report.html").read_text()
+    robust = re.search(r'<section id="robustness">(.*?)</section>', page, re.S).group(1)
+    table = pd.read_csv(result.run_dir / "robustness" / "table.csv")
+    # every (model, condition) row of table.csv is in the page with its UAR
+    for r in table.to_dict("records"):
+        assert f"<td>{100 * r['uar']:.1f}</td>" in robust
+        assert f"<td class=\"l\">{r['condition']}</td>" in robust
+    assert "Rank per condition" in robust
+    png = (result.run_dir / "robustness" / "snr.png").read_bytes()
+    assert base64.b64encode(png).decode("ascii") in robust  # the SNR curve, embedded
+    fair = re.search(r'<section id="fairness">(.*?)</section>', page, re.S).group(1)
+    uars = pd.read_csv(result.run_dir / "fairness.csv")
+    assert fair.count("<tr>") >= len(uars) + 1
+    assert "Gap between the best and worst group" in fair and "gender" in fair
+    assert '<a href="#robustness">' in page and '<a href="#fairness">' in page
+
+
+def test_a_run_without_robustness_or_groups_has_neither_section(tmp_path, shared_cache, cache):
+    result = run_benchmark(config(tmp_path, shared_cache, cache, report=True))
+    page = (result.run_dir / "report.html").read_text()
+    assert 'id="robustness"' not in page and 'id="fairness"' not in page
+
+
+def test_each_clip_is_decoded_once_for_all_its_conditions(tmp_path, monkeypatch):
+    from features import AnalysisConfig, robust
+    from features.degrade import Condition
+    from features.robust import Task, extract_degraded
+    from tests.conftest import write_tone
+
+    clips = [str(write_tone(tmp_path / f"{i}.wav", seed=i)) for i in range(3)]
+    conditions = [Condition("white", 10.0), Condition("white", 20.0), Condition("level", 0.0)]
+    # condition-major, as the run builds them: the same clip comes back once per condition
+    tasks = [Task(c, cond, f"id{i}", ()) for cond in conditions for i, c in enumerate(clips)]
+    reads = []
+    real = robust.read_native
+    monkeypatch.setattr(robust, "read_native", lambda path: reads.append(path) or real(path))
+    # a memo of one clip: only a clip-major order avoids decoding a clip again for each condition
+    from functools import lru_cache
+
+    monkeypatch.setattr(robust, "_decoded", lru_cache(maxsize=1)(robust._decoded.__wrapped__))
+    out = extract_degraded(tasks, ["rms"], AnalysisConfig(), 0, cache_dir=tmp_path / "cache", jobs=1)
+    assert out.computed == len(tasks) and not out.failed
+    assert sorted(reads) == sorted(clips)  # one decode per clip, not one per (clip, condition)

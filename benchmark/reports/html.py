@@ -10,6 +10,7 @@ import base64
 import hashlib
 import html
 import json
+import math
 import os
 import shutil
 from pathlib import Path
@@ -178,6 +179,106 @@ def _leakage_html(path: Path) -> str:
     return out
 
 
+def _num(v) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _pct_cell(v) -> str:
+    x = _num(v)
+    return "" if math.isnan(x) else f"{100 * x:.1f}"
+
+
+def _robustness_html(path: Path) -> str:
+    """The robustness table, the ranking per condition and the SNR curves, from ``robustness/`` of a run."""
+    from benchmark.reports.robustness import ROBUST_DIR, ranking_frame
+
+    table = path / ROBUST_DIR / "table.csv"
+    if not table.is_file():
+        return ""
+    frame = pd.read_csv(table, keep_default_na=False)
+    if frame.empty:
+        return '<p class="note">The run degraded no test clip (no degraded predictions).</p>'
+    for col in ("uar", "ci_low", "ci_high", "clean_uar", "delta", "p_value"):
+        frame[col] = frame[col].map(_num)
+    body = []
+    for r in frame.to_dict("records"):
+        ci = "" if math.isnan(r["ci_low"]) else f"[{_pct_cell(r['ci_low'])}, {_pct_cell(r['ci_high'])}]"
+        delta = "" if math.isnan(r["delta"]) else f"{100 * r['delta']:+.1f}"
+        test = "" if math.isnan(r["p_value"]) else f"{r['verdict']} p={r['p_value']:.3f}"
+        body.append([f"{r['features']}/{r['model']}", r["condition"], _pct_cell(r["uar"]), ci,
+                     _pct_cell(r["clean_uar"]), delta, test, r["n_failed_clips"] or ""])
+    out = (f"<p>UAR (%) on degraded copies of the test folds ({_e(frame['protocol'].iloc[0])} protocol); the "
+           "model is fitted once on clean training audio and nothing is refitted for a condition.</p>" +
+           table_html(["model", "condition", "UAR", "95% CI", "clean UAR", "change", "vs clean", "failed clips"],
+                      body, left=("condition", "vs clean"), cls="robustness") +
+           '<p class="legend">95% CI: percentile bootstrap over test speakers. change: degraded minus clean UAR of '
+           "the same model on the same clips, in points. vs clean: paired permutation test over speakers "
+           "(two-sided; tie = not significant). Also in <code>robustness/table.csv</code>.</p>")
+    ranks = ranking_frame(frame)
+    if not ranks.empty:
+        out += ("<h3>Rank per condition (1 = best UAR)</h3>" +
+                table_html(["model", *map(str, ranks.columns)],
+                           [[label, *map(str, row)] for label, row in zip(ranks.index, ranks.values.tolist(),
+                                                                          strict=True)], cls="ranking"))
+    png = path / ROBUST_DIR / "snr.png"
+    if png.is_file():
+        data = base64.b64encode(png.read_bytes()).decode("ascii")
+        out += ('<figure id="fig-snr"><h3>UAR against SNR</h3>'
+                f'<img alt="UAR against SNR" src="data:image/png;base64,{data}">'
+                "<figcaption>A panel per noise kind, a line per model with its speaker-bootstrap 95% band; the "
+                "dotted line is the model's clean UAR. Also as <code>robustness/snr.svg</code>.</figcaption>"
+                "</figure>")
+    return out
+
+
+def _fairness_html(path: Path) -> str:
+    """Group UARs with intervals, the gap test per model and column, and the corpus balance per column."""
+    from benchmark.evaluation.fairness import FAIRNESS_FILE, FAIRNESS_TESTS_FILE, format_balance
+
+    uars_path, tests_path = path / FAIRNESS_FILE, path / FAIRNESS_TESTS_FILE
+    if not uars_path.is_file():
+        return ""
+    def read(p: Path) -> pd.DataFrame:
+        return pd.read_csv(p, keep_default_na=False) if p.is_file() and p.stat().st_size > 1 else pd.DataFrame()
+
+    uars, tests = read(uars_path), read(tests_path)
+    out = ""
+    if uars.empty:
+        out += '<p class="note">No speaker-independent predictions to break down by group.</p>'
+    else:
+        headers = ["model", "protocol", "column", "group", "UAR", "95% CI", "speakers", "utterances"]
+        body = []
+        for r in uars.to_dict("records"):
+            norm = " spk-norm" if str(r.get("speaker_norm")) == "True" else ""
+            body.append([f"{r['features']}/{r['model']}{norm}", r["protocol"], r["column"], r["group"],
+                         _pct_cell(r["uar"]), f"[{_pct_cell(r['ci_low'])}, {_pct_cell(r['ci_high'])}]",
+                         r["n_speakers"], r["n_utterances"]])
+        out += "<p>UAR (%) per group of test speakers, pooled over the test folds.</p>" + table_html(
+            headers, body, left=("protocol", "column", "group"), cls="fairness")
+        if not tests.empty:
+            t_body = []
+            for r in tests.to_dict("records"):
+                sig = str(r["significant"]) == "True"
+                t_body.append([f"{r['features']}/{r['model']}", r["protocol"], r["column"],
+                               _pct_cell(r["gap"]), f"{r['best']} > {r['worst']}",
+                               "" if math.isnan(_num(r["p_value"])) else f"{_num(r['p_value']):.3f}",
+                               "yes (group-gap)" if sig else "no"])
+            out += ("<h3>Gap between the best and worst group</h3>" +
+                    table_html(["model", "protocol", "column", "gap (points)", "groups", "p", "significant"],
+                               t_body, left=("protocol", "column", "groups", "significant"), cls="fairness-tests"))
+        out += ('<p class="legend">95% CI: bootstrap over the group\'s test speakers. p: permutation test of the '
+                "gap over speakers (group labels shuffled among the test speakers). Recall per emotion per group: "
+                "<code>fairness_recall.csv</code>.</p>")
+    audit = path / "audit.json"
+    groups = json.loads(audit.read_text()).get("groups", {}) if audit.is_file() else {}
+    for b in groups.values():
+        out += f"<pre>{_e(format_balance(b))}</pre>"
+    return out
+
+
 def render_html(board: Leaderboard, plots: list[plotting.Plot]) -> str:
     """The report page for a leaderboard and its saved plots."""
     folder = board.folder
@@ -230,6 +331,13 @@ def render_html(board: Leaderboard, plots: list[plotting.Plot]) -> str:
     if "ablation" in by_name:
         ablation += _figure_html(by_name["ablation"])
     sections.append(("ablation", "Feature-group ablation", ablation))
+
+    robust_html = _robustness_html(folder.path)
+    if robust_html:
+        sections.append(("robustness", "Robustness to recording conditions", robust_html))
+    fair_html = _fairness_html(folder.path)
+    if fair_html:
+        sections.append(("fairness", "Fairness across groups of speakers", fair_html))
 
     curves = "".join(_figure_html(p) for p in plots if p.name.startswith("curves"))
     sections.append(("curves", "Training curves", curves))
