@@ -254,3 +254,42 @@ def test_flags_the_dimensional_task_does_not_take_are_refused(tmp_path):
     for flags in ({"tune": True}, {"speaker_norm": True}, {"backend": "dask"}):
         with pytest.raises(ConfigError, match="not available for --task dimensional"):
             run_dimensional(RunConfig(out=str(tmp_path), quiet=True, **flags), ["arousal"])
+
+
+def test_dimensional_report_export_and_compare(tmp_path, capsys):
+    import json
+
+    from benchmark.cli import main
+    from benchmark.run.config import RunConfig
+    from benchmark.run.dimensional import run_dimensional
+
+    manifest = loud_manifest(tmp_path / "corpus")
+    common = dict(dataset="manifest", data_dir=str(manifest), features=("rms",), protocols=("speaker",), folds=5,
+                  quiet=True, jobs=1, bootstrap_resamples=100, cache_dir=str(tmp_path / "cache"))
+    a = run_dimensional(RunConfig(models=("ridge",), out=str(tmp_path / "a"), **common), ["arousal", "valence"])
+    b = run_dimensional(RunConfig(models=("svr",), out=str(tmp_path / "b"), **common), ["arousal", "valence"])
+    page = (a.run_dir / "report.html").read_text()
+    assert "Leaderboard" in page and "data:image/png;base64," in page and "Leakage audit" in page
+    assert f"{a.leaderboard['ccc_mean'].iloc[0]:.3f}" in page
+    capsys.readouterr()
+    assert main(["export", str(a.run_dir), "--format", "json"]) == 0
+    exported = json.loads(capsys.readouterr().out)
+    assert exported["targets"] == ["arousal", "valence"]
+    assert exported["leaderboard"][0]["ccc_mean"] == pytest.approx(a.leaderboard["ccc_mean"].iloc[0])
+    for fmt, marker in (("md", "| rank"), ("latex", "\\toprule"), ("csv", "ccc_mean")):
+        assert main(["export", str(a.run_dir), "--format", fmt]) == 0
+        assert marker in capsys.readouterr().out
+    assert main(["compare", str(a.run_dir), str(b.run_dir)]) == 0
+    text = capsys.readouterr().out
+    assert a.run_dir.name in text and b.run_dir.name in text and "ΔCCC" in text
+    diff = a.leaderboard["ccc_mean"].iloc[0] - b.leaderboard["ccc_mean"].iloc[0]
+    line = next(x for x in text.splitlines() if x.startswith(f"{a.run_dir.name}: ridge"))
+    assert line.split()[-1] == "40"  # every test row shared: same corpus, same seed, same folds
+    # pooled mean-CCC difference, not the fold mean: same sign when the two differ clearly
+    if abs(diff) > 0.05:
+        assert float(line.split()[4]) * diff > 0
+    categorical = tmp_path / "cat"
+    categorical.mkdir()
+    (categorical / "run.json").write_text('{"dataset": "x"}')
+    assert main(["compare", str(a.run_dir), str(categorical)]) == 2
+    assert "categorical run cannot be compared with a dimensional one" in capsys.readouterr().err

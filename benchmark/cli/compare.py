@@ -17,8 +17,23 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from benchmark.reports import dimensional
     from benchmark.reports.compare import compare, render_compare
 
+    kinds = {Path(d): dimensional.is_dimensional_run(Path(d)) for d in args.run_dirs}
+    if any(kinds.values()):
+        if not all(kinds.values()):
+            odd = next(d for d, k in kinds.items() if not k)
+            raise UsageError(f"compare {odd}: a categorical run cannot be compared with a dimensional one")
+        if args.format in ("html", "csv", "latex"):
+            raise UsageError(f"--format {args.format}: dimensional runs compare as console or md")
+        text = dimensional.render_compare(list(kinds), args.format)
+        if args.output:
+            Path(args.output).write_text(text, encoding="utf-8")
+            print(args.output)
+        else:
+            sys.stdout.write(text)
+        return 0
     text = render_compare(compare([Path(d) for d in args.run_dirs]), args.format)
     if args.output:
         if Path(args.output).is_dir():

@@ -17,6 +17,14 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from benchmark.reports import dimensional
+
+    if dimensional.is_dimensional_run(Path(args.run_dir)):
+        if args.format == "html":
+            print(dimensional.write_html_report(Path(args.run_dir)))
+        else:
+            sys.stdout.write(dimensional.export(Path(args.run_dir), args.format))
+        return 0
     from benchmark.reports.rundir import open_run_folder
     from benchmark.reports.tables import render
 

@@ -177,3 +177,150 @@ def plot_predictions(run_dir: Path, predictions: pd.DataFrame, board: pd.DataFra
         plt.close(fig)
         written.append(path)
     return written
+
+
+def is_dimensional_run(run_dir: Path) -> bool:
+    """True when ``run_dir`` is a dimensional run folder (its ``run.json`` says ``"task": "dimensional"``)."""
+    import json
+
+    path = Path(run_dir) / "run.json"
+    if not path.is_file():
+        return False
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("task") == "dimensional"
+    except (OSError, ValueError):
+        return False
+
+
+def load_run(run_dir: Path) -> tuple[dict, pd.DataFrame, pd.DataFrame, dict]:
+    """``(run.json, leaderboard, paired tests, audit)`` of a dimensional run folder, read from its files."""
+    import json
+
+    run_dir = Path(run_dir)
+    run = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    board = pd.read_csv(run_dir / "leaderboard.csv", keep_default_na=True, dtype={"rank": str}).fillna({"rank": ""})
+    paired_path = run_dir / "paired.csv"
+    paired = pd.read_csv(paired_path) if paired_path.is_file() and paired_path.stat().st_size else pd.DataFrame()
+    audit_path = run_dir / "audit.json"
+    audit = json.loads(audit_path.read_text(encoding="utf-8")) if audit_path.is_file() else {}
+    return run, board, paired, audit
+
+
+def export(run_dir: Path, fmt: str) -> str:
+    """A dimensional run's leaderboard re-rendered from its files: ``md``, ``csv``, ``latex`` or ``json``."""
+    import json
+
+    run, board, paired, _ = load_run(run_dir)
+    targets = run["targets"]
+    if fmt == "json":
+        return json.dumps({"task": "dimensional", "dataset": run.get("dataset"), "targets": targets,
+                           "leaderboard": json.loads(board.to_json(orient="records")),
+                           "paired": json.loads(paired.to_json(orient="records")) if len(paired) else []},
+                          indent=2) + "\n"
+    return render(board, targets, fmt, paired if fmt == "md" else None) + "\n"
+
+
+def write_html_report(run_dir: Path) -> Path:
+    """``report.html`` of a dimensional run: the leaderboard by mean CCC with intervals, per-target CCC/r/RMSE, the
+    gap to stratified, the paired tests, the predicted-versus-true plots (embedded) and the leakage audit."""
+    import base64
+    import html as htmllib
+
+    from benchmark.reports.html import CSS, _audit_html, table_html
+
+    run_dir = Path(run_dir)
+    run, board, paired, audit = load_run(run_dir)
+    targets = run["targets"]
+
+    def f(value, digits=3):
+        return "" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{value:.{digits}f}"
+
+    headers = ["rank", "model", "features", "protocol", "CCC mean ± sd", "95% CI (speakers)",
+               *[f"CCC {t}" for t in targets], *[f"r {t}" for t in targets], *[f"RMSE {t}" for t in targets],
+               "gap to stratified", "failed folds"]
+    body = []
+    for r in board.to_dict("records"):
+        mean = f"{f(r.get('ccc_mean'))} ± {f(r.get('ccc_std'))}" if f(r.get("ccc_mean")) else "failed"
+        ci = f"[{f(r.get('ccc_low'))}, {f(r.get('ccc_high'))}]" if f(r.get("ccc_low")) else ""
+        body.append([str(r.get("rank") or ""), r["model"], r["features"], r["protocol"], mean, ci,
+                     *[f(r.get(f"ccc_{t}")) for t in targets], *[f(r.get(f"r_{t}")) for t in targets],
+                     *[f(r.get(f"rmse_{t}")) for t in targets], f(r.get("gap_to_stratified")),
+                     str(r.get("failed", ""))])
+    e = htmllib.escape
+    out = ["<!doctype html><html><head><meta charset='utf-8'>",
+           f"<title>{e(str(run.get('dataset')))}: dimensional benchmark</title><style>{CSS}</style></head><body>",
+           f"<h1>{e(str(run.get('dataset')))}: dimensional emotion ({e(', '.join(targets))})</h1>",
+           f"<p><code>{e(str(run.get('command', '')))}</code></p>",
+           "<h2>Leaderboard</h2><p>Mean CCC over folds (± sd), ranked on unseen speakers; the interval is the speaker "
+           "bootstrap of the pooled CCC; gap = stratified minus this protocol (positive: the stratified split "
+           "flatters).</p>", table_html(headers, body, left=("model", "features", "protocol"))]
+    if len(paired):
+        out.append("<h2>Paired tests</h2><p>Paired speaker bootstrap of mean CCC, leader minus other, on the test "
+                   "rows both predicted.</p>")
+        out.append(table_html(["leader", "other", "ΔCCC", "95% CI", "p", "rows"],
+                              [[r["leader"], r["other"], f"{r['difference']:+.3f}",
+                                f"[{r['low']:+.3f}, {r['high']:+.3f}]", f"{r['p']:.3g}", str(r["rows"])]
+                               for r in paired.to_dict("records")], left=("other",)))
+    plots = sorted((run_dir / "plots").glob("pred_vs_true__*.png")) if (run_dir / "plots").is_dir() else []
+    out.append("<h2>Predicted versus true</h2>")
+    if not plots:
+        out.append("<p class='note'>No plots in this run (run without --no-report to draw them).</p>")
+    for plot in plots:
+        data = base64.b64encode(plot.read_bytes()).decode("ascii")
+        out.append(f"<figure><img alt='{e(plot.stem)}' src='data:image/png;base64,{data}'>"
+                   f"<figcaption>{e(plot.name)}: one panel per dimension, the identity line in grey.</figcaption>"
+                   "</figure>")
+    out += ["<h2>Leakage audit</h2>", _audit_html(audit), "</body></html>"]
+    path = run_dir / "report.html"
+    path.write_text("".join(out), encoding="utf-8")
+    return path
+
+
+def render_compare(run_dirs: Sequence[Path], fmt: str = "console") -> str:
+    """Dimensional runs side by side (their leaderboards), and the paired speaker bootstrap of mean CCC between the
+    first run's leader and each other run's leader on the ranking protocol, on the test rows both predicted."""
+    from tabulate import tabulate
+
+    runs = [(Path(d), *load_run(Path(d))) for d in run_dirs]
+    targets = runs[0][1]["targets"]
+    out = []
+    for path, run, board, _, _ in runs:
+        out += [f"## {path.name} ({', '.join(run['targets'])})" if fmt == "md" else f"{path.name}", "",
+                render(board, run["targets"], fmt), ""]
+    rows = []
+    base_path, _, base_board, _, _ = runs[0]
+    base_pred = pd.read_csv(base_path / "predictions.csv")
+    for path, run, board, _, _ in runs[1:]:
+        if run["targets"] != targets:
+            rows.append([base_path.name, path.name, "different targets: no test", "", "", ""])
+            continue
+        lead_a, lead_b = base_board[base_board["rank"] == "1"], board[board["rank"] == "1"]
+        if lead_a.empty or lead_b.empty or lead_a["protocol"].iloc[0] != lead_b["protocol"].iloc[0]:
+            rows.append([base_path.name, path.name, "no common ranking protocol", "", "", ""])
+            continue
+        protocol = lead_a["protocol"].iloc[0]
+        other = pd.read_csv(path / "predictions.csv")
+
+        def pick(frame, lead, protocol=protocol):
+            part = frame[(frame["model"] == lead["model"].iloc[0]) & (frame["features"] == lead["features"].iloc[0])
+                         & (frame["protocol"] == protocol)]
+            return part.drop_duplicates("row").set_index("row").sort_index()
+
+        a, b = pick(base_pred, lead_a), pick(other, lead_b)
+        common = a.index.intersection(b.index)
+        same = len(common) and np.allclose(a.loc[common, [f"true_{t}" for t in targets]].to_numpy(float),
+                                           b.loc[common, [f"true_{t}" for t in targets]].to_numpy(float))
+        if not same:
+            rows.append([base_path.name, path.name, "no shared test rows", "", "", ""])
+            continue
+        test = paired_ccc_test(a.loc[common, [f"true_{t}" for t in targets]].to_numpy(float),
+                               a.loc[common, [f"pred_{t}" for t in targets]].to_numpy(float),
+                               b.loc[common, [f"pred_{t}" for t in targets]].to_numpy(float),
+                               a.loc[common, "speaker"].astype(str).to_numpy(), 1000, 0)
+        rows.append([f"{base_path.name}: {lead_a['model'].iloc[0]}", f"{path.name}: {lead_b['model'].iloc[0]}",
+                     f"{test['difference']:+.3f}", f"[{test['low']:+.3f}, {test['high']:+.3f}]", f"{test['p']:.3g}",
+                     str(len(common))])
+    out += ["Paired speaker-bootstrap tests of mean CCC, leaders on the ranking protocol (first run minus other):",
+            "", tabulate(rows, ["first", "other", "ΔCCC", "95% CI", "p", "rows"],
+                         tablefmt="github" if fmt == "md" else "simple", disable_numparse=True)]
+    return "\n".join(out) + "\n"

@@ -298,6 +298,8 @@ def run_dimensional(config: RunConfig, targets: Sequence[str], argv: Sequence[st
     except BaseException:
         writer.discard()
         raise
+    if config.report:
+        report.write_html_report(run_dir)
     say(report.render(board, targets, "console"))
     say(f"fits: {len(results)} run, {fits_cached} from the cache")
     say(f"results: {run_dir}")
