@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -151,12 +150,6 @@ def check_cache_folder(args: argparse.Namespace) -> None:
     if not hasattr(args, "cache_dir") or getattr(args, "no_cache", False):
         return
     folder, flag = (Path(given).expanduser(), "--cache-dir") if given else (default_cache_dir(), "$SER_CACHE_DIR")
-    if folder.exists() and not folder.is_dir():
-        raise UsageError(f"{flag} {folder}: is a file, not a folder")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".write-test-{os.getpid()}"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as error:
-        raise UsageError(f"{flag} {folder}: cannot write there ({error.strerror or error})") from None
+    from benchmark.run.config import check_writable_folder
+
+    check_writable_folder(folder, flag, UsageError)

@@ -115,12 +115,17 @@ class RunConfig:
 
 def check_output_folder(out: Path) -> None:
     """Fail now, not after every model was fitted, when results cannot be written to ``out``."""
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out}: is a file, not a folder")
+    check_writable_folder(out, "--out")
+
+
+def check_writable_folder(folder: Path, flag: str, error: type[UserInputError] = ConfigError) -> None:
+    """Refuse, in one line naming ``flag``, a ``folder`` that is a file or cannot be created and written to."""
+    if folder.exists() and not folder.is_dir():
+        raise error(f"{flag} {folder}: is a file, not a folder")
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / f".write-test-{os.getpid()}"
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}"
         probe.write_text("")
         probe.unlink()
-    except OSError as error:
-        raise ConfigError(f"--out {out}: cannot write there ({error.strerror or error})") from None
+    except OSError as problem:
+        raise error(f"{flag} {folder}: cannot write there ({problem.strerror or problem})") from None
