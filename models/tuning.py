@@ -5,10 +5,9 @@ only; it splits the *training* speakers into inner folds (stratified group k-fol
 the grid by UAR on the held-out inner speakers, refits the best on the whole training fold and records the
 choice in ``best_params_``. The outer test fold is never passed to it, so it cannot leak into the choice.
 
-    >>> from models.tuning import tuned
-    >>> model = tuned("logreg", make_model("logreg"))   # grid from DEFAULT_GRIDS
-    >>> model.fit(X_train, y_train, groups=speakers_train).best_params_
-    {'C': 0.01}
+    from models.tuning import tuned
+    model = tuned("logreg", make_model("logreg"))   # grid from DEFAULT_GRIDS
+    model.fit(X_train, y_train, groups=speakers_train).best_params_   # e.g. {'C': 0.01}
 """
 
 from __future__ import annotations
