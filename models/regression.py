@@ -1,6 +1,6 @@
 """Regressors for the dimensional task (arousal, valence, dominance), behind one scikit-learn interface.
 
-Every regressor fits, on the training rows only: a median imputer and a standard scaler of the features, and a
+Every regressor fits, on the training rows only: a median imputer and a clipped standard scaler of the features, and a
 standard scaler of each target (so that SVR's epsilon, ridge's alpha and a network's loss mean the same on a 1-5
 and a 1-7 scale). Predictions are mapped back to the targets' own scale. ``fit(X, y)`` takes ``y`` of shape
 (n, d); ``predict`` returns (n, d).
@@ -17,6 +17,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import StandardScaler
 
 from .registry import ModelError
+from .scaling import ClippedStandardScaler
 
 
 class ScaledRegressor(RegressorMixin, BaseEstimator):
@@ -43,7 +44,8 @@ class ScaledRegressor(RegressorMixin, BaseEstimator):
 
     def _fit_features(self, X: np.ndarray) -> None:
         self.imputer_ = SimpleImputer(strategy="median", keep_empty_features=True).fit(X)
-        self.scaler_ = StandardScaler().fit(self.imputer_.transform(X))
+        # clipped z-scores, as for the classifiers: one column far outside training cannot decide alone
+        self.scaler_ = ClippedStandardScaler().fit(self.imputer_.transform(X))
 
     def _features(self, X: np.ndarray) -> np.ndarray:
         return np.nan_to_num(self.scaler_.transform(self.imputer_.transform(X)), nan=0.0, posinf=0.0, neginf=0.0)
