@@ -15,11 +15,11 @@ from .training import masked_mean
 
 
 class SSLHeadClassifier(CNN1DClassifier):
-    """EmoBox's frozen-encoder head: Dense(``hidden``, ReLU) per frame, masked mean over time, softmax.
+    """EmoBox's frozen-encoder head: Dense(``units``, ReLU) per frame, masked mean over time, softmax.
 
     Parameters
     ----------
-    hidden : units of the per-frame layer (EmoBox: 128 in its README's recipe, 256 in its yaml files).
+    units : width of the per-frame layer (EmoBox: 128 in its README's recipe, 256 in its yaml files).
     layers : hidden states stacked in each frame (1: a single layer; L: a learned softmax-weighted sum of L).
     dropout : dropout after the mean (EmoBox: none).
     Training parameters as for every network; the defaults follow EmoBox (Adam, learning rate 1e-4, batch 32,
@@ -28,7 +28,7 @@ class SSLHeadClassifier(CNN1DClassifier):
 
     input_kind = "sequence"
 
-    def __init__(self, hidden: int = 128, layers: int = 1, dropout: float = 0.0, length: int | None = None,
+    def __init__(self, units: int = 128, layers: int = 1, dropout: float = 0.0, length: int | None = None,
                  length_percentile: float = 100.0, normalise: str | None = None, frame_pool: int = 1,
                  learning_rate: float = 1e-4, batch_size: int = 32, max_epochs: int = 100, patience: int = 10,
                  early_stopping: bool = True, restore_best: bool = True, validation_fraction: float = 0.2,
@@ -42,7 +42,7 @@ class SSLHeadClassifier(CNN1DClassifier):
                          validation_by_group=validation_by_group, class_weight=class_weight,
                          lr_plateau=lr_plateau, jit_compile=jit_compile, random_state=random_state, n_jobs=n_jobs,
                          verbose=verbose)
-        self.hidden = hidden
+        self.units = units
         self.layers = layers
 
     def _build(self, keras, shapes, n_classes: int):
@@ -56,7 +56,7 @@ class SSLHeadClassifier(CNN1DClassifier):
                 raise ValueError(f"ssl_head: {width} values per frame do not split into layers={layers}")
             h = keras.layers.Reshape((steps, layers, width // layers))(h)
             h = _LayerWeights(layers, name="layer_weights")(h)
-        h = keras.layers.Dense(int(self.hidden), activation="relu")(h)
+        h = keras.layers.Dense(int(self.units), activation="relu")(h)
         h = masked_mean(keras, h, mask)
         if self.dropout:
             h = keras.layers.Dropout(float(self.dropout))(h)
