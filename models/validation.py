@@ -139,7 +139,7 @@ _PLATEAU = Rule(lambda v: isinstance(v, list | tuple) and len(v) == 3 and number
 _WHOLE_1 = number(1, whole=True)
 _WHOLE_0 = number(0, whole=True)
 _FRACTION = number(0, 1, high_open=True)  # [0, 1)
-_SHARE = number(0, 1, low_open=True)  # (0, 1]
+_SHARE = number(0.001, 1)  # [0.001, 1]: xgboost refuses a share that underflows float32
 _POSITIVE = number(0, low_open=True)
 
 # Every built-in model's parameters, by name (the same name means the same thing in every built-in model).
