@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from collections import defaultdict
 
@@ -20,6 +21,19 @@ def duplicate_groups(table: pd.DataFrame) -> list[list[int]]:
     groups = defaultdict(list)
     for i, digest in enumerate(table["digest"].tolist()):
         groups[digest].append(i)
+    return [rows for rows in groups.values() if len(rows) > 1]
+
+
+def repeated_file_groups(table: pd.DataFrame) -> list[list[int]]:
+    """Row numbers of rows that name the same file (a manifest listing a file twice), per group.
+
+    Such rows are exact duplicates too, but a different fault: not two recordings that happen to be equal, one
+    recording counted as several utterances. Each file is analysed once (``features.bank``); the rows still
+    weigh the file several times in folds and scores, and folds can put its rows on both sides.
+    """
+    groups = defaultdict(list)
+    for i, path in enumerate(table["path"].astype(str).tolist()):
+        groups[os.path.normpath(path)].append(i)
     return [rows for rows in groups.values() if len(rows) > 1]
 
 
@@ -45,6 +59,12 @@ def audit(table: pd.DataFrame, folds: dict[str, list[Fold]], split=None) -> dict
     twin_of = {i: [j for j in group if j != i] for group in dup_groups for i in group}
     n_speakers = len(set(speakers.tolist()))
     warnings = []
+    repeated = repeated_file_groups(table)
+    if repeated:
+        first = repeated[0]
+        warnings.append(f"{len(repeated)} file(s) named by more than one row ({sum(len(g) - 1 for g in repeated)} "
+                        "repeated row(s)): each counts as an utterance in the folds and scores; first: "
+                        f"{paths[first[0]]} (rows {', '.join(map(str, first[:5]))})")
     if dup_groups:
         warnings.append(f"{len(dup_groups)} group(s) of exact-duplicate audio in the corpus "
                         f"({sum(len(g) for g in dup_groups)} files)")
@@ -57,6 +77,7 @@ def audit(table: pd.DataFrame, folds: dict[str, list[Fold]], split=None) -> dict
         "corpus": {
             "utterances": len(table), "speakers": n_speakers,
             "duplicate_groups": [[paths[i] for i in g] for g in dup_groups],
+            "repeated_files": [{"path": paths[g[0]], "rows": g} for g in repeated],
             "corpora": {} if corpora is None else {str(k): int(v) for k, v in
                                                    pd.Series(corpora).value_counts().sort_index().items()},
             "cross_corpus_duplicate_groups": [[paths[i] for i in g] for g in cross_groups],
@@ -175,6 +196,8 @@ def format_audit(report: dict) -> str:
     corpus = report["corpus"]
     lines = [f"Leakage audit: {corpus['utterances']} utterances, {corpus['speakers']} speakers, "
              f"{len(corpus['duplicate_groups'])} exact-duplicate group(s)"]
+    if corpus.get("repeated_files"):
+        lines[0] += f", {len(corpus['repeated_files'])} file(s) named by more than one row"
     if len(corpus.get("corpora", {})) > 1:
         lines[0] += (f", {len(corpus['corpora'])} corpora ("
                      + ", ".join(f"{k} {v}" for k, v in corpus["corpora"].items()) + "), "

@@ -93,8 +93,10 @@ def _figure_html(plot: plotting.Plot) -> str:
 
 def _audit_html(audit: dict) -> str:
     corpus = audit.get("corpus", {})
+    repeated = corpus.get("repeated_files") or []
     out = [f"<p>{_e(corpus.get('utterances'))} utterances, {_e(corpus.get('speakers'))} speakers, "
-           f"{len(corpus.get('duplicate_groups', []))} exact-duplicate group(s).</p>"]
+           f"{len(corpus.get('duplicate_groups', []))} exact-duplicate group(s)"
+           + (f", {len(repeated)} file(s) named by more than one row" if repeated else "") + ".</p>"]
     rows = []
     for protocol, entry in audit.get("protocols", {}).items():
         text = entry.get("test_text_in_train")
