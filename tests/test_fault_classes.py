@@ -667,10 +667,15 @@ def test_silence_very_short_and_very_long_inputs_are_flagged_and_in_range_ones_a
     frame = bundle.predict(inputs).set_index("input")
     notes = frame["outside_training"]
     assert notes.loc[str(clips[0])] == ""  # a training clip is inside
-    for name in ("silence.wav", "short.wav", "long.wav"):
+    for name in ("silence.wav", "short.wav"):
         assert notes.loc[str(tmp_path / name)], name
-    assert "duration" in notes.loc[str(tmp_path / "long.wav")] and "duration" in notes.loc[str(tmp_path / "short.wav")]
+    assert "duration" in notes.loc[str(tmp_path / "short.wav")]
+    # a long input is windowed by default (tests/test_predict_conditions.py); predicted whole, it is flagged
+    assert frame.loc[str(tmp_path / "long.wav"), "windows"] > 1
+    whole = bundle.predict([str(tmp_path / "long.wav")], window=False)
+    assert "duration" in whole["outside_training"].iloc[0]
     from benchmark.cli.predict import as_json
 
     items = {p["input"]: p for p in as_json(bundle, frame.reset_index())["predictions"]}
-    assert items[str(clips[0])]["outside_training"] is None and items[str(tmp_path / "long.wav")]["outside_training"]
+    assert items[str(clips[0])]["outside_training"] is None and items[str(tmp_path / "silence.wav")]["outside_training"]
+    assert as_json(bundle, whole)["predictions"][0]["outside_training"]

@@ -37,9 +37,9 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 
-from benchmark.apps import domain
+from benchmark.apps import domain, recording, robustness
 from features import AnalysisConfig, extract, load_plugins, pad_sequences
-from features.audio import AudioError, probe, read_audio
+from features.audio import AudioError, read_audio
 from features.bank import library_versions
 from features.errors import UserInputError
 from features.registry import FeatureError, get_feature_set
@@ -50,6 +50,9 @@ FORMAT_VERSION = 1
 MANIFEST = "bundle.json"
 MODEL_PREFIX = "model/"
 DOMAIN_MEMBER = "domain.npz"  # per-column training percentiles and the duration range (benchmark.apps.domain)
+RECORDING_MEMBER = "recording.json"  # the training clips' level, SNR, bandwidth and duration (apps.recording)
+ROBUSTNESS_MEMBER = "robustness.json"  # UAR under degraded conditions, from a run (benchmark.apps.robustness)
+MAX_JSON_MEMBER_BYTES = 2**20  # the two JSON members above: a few kilobytes when made by train
 PROBE_MEMBER = "probe.npz"  # each feature set's numbers on a generated test signal, computed at training time
 PROBE_RTOL, PROBE_ATOL = 1e-4, 1e-5
 MIN_SPEAKER_CLIPS = 10  # speaker-normalised bundles: rows per speaker needed for usable statistics
@@ -169,6 +172,8 @@ class Bundle:
         self.warnings = list(warnings or [])
         self.features = FeatureSpec.from_dict(manifest["features"])
         self.domain: dict | None = None  # the training profile (benchmark.apps.domain), when the bundle has one
+        self.recording: dict | None = None  # the training clips' recording conditions (benchmark.apps.recording)
+        self.robustness: dict | None = None  # the robustness profile (benchmark.apps.robustness), when measured
 
     # -- properties ---------------------------------------------------------------------------------------------
 
@@ -204,6 +209,8 @@ class Bundle:
                  self.caution()]
         if self.score is not None:
             lines.append(f"  ({self.score.detail()})")
+        if self.robustness:
+            lines.append(robustness.describe(self.robustness))
         return "\n".join(lines)
 
     # -- making and saving ----------------------------------------------------------------------------------------
@@ -244,6 +251,10 @@ class Bundle:
         members[PROBE_MEMBER] = _npz_bytes(probe_features(self.features))
         if getattr(self, "domain", None):
             members[DOMAIN_MEMBER] = domain.to_bytes(self.domain)
+        if getattr(self, "recording", None):
+            members[RECORDING_MEMBER] = recording.to_bytes(self.recording)
+        if getattr(self, "robustness", None):
+            members[ROBUSTNESS_MEMBER] = robustness.to_bytes(self.robustness)
         manifest = {k: v for k, v in self.manifest.items() if k not in ("members", "checksum")}
         manifest["members"] = {name: _sha256(data) for name, data in sorted(members.items())}
         manifest["checksum"] = _manifest_checksum(manifest)
@@ -299,12 +310,37 @@ class Bundle:
                 bundle.domain = domain.from_bytes(members[DOMAIN_MEMBER])
             except (ValueError, OSError):
                 raise BundleError(f"{path}: refused, {DOMAIN_MEMBER} is unreadable or holds pickled objects") from None
+        for name, attribute, parse in ((RECORDING_MEMBER, "recording", recording.from_bytes),
+                                       (ROBUSTNESS_MEMBER, "robustness", robustness.from_bytes)):
+            if name in members:
+                try:
+                    setattr(bundle, attribute, parse(members[name]))
+                except (ValueError, TypeError, KeyError) as error:
+                    raise BundleError(f"{path}: refused, {name} is malformed ({error})") from None
         return bundle
 
     # -- predicting ------------------------------------------------------------------------------------------------
 
-    def predict(self, inputs, *, speakers: str | Sequence[str] | None = None, segment: float | None = None,
-                hop: float | None = None, jobs: int | None = 1) -> pd.DataFrame:
+    def training_durations(self) -> tuple[float, float, float] | None:
+        """(shortest, longest, median) duration of the training clips in seconds, when the bundle knows them."""
+        summary = (self.recording or {}).get("duration_s")
+        if summary:
+            return float(summary["min"]), float(summary["max"]), float(summary["percentiles"][2])
+        span = (self.domain or {}).get("durations", np.zeros(0))
+        if len(span) == 2:  # bundles made before recording.json: the range only
+            return float(span[0]), float(span[1]), float(np.mean(span))
+        return None
+
+    def window_seconds(self) -> float:
+        """The window ``predict`` cuts long inputs into: the training clips' median duration."""
+        durations = self.training_durations()
+        if durations is None:
+            raise BundleError("this bundle does not record its training clips' durations: give --segment SECONDS")
+        return max(MIN_SEGMENT_S, round(durations[2], 2))
+
+    def predict(self, inputs, *, speakers: str | Sequence[str] | None = None,
+                segment: float | str | None = None, hop: float | None = None, window: bool = True,
+                jobs: int | None = 1) -> pd.DataFrame:
         """Predict the emotion of each input (or of each window of it).
 
         Parameters
@@ -314,23 +350,39 @@ class Bundle:
             at the analysis rate (``bundle.features.analysis.sr``, 16 kHz by default), shape ``(n,)`` or
             ``(n, channels)``, or a tuple ``(waveform, rate)``.
         speakers : only for bundles trained with speaker normalisation: one speaker id for all inputs, or one
-            per input. Each speaker's features are z-normalised over the rows of this call, so each speaker
-            needs at least ``MIN_SPEAKER_CLIPS`` rows (files or windows).
-        segment, hop : seconds; predict per window of ``segment`` seconds every ``hop`` seconds (default
-            ``hop = segment``). The windows cover the whole file: the last one ends at the end of the file.
+            per input. Each speaker's features are z-normalised over the windows of this call, so each speaker
+            needs at least ``MIN_SPEAKER_CLIPS`` of them (files or windows).
+        segment, hop : seconds; a timeline: one row per window of ``segment`` seconds every ``hop`` seconds
+            (default ``hop = segment``). The windows cover the whole file: the last one ends at the end of the
+            file. ``segment="auto"`` is the training clips' median duration.
+        window : without ``segment``, an input much longer than the training clips (beyond the range the
+            duration check accepts) is cut into windows of the training clips' median duration, each is
+            predicted and the probabilities are averaged into the input's one row (column ``windows``). A model
+            judges a 60 s recording as badly as a 10 ms one when it was trained on 2 s clips; ``False`` predicts
+            every input whole.
         jobs : feature extraction processes.
 
         Returns
         -------
         pandas.DataFrame
             One row per input (or window): ``input``, ``start``, ``end`` (seconds), ``emotion``, ``confidence``,
-            ``p_<label>`` for every label (rows sum to 1), and ``error``: empty, or why the input was skipped
+            ``p_<label>`` for every label (rows sum to 1), ``windows`` (how many windows were averaged; 1 when
+            the input was predicted whole), ``window_s``, the recording estimates ``level_dbfs``, ``snr_db``,
+            ``bandwidth_hz`` (:mod:`benchmark.apps.recording`), with a robustness profile
+            ``nearest_condition`` and ``expected_uar``, then ``outside_training`` (what lies outside what the
+            bundle was trained on; empty when nothing) and ``error``: empty, or why the input was skipped
             (then ``emotion`` is missing). A bad file never stops the others.
         """
+        if isinstance(segment, str):
+            if segment != "auto":
+                raise BundleError(f"--segment {segment}: give seconds or 'auto'")
+            segment = self.window_seconds()
         if segment is not None:
             segment, hop = check_segment(segment, hop)
         items = _expand_inputs(inputs)
         speaker_of = _speakers_for(items, speakers, self.speaker_norm)
+        durations = self.training_durations()
+        sr = self.features.analysis.sr
         rows: list[dict] = []
         units: list[tuple[int, str, float, float]] = []  # (row, wav path, start, end)
         with tempfile.TemporaryDirectory(prefix="ser-predict-") as tmp:
@@ -338,62 +390,108 @@ class Bundle:
             for i, (name, source) in enumerate(items):
                 base = {"input": name, "speaker": speaker_of[i] if speaker_of else None}
                 try:
-                    windows = self._windows(source, i, tmp_dir, segment, hop)
+                    y = self._decode(source)
                 except AudioError as error:
-                    rows.append({**base, "start": np.nan, "end": np.nan, "error": error.reason})
+                    rows.append({**base, "start": np.nan, "end": np.nan, "windows": 0, "error": error.reason})
                     continue
-                for path, start, end in windows:
-                    units.append((len(rows), path, start, end))
-                    rows.append({**base, "start": round(start, 3), "end": round(end, 3), "error": ""})
-            proba = self._predict_units(units, rows, jobs)
-        frame = pd.DataFrame(rows)
-        notes = frame.pop("outside_training").fillna("") if "outside_training" in frame else None
-        frame.insert(len(frame.columns) - 1, "emotion", None)
-        frame.insert(len(frame.columns) - 1, "confidence", np.nan)
-        for label in self.labels:
-            frame.insert(len(frame.columns) - 1, f"p_{label}", np.nan)
-        if notes is not None:  # after the probabilities, before error (which stays last)
-            frame.insert(len(frame.columns) - 1, "outside_training", notes)
-        for row, p in proba.items():
-            frame.loc[row, [f"p_{label}" for label in self.labels]] = p
-            frame.loc[row, "emotion"] = self.labels[int(np.argmax(p))]
-            frame.loc[row, "confidence"] = float(np.max(p))
-        if not self.speaker_norm:
-            frame = frame.drop(columns="speaker")
-        return frame
+                length = len(y) / sr
+                if segment is not None:  # a timeline: a row per window
+                    for j, (a, b) in enumerate(segment_bounds(len(y), sr, segment, hop)):
+                        units.append((len(rows), _write(tmp_dir / f"in{i}_w{j}.wav", y[a:b], sr), a / sr, b / sr))
+                        rows.append({**base, "start": round(a / sr, 3), "end": round(b / sr, 3), "windows": 1,
+                                     "window_s": segment, **recording.estimate(y[a:b], sr), "error": ""})
+                    continue
+                row = {**base, "start": 0.0, "end": round(length, 3), "windows": 1, "window_s": np.nan,
+                       **recording.estimate(y, sr), "error": ""}
+                if window and durations is not None and recording.long_input(durations[:2], length):
+                    seconds = self.window_seconds()
+                    bounds = segment_bounds(len(y), sr, seconds, seconds)
+                    for j, (a, b) in enumerate(bounds):
+                        units.append((len(rows), _write(tmp_dir / f"in{i}_w{j}.wav", y[a:b], sr), a / sr, b / sr))
+                    row.update(windows=len(bounds), window_s=seconds)
+                elif isinstance(source, tuple):  # an array: written losslessly as float WAV
+                    units.append((len(rows), _write(tmp_dir / f"array{i}.wav", y, sr), 0.0, length))
+                else:  # a file: analysed as it is, exactly as at training time
+                    units.append((len(rows), str(source), 0.0, length))
+                rows.append(row)
+            proba, notes, failed = self._predict_units(units, rows, jobs)
+        self._gather(rows, units, proba, notes, failed)
+        return self._frame(rows)
 
-    def _windows(self, source, index: int, tmp_dir: Path, segment: float | None,
-                 hop: float | None) -> list[tuple[str, float, float]]:
-        """The audio units to analyse for one input: whole file, or WAV windows written to ``tmp_dir``."""
+    def _decode(self, source) -> np.ndarray:
+        """An input as a mono float32 waveform at the analysis rate, as feature extraction reads it."""
         sr = self.features.analysis.sr
-        if isinstance(source, tuple):  # (waveform, rate): written losslessly as float WAV
+        if isinstance(source, tuple):
             y, rate = source
-            rate = rate or sr
-            if segment is None:
-                path = tmp_dir / f"array{index}.wav"
-                sf.write(path, y, rate, subtype="FLOAT")
-                return [(str(path), 0.0, len(y) / rate)]
-            y = y.mean(axis=1) if y.ndim == 2 else y
-            if rate != sr:
+            y = y.mean(axis=1, dtype=np.float32) if y.ndim == 2 else y
+            if rate and rate != sr:
                 from features.audio import resample
 
                 y = resample(y.astype(np.float32), rate, sr)
-        elif segment is None:
-            info = probe(source)
-            return [(str(source), 0.0, info.duration)]
-        else:
-            y, _ = read_audio(source, sr=sr)
-        out = []
-        for j, (a, b) in enumerate(segment_bounds(len(y), sr, segment, hop)):
-            path = tmp_dir / f"in{index}_w{j}.wav"
-            sf.write(path, y[a:b], sr, subtype="FLOAT")
-            out.append((str(path), a / sr, b / sr))
-        return out
+            return np.asarray(y, dtype=np.float32)
+        return read_audio(source, sr=sr)[0]
 
-    def _predict_units(self, units, rows: list[dict], jobs: int | None) -> dict[int, np.ndarray]:
-        """Probabilities per row of ``rows``; units whose features fail get their row's ``error`` set."""
+    def _gather(self, rows: list[dict], units, proba: dict, notes: dict, failed: dict) -> None:
+        """Each row's probabilities (the mean over its windows) and everything that lies outside training."""
+        by_row: dict[int, list[int]] = {}
+        for k, unit in enumerate(units):
+            by_row.setdefault(unit[0], []).append(k)
+        check_duration = not len((self.domain or {}).get("durations", np.zeros(0)))
+        for r, row in enumerate(rows):
+            if row["error"]:
+                continue
+            mine = by_row.get(r, [])
+            ok = [k for k in mine if k in proba]
+            if not ok:
+                row["error"] = failed.get(mine[0], "no features") if mine else "no audio"
+                continue
+            row["proba"] = np.mean([proba[k] for k in ok], axis=0)
+            parts = []
+            if self.recording:
+                unit_seconds = units[ok[0]][3] - units[ok[0]][2]
+                parts += recording.outside(self.recording, row, unit_seconds if check_duration else None)
+            found = [notes[k] for k in ok if notes.get(k)]
+            if found and len(mine) > 1 and row.get("windows", 1) > 1:
+                parts.append(f"{len(found)} of {len(mine)} windows: {found[0]}")
+            elif found:
+                parts.append(found[0])
+            if len(ok) < len(mine):
+                parts.append(f"{len(mine) - len(ok)} of {len(mine)} windows could not be analysed "
+                             f"({failed[next(k for k in mine if k not in proba)]})")
+            if self.robustness:
+                condition = robustness.nearest(self.robustness, row, self.recording)
+                if condition is not None:
+                    row["nearest_condition"], row["expected_uar"] = condition["name"], condition["uar"]
+            row["outside_training"] = "; ".join(parts)
+
+    def _frame(self, rows: list[dict]) -> pd.DataFrame:
+        """The rows as the documented columns, in their documented order."""
+        columns = ["input", *(["speaker"] if self.speaker_norm else []), "start", "end", "emotion", "confidence",
+                   *[f"p_{label}" for label in self.labels], "windows", "window_s", *recording.STATS,
+                   *(["nearest_condition", "expected_uar"] if self.robustness else []), "outside_training", "error"]
+        records = []
+        for row in rows:
+            out = {c: row.get(c) for c in columns}
+            p = row.get("proba")
+            if p is not None:
+                out.update({f"p_{label}": float(v) for label, v in zip(self.labels, p, strict=True)})
+                out["emotion"], out["confidence"] = self.labels[int(np.argmax(p))], float(np.max(p))
+            out["outside_training"] = row.get("outside_training", "") if not row["error"] else ""
+            records.append(out)
+        frame = pd.DataFrame(records, columns=columns)
+        numeric = ["confidence", *[f"p_{label}" for label in self.labels], "window_s", *recording.STATS,
+                   *(["expected_uar"] if self.robustness else [])]
+        frame[numeric] = frame[numeric].astype(float)
+        frame["windows"] = frame["windows"].fillna(0).astype(int)
+        for column in ("emotion", *(["nearest_condition"] if self.robustness else [])):  # None, not NaN, if missing
+            frame[column] = frame[column].astype(object).where(frame[column].notna(), None)
+        return frame
+
+    def _predict_units(self, units, rows: list[dict], jobs: int | None
+                       ) -> tuple[dict[int, np.ndarray], dict[int, str], dict[int, str]]:
+        """Per unit: probabilities, what of its features lies outside training, and why its features failed."""
         if not units:
-            return {}
+            return {}, {}, {}
         spec = self.features
         vector = spec.input_kind == "vector"
         table = pd.DataFrame({"path": [u[1] for u in units]})
@@ -401,13 +499,11 @@ class Bundle:
             feats = extract(table, spec.names if vector else [], spec.analysis,
                             sequence_sets=[] if vector else spec.names, cache_dir=cache, use_cache=False,
                             jobs=jobs, progress=False)
-        failed = dict(feats.report.failed)
-        ok_units = [u for u in units if u[1] not in failed]
-        for row, path, _, _ in units:
-            if path in failed:
-                rows[row]["error"] = failed[path]
-        if not ok_units:
-            return {}
+        reasons = dict(feats.report.failed)
+        failed = {k: reasons[u[1]] for k, u in enumerate(units) if u[1] in reasons}
+        ok = [k for k in range(len(units)) if k not in failed]
+        if not ok:
+            return {}, {}, failed
         if vector:
             for entry in spec.sets:
                 got = feats.columns[entry["name"]]
@@ -422,19 +518,24 @@ class Bundle:
                 raise BundleError(f"feature set {spec.names[0]!r} now gives {sequences[0].shape[1]} dimensions "
                                   f"per frame, the model was trained on {dims}")
             X = pad_sequences(sequences, min(max(len(s) for s in sequences), MAX_SEQUENCE_STEPS))
+        notes: dict[int, str] = {}
         if vector and getattr(self, "domain", None):  # on the raw features, as the profile was
             columns = [c for entry in spec.sets for c in entry["columns"]]
-            notes = domain.outside(self.domain, X, np.array([u[3] - u[2] for u in ok_units]), columns)
-            for u, note in zip(ok_units, notes, strict=True):
-                rows[u[0]]["outside_training"] = note
+            found = domain.outside(self.domain, X, np.array([units[k][3] - units[k][2] for k in ok]), columns)
+            notes = dict(zip(ok, found, strict=True))
         if self.speaker_norm:
             from benchmark.evaluation.normalisation import speaker_normalise
 
-            groups = np.array([rows[u[0]]["speaker"] for u in ok_units], dtype=object).astype(str)
+            groups = np.array([rows[units[k][0]]["speaker"] for k in ok], dtype=object).astype(str)
             _check_speaker_rows(groups)
             X = speaker_normalise(X, groups)
         proba = np.asarray(self.model.predict_proba(X), dtype=np.float64)
-        return {u[0]: proba[k] for k, u in enumerate(ok_units)}
+        return {k: proba[n] for n, k in enumerate(ok)}, notes, failed
+
+
+def _write(path: Path, y: np.ndarray, sr: int) -> str:
+    sf.write(path, y, sr, subtype="FLOAT")
+    return str(path)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -477,7 +578,8 @@ def read_checked(path: Path) -> tuple[dict, dict[str, bytes]]:
         members, total = {}, 0
         for name in sorted(listed):
             try:
-                data = _read_bounded(archive, name, budget - total, path)
+                limit = MAX_JSON_MEMBER_BYTES if name in (RECORDING_MEMBER, ROBUSTNESS_MEMBER) else budget - total
+                data = _read_bounded(archive, name, min(limit, budget - total), path)
             except BundleError:
                 raise
             except (zipfile.BadZipFile, EOFError, OSError, ValueError):

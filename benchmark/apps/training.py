@@ -57,13 +57,19 @@ class TrainConfig:
 
 
 def train_bundle(config: TrainConfig, log: Callable[[str], None] | None = None,
-                 score: HonestScore | None = None, expected_fingerprint: str | None = None) -> Bundle:
+                 score: HonestScore | None = None, expected_fingerprint: str | None = None,
+                 robustness: dict | None = None) -> Bundle:
     """Fit ``config.model`` on the whole corpus and bundle it with its honest score.
 
     Unless ``config.evaluate`` is off or a ``score`` is given, the score is measured here by the speaker
     protocol (``make_folds("speaker", table, folds, seed)``): each fold's model is fitted on the other speakers
     and predicts the held-out ones; the pooled predictions give the UAR and a bootstrap interval over speakers
     (:func:`benchmark.reports.statistics.speaker_bootstrap_ci`), the folds the leaderboard's mean ± std.
+
+    The bundle also keeps what its training clips were like, for ``predict`` to compare inputs with: the raw
+    features' per-column range (vector inputs, :mod:`benchmark.apps.domain`) and every clip's estimated level,
+    SNR, bandwidth and duration (:mod:`benchmark.apps.recording`); and ``robustness``, a robustness profile
+    (:func:`benchmark.apps.robustness.profile_from_run`), when given.
     """
     say = log or (lambda _: None)
     load_plugins(config.plugins)
@@ -105,6 +111,8 @@ def train_bundle(config: TrainConfig, log: Callable[[str], None] | None = None,
 
         durations = table["duration"].to_numpy(dtype=float) if "duration" in table else None
         profile = training_profile(X, durations)
+    say(f"estimating the {len(table)} training clips' level, SNR and bandwidth ...")
+    conditions = recording_profile(table, config.analysis.sr)
     if config.speaker_norm:
         X = speaker_normalise(X, speakers)
     params = dict(config.model_params)
@@ -128,7 +136,27 @@ def train_bundle(config: TrainConfig, log: Callable[[str], None] | None = None,
     bundle = Bundle.create(model, model_name=config.model, features=features, corpus=corpus_info, score=score,
                            speaker_norm=config.speaker_norm, settings=settings, versions=versions)
     bundle.domain = profile
+    bundle.recording = conditions
+    bundle.robustness = robustness
     return bundle
+
+
+def recording_profile(table: pd.DataFrame, sr: int) -> dict:
+    """The training clips' recording conditions (:func:`benchmark.apps.recording.distribution`), each clip
+    decoded as feature extraction decodes it (mono, at the analysis rate)."""
+    from features.audio import AudioError, read_audio
+
+    from .recording import distribution, estimate
+
+    stats, durations = [], []
+    for path in dict.fromkeys(table["path"].astype(str)):  # a file named by several rows counts once
+        try:
+            y = read_audio(path, sr=sr)[0]
+        except AudioError:  # analysed a moment ago; gone or changed since: left out of the profile
+            continue
+        stats.append(estimate(y, sr))
+        durations.append(len(y) / sr)
+    return distribution(stats, durations)
 
 
 def speaker_score(model_name: str, X: np.ndarray, y: np.ndarray, speakers: np.ndarray, table: pd.DataFrame, *,
@@ -232,6 +260,16 @@ def score_from_run(run_dir: Path, model: str, features: str, speaker_norm: bool,
     return HonestScore(uar=point, low=low, high=high, level=LEVEL, fold_mean=mean,
                        fold_std=None if std is None else float(std), n_folds=n_folds, n_speakers=n_speakers,
                        n_utterances=n_utt, chance=chance, source=f"run:{run_dir}")
+
+
+def robustness_from_run(run_dir: str | Path, model: str, features: str) -> dict | None:
+    """The run's robustness profile of ``model`` on the input ``features`` names (None: no ``--robustness``)."""
+    from .robustness import ProfileError, profile_from_run
+
+    try:
+        return profile_from_run(run_dir, model, model_input_for(model, features).name)
+    except ProfileError as error:
+        raise BundleError(f"--from-run {run_dir}: {error}") from None
 
 
 # ---------------------------------------------------------------------------------------------------------------

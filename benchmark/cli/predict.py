@@ -20,8 +20,13 @@ def add_parser(sub) -> None:
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="one JSON object on stdout")
     out.add_argument("--csv", action="store_true", help="CSV on stdout (the caution goes to stderr)")
-    p.add_argument("--segment", type=float, metavar="SECONDS", help="predict per window of SECONDS: a timeline")
+    p.add_argument("--segment", type=_seconds_or_auto, metavar="SECONDS|auto",
+                   help="a timeline: one prediction per window of SECONDS ('auto': the training clips' median "
+                        "duration)")
     p.add_argument("--hop", type=float, metavar="SECONDS", help="window step (default: --segment, no overlap)")
+    p.add_argument("--no-window", action="store_true",
+                   help="predict every input whole; by default an input much longer than the training clips is "
+                        "cut into windows of their duration and the windows' probabilities are averaged")
     p.add_argument("--speaker", help="speaker-normalised bundles only: all inputs are this speaker's")
     p.add_argument("--plugin", action="append", default=[], metavar="FILE",
                    help="a Python file registering the bundle's feature sets or model (repeatable)")
@@ -33,18 +38,28 @@ def run(args: argparse.Namespace) -> int:
 
     if args.hop is not None and args.segment is None:
         raise UsageError("--hop needs --segment")
+    if args.no_window and args.segment is not None:
+        raise UsageError("--no-window and --segment exclude each other (--segment already sets the windows)")
     bundle = Bundle.load(args.bundle, plugins=args.plugin)
     frame = bundle.predict(args.inputs, speakers=args.speaker, segment=args.segment, hop=args.hop,
-                           jobs=parse_jobs(args.jobs))
+                           window=not args.no_window, jobs=parse_jobs(args.jobs))
     ok = frame[frame["error"] == ""]
     if ok.empty:
         first = frame.iloc[0]
         raise BundleError(f"none of the {len(frame)} input(s) could be used; first: {first['input']}: "
                           f"{first['error']}")
-    if "outside_training" in frame:  # the model cannot judge these: say so on the console, whatever the format
-        for row in frame[frame["outside_training"].fillna("") != ""].itertuples():
+    for row in ok.itertuples():  # said on the console whatever the format; the JSON and CSV carry it too
+        if row.windows > 1:
+            print(f"note: {row.input} ({row.end:.1f} s) is much longer than the training clips: predicted as "
+                  f"{row.windows} windows of {row.window_s:g} s, probabilities averaged (--no-window: whole)",
+                  file=sys.stderr)
+        if row.outside_training:  # the model cannot judge these
             print(f"warning: {row.input} [{row.start}-{row.end} s] is outside what the model was trained on: "
                   f"{row.outside_training}; its prediction is not to be trusted", file=sys.stderr)
+        if getattr(row, "nearest_condition", None) not in (None, "clean") and isinstance(row.expected_uar, float):
+            print(f"note: {row.input} is nearest to the measured condition {row.nearest_condition}: expected "
+                  f"UAR there {100 * row.expected_uar:.0f} % (estimated SNR {row.snr_db:.0f} dB, bandwidth "
+                  f"{row.bandwidth_hz / 1000:.1f} kHz)", file=sys.stderr)
     if args.json:
         print(json.dumps(as_json(bundle, frame), indent=1, allow_nan=False))
         return 0
@@ -63,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
 
 def as_json(bundle, frame) -> dict:
     """The whole answer as one JSON-ready object."""
+    from benchmark.apps.robustness import describe
+
     labels = bundle.labels
     predictions, skipped = [], []
     for row in frame.to_dict("records"):
@@ -74,8 +91,16 @@ def as_json(bundle, frame) -> dict:
                 "probabilities": {label: round(float(row[f"p_{label}"]), 6) for label in labels}}
         if "speaker" in row:
             item["speaker"] = row["speaker"]
-        if "outside_training" in row:  # "" when the input lies within what the bundle was trained on
-            item["outside_training"] = row["outside_training"] or None
+        item["windows"] = int(row["windows"])  # averaged into this row; 1 when predicted whole
+        if item["windows"] > 1 or not math.isnan(row["window_s"]):
+            item["window_s"] = float(row["window_s"])
+        item["recording"] = {k: float(row[k]) for k in ("level_dbfs", "snr_db", "bandwidth_hz")}
+        if "nearest_condition" in row:
+            item["nearest_condition"] = row["nearest_condition"]
+            item["expected_uar"] = None if row["expected_uar"] is None or math.isnan(row["expected_uar"]) else \
+                round(float(row["expected_uar"]), 6)
+        # null when the input lies within what the bundle was trained on
+        item["outside_training"] = row["outside_training"] or None
         predictions.append(item)
     score = bundle.score
     return {"caution": bundle.caution(), "warnings": bundle.warnings,
@@ -83,6 +108,7 @@ def as_json(bundle, frame) -> dict:
                        "labels": labels, "speaker_norm": bundle.speaker_norm},
             "score": None if score is None else {k: v for k, v in score.__dict__.items()
                                                  if not (isinstance(v, float) and math.isnan(v))},
+            "robustness": None if not bundle.robustness else describe(bundle.robustness),
             "predictions": predictions, "skipped": skipped}
 
 
@@ -102,15 +128,28 @@ def render_text(bundle, frame, segmented: bool) -> str:
             lines.append(tabulate(body, ["seconds", "emotion", "conf.", *probability_headers],
                                   tablefmt="simple", disable_numparse=True))
     else:
-        body = [[r["input"], r["emotion"], _pct(r["confidence"]), *[_pct(r[f"p_{label}"]) for label in labels]]
+        body = [[r["input"], r["emotion"], _pct(r["confidence"]), *[_pct(r[f"p_{label}"]) for label in labels],
+                 f"{r['windows']} x {r['window_s']:g} s" if r["windows"] > 1 else "whole"]
                 for r in ok.to_dict("records")]
-        lines += ["", tabulate(body, ["file", "emotion", "conf.", *probability_headers], tablefmt="simple",
-                               disable_numparse=True)]
+        lines += ["", tabulate(body, ["file", "emotion", "conf.", *probability_headers, "windows"],
+                               tablefmt="simple", disable_numparse=True)]
+        if (ok["windows"] > 1).any():
+            lines.append("windows: inputs much longer than the training clips are cut into windows of their "
+                         "duration and the probabilities averaged (--no-window: predict them whole)")
     bad = frame[frame["error"] != ""]
     if len(bad):
         lines.append("")
         lines += [f"skipped {r['input']}: {r['error']}" for r in bad.to_dict("records")]
     return "\n".join(lines)
+
+
+def _seconds_or_auto(text: str) -> float | str:
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds or 'auto', got {text!r}") from None
 
 
 def _pct(value: float) -> str:

@@ -31,8 +31,9 @@ def add_parser(sub) -> None:
                    help="a model parameter, e.g. --set max_epochs=20 (MODEL.PARAM=VALUE also accepted)")
     g.add_argument("--out", required=True, help="the bundle file to write, e.g. emodb-svm.zip")
     g.add_argument("--from-run", metavar="RUN_DIR",
-                   help="take corpus, features and settings from a finished run, and its score from the run's "
-                        "leaderboard (no evaluation here)")
+                   help="take corpus, features and settings from a finished run, its score from the run's "
+                        "leaderboard (no evaluation here) and, when the run was made with --robustness, the "
+                        "model's robustness profile")
     g.add_argument("--no-evaluate", action="store_true", help="skip the speaker-independent evaluation")
     g.add_argument("--folds", type=int, default=5, help="speaker folds of the evaluation (default 5)")
     g.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples of the interval")
@@ -50,7 +51,8 @@ def model_params_from_args(model: str, items: list[str]) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from benchmark.apps.training import TrainConfig, config_from_run, train_bundle
+    from benchmark.apps.robustness import describe
+    from benchmark.apps.training import TrainConfig, config_from_run, robustness_from_run, train_bundle
 
     say = (lambda _: None) if args.quiet else (lambda line: print(line, file=sys.stderr))
     if args.folds < 2:
@@ -68,7 +70,10 @@ def run(args: argparse.Namespace) -> int:
         if params:
             say("note: --set changes the model, so the run's score describes it less exactly")
         say(score.line() + f" (from {args.from_run})")
-        bundle = train_bundle(config, log=say, score=score, expected_fingerprint=fingerprint)
+        profile = robustness_from_run(args.from_run, args.model, config.features)
+        if profile is not None:
+            say(describe(profile))
+        bundle = train_bundle(config, log=say, score=score, expected_fingerprint=fingerprint, robustness=profile)
     else:
         config = TrainConfig(
             model=args.model, dataset=args.dataset, data_dir=args.data_dir, features=args.features,
