@@ -10,8 +10,8 @@ each from one pass over it (frame powers, or one Welch spectrum):
   background); the SNR is ``(mean power - floor) / floor`` over the whole clip, as the robustness conditions
   define it (:func:`features.degrade.add_noise`: speech power over noise power, both over every sample).
   Measured on EmoDB clips with white noise added at 0-10 dB the estimate is within 1 dB (median, worst case
-  -2.5 dB); for pink noise it reads 1-3 dB high (its frame powers fluctuate more, so the 10th percentile lies
-  under the mean). Clips without pauses read low (speech frames count as floor). Clipped to ``[-20, 60]`` dB.
+  -2.5 dB); for pink noise it reads high, by 0.7-2.7 dB (median; at most 4.5 dB), because its frame powers
+  fluctuate more and the 10th percentile lies under their mean. Clips without pauses read low (speech frames count as floor). Clipped to ``[-20, 60]`` dB.
 - **bandwidth** (Hz): the highest frequency at which the long-term spectrum (Welch, 512-sample segments) is
   within ``BANDWIDTH_DROP_DB`` (50 dB) of its maximum. Clean EmoDB clips at 16 kHz read 7.1-7.7 kHz; their
   telephone copies (300-3400 Hz, G.711) read 3.4-3.5 kHz.
