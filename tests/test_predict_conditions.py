@@ -349,3 +349,44 @@ def test_from_run_without_results_for_the_model_is_one_line(robust_bundle, tmp_p
     table.assign(model="xgboost").to_csv(other / "robustness" / "table.csv", index=False)
     with pytest.raises(BundleError, match="no robustness results for svm on mfcc\\+rms; it has: xgboost"):
         _parser_cli(["train", "--from-run", str(other), "--model", "svm", "--out", str(tmp_path / "x.zip")])
+
+
+def test_train_robustness_measures_the_profile_on_the_evaluation_folds_without_refitting(voice_corpus, tmp_path):
+    from tests.test_bundle import train_tiny
+
+    cache = tmp_path / "cache"
+    plain = train_tiny(voice_corpus, "svm", evaluate=True, cache_dir=cache)
+    bundle = train_tiny(voice_corpus, "svm", evaluate=True, cache_dir=cache,
+                        robustness=("white@0", "telephone", "babble@0"))
+    assert bundle.score == plain.score  # the clean score is unchanged by measuring robustness
+    profile = bundle.robustness
+    assert profile["source"] == "train" and profile["model"] == "svm" and profile["features"] == "mfcc+rms"
+    assert profile["clean_uar"] == pytest.approx(plain.score.uar)
+    by_name = {c["name"]: c for c in profile["conditions"]}
+    assert set(by_name) == {"white@0", "telephone", "babble@0"}
+    for c in by_name.values():
+        assert 0 <= c["ci_low"] <= c["uar"] <= c["ci_high"] <= 1 and c["n_utterances"] == 36
+        assert c["delta"] == pytest.approx(c["uar"] - profile["clean_uar"])
+    assert by_name["white@0"]["params"]["snr_db"] == 0.0 and by_name["white@0"]["snr_db"] == 0.0
+    loaded = Bundle.load(bundle.save(tmp_path / "robust.zip"))
+    assert loaded.robustness == json.loads(json.dumps(profile))
+    clip = _clip("sad", k=1, speaker=2)
+    noisy = degrade.add_noise(clip, degrade.white_noise(len(clip), np.random.default_rng(1)), 0.0)
+    row = loaded.predict([noisy]).iloc[0]
+    worst = min((by_name["white@0"], by_name["babble@0"]), key=lambda c: c["uar"])
+    assert row["nearest_condition"] == worst["name"] and row["expected_uar"] == pytest.approx(worst["uar"])
+    with pytest.raises(BundleError, match="drop --no-evaluate"):
+        train_tiny(voice_corpus, "svm", evaluate=False, cache_dir=cache, robustness=("white@0",))
+
+
+def test_train_robustness_flags_are_checked(voice_bundle, tmp_path):
+    from benchmark.cli.common import UsageError
+
+    with pytest.raises(UsageError, match="profile comes from the run"):
+        _parser_cli(["train", "--from-run", str(tmp_path), "--model", "svm", "--robustness", "--out",
+                     str(tmp_path / "x.zip")])
+    from features.degrade import ConditionError
+
+    with pytest.raises(ConditionError, match="--robustness white@x"):
+        _parser_cli(["train", "--dataset", "manifest", "--data-dir", str(tmp_path / "none.csv"), "--model", "svm",
+                     "--robustness", "white@x", "--out", str(tmp_path / "x.zip")])

@@ -54,6 +54,7 @@ class TrainConfig:
     profile: str = "default"
     include_song: bool = False
     strict: bool = False
+    robustness: tuple[str, ...] = ()  # conditions to measure on the evaluation's test folds (train --robustness)
 
 
 def train_bundle(config: TrainConfig, log: Callable[[str], None] | None = None,
@@ -74,6 +75,17 @@ def train_bundle(config: TrainConfig, log: Callable[[str], None] | None = None,
     say = log or (lambda _: None)
     load_plugins(config.plugins)
     check_params(config.model, dict(config.model_params))  # type and range, before any audio is decoded
+    conditions, condition_notes = [], []
+    if config.robustness:
+        if score is not None or not config.evaluate:
+            raise BundleError("--robustness is measured by the speaker-independent evaluation: drop "
+                              "--no-evaluate (or, with --from-run, the profile comes from the run)")
+        if config.speaker_norm:
+            raise BundleError("--robustness with --speaker-norm: the per-speaker statistics would be re-estimated "
+                              "on the degraded clips (another experiment); measure it without --speaker-norm")
+        from benchmark.run.robustness import parse_conditions
+
+        conditions, condition_notes = parse_conditions(config.robustness)
     model_input = model_input_for(config.model, config.features)
     names, label = list(model_input.sets), model_input.name
     corpus = load_corpus(config.dataset, config.data_dir, include_song=config.include_song, strict=config.strict,
@@ -112,15 +124,25 @@ def train_bundle(config: TrainConfig, log: Callable[[str], None] | None = None,
         durations = table["duration"].to_numpy(dtype=float) if "duration" in table else None
         profile = training_profile(X, durations)
     say(f"estimating the {len(table)} training clips' level, SNR and bandwidth ...")
-    conditions = recording_profile(table, config.analysis.sr)
+    audio = recording_profile(table, config.analysis.sr)
     if config.speaker_norm:
         X = speaker_normalise(X, speakers)
     params = dict(config.model_params)
     if score is None and config.evaluate:
         say(f"measuring {config.model} on unseen speakers ({config.folds} speaker folds) ...")
+        degraded = None
+        if conditions:
+            degraded = degraded_inputs(conditions, condition_notes, table, X, names, vector, config, say)
         score = speaker_score(config.model, X, y, speakers, table, seed=config.seed, folds=config.folds,
-                              n_resamples=config.n_resamples, jobs=config.jobs, model_params=params)
+                              n_resamples=config.n_resamples, jobs=config.jobs, model_params=params,
+                              degraded=degraded)
         say(score.line())
+        if degraded is not None:
+            robustness = {**degraded.profile(score, config.n_resamples, config.seed), "model": config.model,
+                          "features": label}
+            from .robustness import describe
+
+            say(describe(robustness))
     say(f"fitting {config.model} on all {len(y)} utterances ...")
     model = make_model(config.model, random_state=config.seed, n_jobs=_threads(config.jobs), **params)
     fit_model(model, X, y, speakers, np.arange(len(y)))
@@ -136,7 +158,7 @@ def train_bundle(config: TrainConfig, log: Callable[[str], None] | None = None,
     bundle = Bundle.create(model, model_name=config.model, features=features, corpus=corpus_info, score=score,
                            speaker_norm=config.speaker_norm, settings=settings, versions=versions)
     bundle.domain = profile
-    bundle.recording = conditions
+    bundle.recording = audio
     bundle.robustness = robustness
     return bundle
 
@@ -161,8 +183,12 @@ def recording_profile(table: pd.DataFrame, sr: int) -> dict:
 
 def speaker_score(model_name: str, X: np.ndarray, y: np.ndarray, speakers: np.ndarray, table: pd.DataFrame, *,
                   seed: int = 0, folds: int = 5, n_resamples: int = N_RESAMPLES, jobs: int | None = None,
-                  model_params: dict | None = None) -> HonestScore:
-    """UAR on unseen speakers by the benchmark's speaker protocol, with a bootstrap interval over speakers."""
+                  model_params: dict | None = None, degraded: DegradedInputs | None = None) -> HonestScore:
+    """UAR on unseen speakers by the benchmark's speaker protocol, with a bootstrap interval over speakers.
+
+    With ``degraded``, each fold's model (fitted on clean training rows, as for the score) also predicts the
+    degraded copies of its test rows; the predictions are kept in ``degraded`` for its profile.
+    """
     fold_list = make_folds("speaker", table, folds, seed, False, None)
     labels = sorted(set(y.tolist()))
     predicted = np.empty(len(y), dtype=object)
@@ -171,6 +197,8 @@ def speaker_score(model_name: str, X: np.ndarray, y: np.ndarray, speakers: np.nd
     for fold in fold_list:
         model = make_model(model_name, random_state=seed, n_jobs=_threads(jobs), **(model_params or {}))
         pred = fit_on_fold(model, X, y, speakers, fold.train, fold.test)[0].astype(str)
+        if degraded is not None:
+            degraded.predict(model, fold)
         predicted[fold.test] = pred
         tested[fold.test] = True
         uars.append(fold_scores(y[fold.test], pred, labels)["uar"])
@@ -180,6 +208,99 @@ def speaker_score(model_name: str, X: np.ndarray, y: np.ndarray, speakers: np.nd
     return HonestScore(uar=point, low=low, high=high, level=LEVEL, fold_mean=mean, fold_std=std,
                        n_folds=len(fold_list), n_speakers=len(set(speakers[tested].tolist())),
                        n_utterances=int(tested.sum()), chance=1.0 / len(labels), source="train")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Robustness measured here (train --robustness): the run's machinery on the evaluation's speaker folds
+
+
+@dataclass
+class DegradedInputs:
+    """Every clip's features under each condition (rows aligned with the table) and the folds' predictions.
+
+    Babble needs the fold: it is made from training-fold clips of other speakers (as in a run), so its copies
+    are built per fold (:func:`benchmark.run.robustness.babble_sources`); the other conditions are the same
+    for a clip in every fold. Nothing is fitted on degraded audio: each copy is predicted by the clean model
+    of the fold that tests it.
+    """
+
+    conditions: list
+    arrays: dict[str, np.ndarray]  # condition name -> X under it
+    failed: dict[str, set[int]]  # condition name -> rows whose degraded copy failed
+    y: np.ndarray
+    speakers: np.ndarray
+    predicted: dict[str, np.ndarray] = field(default_factory=dict)
+    clean: np.ndarray | None = None
+
+    def predict(self, model, fold) -> None:
+        for c in self.conditions:
+            out = self.predicted.setdefault(c.name, np.full(len(self.y), None, dtype=object))
+            out[fold.test] = np.asarray(model.predict(np.asarray(self.arrays[c.name][fold.test]))).astype(str)
+        if self.clean is None:
+            self.clean = np.full(len(self.y), None, dtype=object)
+        self.clean[fold.test] = np.asarray(model.predict(np.asarray(self.arrays["clean"][fold.test]))).astype(str)
+
+    def profile(self, score: HonestScore, n_resamples: int, seed: int) -> dict:
+        """The robustness profile (:mod:`benchmark.apps.robustness`) of the pooled out-of-fold predictions."""
+        from benchmark.reports.statistics import paired_speaker_test
+
+        conditions = []
+        for c in self.conditions:
+            pred = self.predicted.get(c.name)
+            keep = np.array([p is not None and r not in self.failed[c.name] for r, p in enumerate(pred)])
+            if not keep.any():
+                continue
+            point, low, high = speaker_bootstrap_ci(self.y[keep], pred[keep].astype(str), self.speakers[keep],
+                                                    n_resamples, seed)
+            test = paired_speaker_test(self.y[keep], pred[keep].astype(str), self.clean[keep].astype(str),
+                                       self.speakers[keep], seed=seed)
+            conditions.append({"name": c.name, "kind": c.kind, "params": c.params(), "snr_db": c.snr_db,
+                               "uar": point, "ci_low": low, "ci_high": high, "delta": test.uar_a - test.uar_b,
+                               "p_value": test.p_value,
+                               "verdict": ("worse" if test.diff < 0 else "better") if test.significant else "tie",
+                               "n_utterances": int(keep.sum())})
+        return {"source": "train", "model": None, "features": None, "protocol": "speaker",
+                "clean_uar": score.uar, "conditions": conditions}
+
+
+def degraded_inputs(conditions, notes, table: pd.DataFrame, X: np.ndarray, names: list[str], vector: bool,
+                    config: TrainConfig, say) -> DegradedInputs:
+    """Decode, degrade and analyse every clip under every condition (each clip is a test row exactly once
+    under the speaker protocol), with the run's seeds, so a cached degraded copy is shared with runs."""
+    from benchmark.run.robustness import _int_seed, babble_sources
+    from features.robust import Task, extract_degraded
+
+    paths = table["path"].astype(str).to_numpy()
+    speakers = table["speaker"].astype(str).to_numpy()
+    digests = table["digest"].astype(str).to_numpy()
+    fold_of = {int(r): f for f in make_folds("speaker", table, config.folds, config.seed, False, None)
+               for r in f.test}
+    tasks, where = [], []
+    for c in conditions:
+        for row in range(len(table)):
+            sources: tuple[str, ...] = ()
+            if c.kind == "babble":
+                rng = np.random.default_rng(_int_seed(config.seed, "babble-sources", "speaker", digests[row]))
+                sources = tuple(paths[r] for r in babble_sources(fold_of[row], row, speakers, rng))
+            tasks.append(Task(paths[row], c, digests[row], sources))
+            where.append((c.name, row))
+    say(f"robustness: {len(conditions)} condition(s) on {len(table)} clips, {len(tasks)} degraded copies")
+    for note in notes:
+        say(f"  {note}")
+    result = extract_degraded(tasks, names if vector else [], config.analysis, config.seed,
+                              sequence_sets=[] if vector else names, cache_dir=config.cache_dir,
+                              use_cache=config.use_cache, jobs=config.jobs, plugins=config.plugins)
+    say(f"  degraded features: {result.computed} computed, {result.cache_hits} from the cache, "
+        f"{len(result.failed)} failed, {result.seconds:.1f} s")
+    arrays, failed = {"clean": X}, {}
+    for c in conditions:
+        ids = [t for t, w in enumerate(where) if w[0] == c.name]
+        if vector:
+            arrays[c.name] = np.hstack([result.vectors[s][ids] for s in names]).astype(X.dtype)
+        else:
+            arrays[c.name] = pad_sequences([result.sequences[names[0]][t] for t in ids], X.shape[1])
+        failed[c.name] = {where[t][1] for t in ids if t in result.failed}
+    return DegradedInputs(list(conditions), arrays, failed, table["emotion"].astype(str).to_numpy(), speakers)
 
 
 # ---------------------------------------------------------------------------------------------------------------

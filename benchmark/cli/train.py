@@ -12,6 +12,7 @@ from .common import (
     analysis_config,
     parse_jobs,
     parse_model_params,
+    split_list,
 )
 
 
@@ -35,6 +36,11 @@ def add_parser(sub) -> None:
                         "leaderboard (no evaluation here) and, when the run was made with --robustness, the "
                         "model's robustness profile")
     g.add_argument("--no-evaluate", action="store_true", help="skip the speaker-independent evaluation")
+    g.add_argument("--robustness", nargs="?", const="default", metavar="LIST",
+                   help="also measure the model's robustness profile in the evaluation: each fold's model "
+                        "predicts degraded copies of its test speakers' clips (conditions as for run "
+                        "--robustness; default: the default preset). Costs what run --robustness costs; "
+                        "with --from-run the profile comes from the run")
     g.add_argument("--folds", type=int, default=5, help="speaker folds of the evaluation (default 5)")
     g.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples of the interval")
     g.add_argument("--quiet", action="store_true", help="print only the bundle's path")
@@ -63,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
     if args.from_run:
         if args.dataset or args.features != "all":
             raise UsageError("--from-run takes the corpus and features from the run; drop --dataset/--features")
+        if args.robustness:
+            raise UsageError("--robustness with --from-run: the robustness profile comes from the run (made with "
+                             "run --robustness); drop --robustness")
         config, score, fingerprint = config_from_run(
             args.from_run, args.model, speaker_norm=args.speaker_norm, data_dir=args.data_dir,
             cache_dir=args.cache_dir, jobs=parse_jobs(args.jobs))
@@ -81,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
             n_resamples=args.resamples, jobs=parse_jobs(args.jobs), cache_dir=args.cache_dir,
             use_cache=not args.no_cache, plugins=tuple(args.plugin), model_params=params,
             analysis=analysis_config(args), profile=args.profile, include_song=args.include_song,
-            strict=args.strict)
+            strict=args.strict,
+            robustness=tuple(split_list(args.robustness, "--robustness")) if args.robustness else ())
         bundle = train_bundle(config, log=say)
     path = bundle.save(args.out)
     say(bundle.describe())
