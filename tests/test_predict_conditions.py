@@ -176,7 +176,7 @@ def test_silence_10_ms_quiet_loud_noisy_and_telephone_inputs_are_flagged_and_tra
     notes = dict(zip(inputs, frame["outside_training"], strict=True))
     assert notes["inside"] == "" and notes["other take"] == ""
     assert "silent" in notes["silence"]
-    assert "duration 0.01 s" in notes["10 ms"]
+    assert "duration 0.01 s" in notes["10 ms"] and "SNR" not in notes["10 ms"]  # too short to estimate SNR
     assert "quieter" in notes["quiet"] and "louder" in notes["loud"]
     assert "noisier" in notes["noisy"] and "narrower" in notes["telephone"]
     assert "noisier" not in notes["telephone"] and "level" not in notes["noisy"]

@@ -43,6 +43,7 @@ LEVEL_MARGIN_DB = 10.0
 SNR_MARGIN_DB = 6.0
 BANDWIDTH_FACTOR = 0.8
 STATS = ("level_dbfs", "snr_db", "bandwidth_hz")
+MIN_ESTIMATE_S = 0.25  # shorter clips have too few frames for a noise floor, too few samples for a spectrum
 FULL_SCALE_POWER = 1.0  # a full-scale square wave: samples of +-1
 
 
@@ -84,7 +85,7 @@ def estimate(y: np.ndarray, sr: int) -> dict[str, float]:
         snr = 10 * math.log10(max(total - floor, 1e-30) / floor)
     snr = float(min(max(snr, SNR_RANGE[0]), SNR_RANGE[1]))
     return {"level_dbfs": round(level, 2), "snr_db": round(snr, 2), "bandwidth_hz": round(bandwidth(y, sr), 1),
-            "silent": bool(silent)}
+            "silent": bool(silent), "seconds": len(y) / sr}
 
 
 def bandwidth(y: np.ndarray, sr: int) -> float:
@@ -104,15 +105,18 @@ def bandwidth(y: np.ndarray, sr: int) -> float:
 def distribution(stats: Sequence[dict[str, float]], durations: Sequence[float] | None) -> dict:
     """What the bundle keeps of its training clips: percentiles of each estimate and of the durations.
 
-    Silent clips are left out of the level, SNR and bandwidth percentiles (they have none).
+    Silent clips are left out of the level, SNR and bandwidth percentiles (they have none), clips shorter than
+    ``MIN_ESTIMATE_S`` out of the SNR and bandwidth ones.
     """
     out: dict = {"n_clips": len(stats), "quantiles": list(QUANTILES),
                  "method": "benchmark.apps.recording (level: louder half of 25 ms frames; SNR: 10th-percentile "
                            "frame power as noise floor, whole clip; bandwidth: -50 dB edge of the Welch spectrum)"}
     voiced = [s for s in stats if not s.get("silent")]
     out["n_silent"] = len(stats) - len(voiced)
+    long_enough = [s for s in voiced if s.get("seconds", math.inf) >= MIN_ESTIMATE_S] or voiced
     for name in STATS:
-        values = np.array([s[name] for s in voiced], dtype=np.float64)
+        pool = voiced if name == "level_dbfs" else long_enough  # SNR and bandwidth need a clip of some length
+        values = np.array([s[name] for s in pool], dtype=np.float64)
         out[name] = _summary(values)
     finite = np.array([d for d in (durations or []) if d is not None and math.isfinite(d)], dtype=np.float64)
     out["duration_s"] = _summary(finite)
@@ -152,13 +156,14 @@ def outside(profile: dict, stats: dict[str, float], duration: float | None = Non
         word = "quieter" if stats["level_dbfs"] < level[0] else "louder"
         parts.append(f"level {stats['level_dbfs']:.0f} dBFS, {word} than training's {level[0]:.0f} to "
                      f"{level[1]:.0f} dBFS")
+    short = stats.get("seconds", math.inf) < MIN_ESTIMATE_S  # its SNR and bandwidth are not estimates
     snr = _range(profile.get("snr_db"))
-    if snr and not snr[0] - SNR_MARGIN_DB <= stats["snr_db"] <= snr[1] + SNR_MARGIN_DB:
+    if snr and not short and not snr[0] - SNR_MARGIN_DB <= stats["snr_db"] <= snr[1] + SNR_MARGIN_DB:
         word = "noisier" if stats["snr_db"] < snr[0] else "cleaner"
         parts.append(f"estimated SNR {stats['snr_db']:.0f} dB, {word} than training's {snr[0]:.0f} to "
                      f"{snr[1]:.0f} dB")
     band = _range(profile.get("bandwidth_hz"))
-    if band and stats["bandwidth_hz"] < BANDWIDTH_FACTOR * band[0]:
+    if band and not short and stats["bandwidth_hz"] < BANDWIDTH_FACTOR * band[0]:
         parts.append(f"estimated bandwidth {stats['bandwidth_hz'] / 1000:.1f} kHz, narrower than training's "
                      f"{band[0] / 1000:.1f} kHz and up")
     span = _range(profile.get("duration_s"))

@@ -108,6 +108,8 @@ def nearest(profile: dict, stats: dict, training: dict | None) -> dict | None:
     """
     if stats.get("silent"):
         return None
+    if stats.get("seconds", math.inf) < 0.25:  # too short for its SNR and bandwidth to be estimates
+        return None
     by_kind: dict[str, list[dict]] = {}
     for c in profile.get("conditions", []):
         if c.get("uar") is not None:
