@@ -129,11 +129,16 @@ def predict_page() -> None:
         st.error(f"{name}: {bad['error'].iloc[0]}")
         return
     labels = bundle.labels
+    for note in dict.fromkeys(n for n in frame["outside_training"] if n):  # the model cannot judge these
+        st.warning(f"Outside what the model was trained on: {note}. Do not trust this prediction.")
     left, right = st.columns([3, 2])
     with left:
         if segment is None:
             row = frame.iloc[0]
             st.subheader(f"Predicted emotion: {row['emotion']} ({100 * row['confidence']:.0f} %)")
+            if row["windows"] > 1:
+                st.caption(f"Much longer than the training clips: predicted as {row['windows']} windows of "
+                           f"{row['window_s']:g} s, probabilities averaged.")
             probabilities = {label: float(row[f"p_{label}"]) for label in labels}
             st.pyplot(ui.probability_figure(probabilities))
             table = {"emotion": labels, "probability %": [round(100 * probabilities[k], 1) for k in labels]}
