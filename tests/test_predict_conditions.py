@@ -318,8 +318,9 @@ def test_train_from_a_robustness_run_carries_the_profile_checksummed(robust_bund
         Bundle.load(big)
 
 
-def test_predict_gives_the_expected_uar_of_the_nearest_measured_condition(robust_bundle, voice_bundle):
-    bundle, _, _ = robust_bundle
+def test_predict_gives_the_expected_uar_of_the_nearest_measured_condition(robust_bundle, voice_bundle, tmp_path,
+                                                                          capsys):
+    bundle, path, _ = robust_bundle
     clip = _clip("sad", k=1, speaker=2)
     rng = np.random.default_rng(3)
     inputs = [clip, degrade.add_noise(clip, degrade.white_noise(len(clip), rng), 1.0), degrade.telephone(clip, SR),
@@ -333,6 +334,13 @@ def test_predict_gives_the_expected_uar_of_the_nearest_measured_condition(robust
     items = as_json(bundle, frame)["predictions"]
     assert items[1]["nearest_condition"] == "pink@0" and items[1]["expected_uar"] == pytest.approx(0.4)
     assert items[4]["expected_uar"] is None
+    summary = as_json(bundle, frame)["robustness"]
+    assert summary["conditions"]["telephone"]["uar"] == pytest.approx(0.5) and summary["clean_uar"] == 0.9
+    sf.write(tmp_path / "noisy.wav", inputs[1], SR, subtype="FLOAT")
+    assert _parser_cli(["predict", str(path), str(tmp_path / "noisy.wav")]) == 0
+    captured = capsys.readouterr()
+    assert "nearest to the measured condition pink@0: expected UAR there 40 %" in captured.err
+    assert "robustness profile: 5 condition(s) measured" in captured.out
     plain, _ = voice_bundle  # no profile: no such columns, and the JSON says so
     assert "nearest_condition" not in plain.predict([clip]) and as_json(plain, plain.predict([clip]))["robustness"] \
         is None

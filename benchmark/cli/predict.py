@@ -70,6 +70,10 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(frame.to_csv(index=False, lineterminator="\n", float_format="%.6f"))
         return 0
     print(bundle.caution())
+    if bundle.robustness:
+        from benchmark.apps.robustness import describe
+
+        print(describe(bundle.robustness))
     for warning in bundle.warnings:
         print(f"warning: {warning}")
     print(render_text(bundle, frame, segmented=args.segment is not None))
@@ -108,7 +112,11 @@ def as_json(bundle, frame) -> dict:
                        "labels": labels, "speaker_norm": bundle.speaker_norm},
             "score": None if score is None else {k: v for k, v in score.__dict__.items()
                                                  if not (isinstance(v, float) and math.isnan(v))},
-            "robustness": None if not bundle.robustness else describe(bundle.robustness),
+            "robustness": None if not bundle.robustness else {
+                "summary": describe(bundle.robustness), "source": bundle.robustness.get("source"),
+                "clean_uar": bundle.robustness.get("clean_uar"),
+                "conditions": {c["name"]: {k: c.get(k) for k in ("uar", "ci_low", "ci_high")}
+                               for c in bundle.robustness["conditions"]}},
             "predictions": predictions, "skipped": skipped}
 
 
