@@ -359,13 +359,34 @@ def test_from_run_without_results_for_the_model_is_one_line(robust_bundle, tmp_p
         _parser_cli(["train", "--from-run", str(other), "--model", "svm", "--out", str(tmp_path / "x.zip")])
 
 
-def test_train_robustness_measures_the_profile_on_the_evaluation_folds_without_refitting(voice_corpus, tmp_path):
+def test_train_robustness_measures_the_profile_on_the_evaluation_folds_without_refitting(voice_corpus, tmp_path,
+                                                                                         monkeypatch):
+    import features.robust
+    from benchmark.evaluation.protocols import make_folds
     from tests.test_bundle import train_tiny
 
     cache = tmp_path / "cache"
-    plain = train_tiny(voice_corpus, "svm", evaluate=True, cache_dir=cache)
-    bundle = train_tiny(voice_corpus, "svm", evaluate=True, cache_dir=cache,
+    plain = train_tiny(voice_corpus, "svm", evaluate=True, cache_dir=cache, folds=2)  # 2 test speakers a fold
+    seen = []
+    real = features.robust.extract_degraded
+
+    def spy(tasks, *args, **kwargs):
+        seen.extend(tasks)
+        return real(tasks, *args, **kwargs)
+
+    monkeypatch.setattr(features.robust, "extract_degraded", spy)
+    bundle = train_tiny(voice_corpus, "svm", evaluate=True, cache_dir=cache, folds=2,
                         robustness=("white@0", "telephone", "babble@0"))
+    # babble is made of training-fold clips of other speakers: never of a speaker the clip's fold tests
+    table = pd.read_csv(voice_corpus)
+    speaker_of = {Path(p).name: s for p, s in zip(table["path"], table["speaker"], strict=True)}
+    folds = make_folds("speaker", table, 2, 0, False, None)
+    assert all(len(set(table["speaker"][f.test])) == 2 for f in folds)
+    tested_with = {Path(table["path"][r]).name: {table["speaker"][i] for i in f.test} for f in folds for r in f.test}
+    babble = [t for t in seen if t.condition.kind == "babble"]
+    assert len(babble) == 36 and all(len(t.sources) == 4 for t in babble)
+    for task in babble:
+        assert not {speaker_of[Path(p).name] for p in task.sources} & tested_with[Path(task.path).name]
     assert bundle.score == plain.score  # the clean score is unchanged by measuring robustness
     profile = bundle.robustness
     assert profile["source"] == "train" and profile["model"] == "svm" and profile["features"] == "mfcc+rms"
