@@ -80,6 +80,10 @@ def run(args: argparse.Namespace) -> int:
             say("note: --set changes the model, so the run's score describes it less exactly")
         say(score.line() + f" (from {args.from_run})")
         profile = robustness_from_run(args.from_run, args.model, config.features)
+        if profile is not None and args.speaker_norm:  # a run scores robustness without speaker normalisation
+            say("note: the run's robustness results are for the model without --speaker-norm; the bundle has no "
+                "robustness profile")
+            profile = None
         if profile is not None:
             say(describe(profile))
         bundle = train_bundle(config, log=say, score=score, expected_fingerprint=fingerprint, robustness=profile)
