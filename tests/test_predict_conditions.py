@@ -314,7 +314,7 @@ def test_train_from_a_robustness_run_carries_the_profile_checksummed(robust_bund
         Bundle.load(forged)
     big = rewrite_zip(path, path.parent / "big.zip", rehash=True,
                       change=lambda n, d: d + b" " * (2 ** 20 + 1) if n == ROBUSTNESS_MEMBER else d)
-    with pytest.raises(BundleError, match=f"member {ROBUSTNESS_MEMBER} expands"):
+    with pytest.raises(BundleError, match=f"member {ROBUSTNESS_MEMBER} expands to 1.0 MB, over the 1 MB a JSON"):
         Bundle.load(big)
 
 

@@ -578,8 +578,10 @@ def read_checked(path: Path) -> tuple[dict, dict[str, bytes]]:
         members, total = {}, 0
         for name in sorted(listed):
             try:
-                limit = MAX_JSON_MEMBER_BYTES if name in (RECORDING_MEMBER, ROBUSTNESS_MEMBER) else budget - total
-                data = _read_bounded(archive, name, min(limit, budget - total), path)
+                if name in (RECORDING_MEMBER, ROBUSTNESS_MEMBER) and budget - total > MAX_JSON_MEMBER_BYTES:
+                    data = _read_bounded(archive, name, MAX_JSON_MEMBER_BYTES, path, "a JSON member may hold")
+                else:
+                    data = _read_bounded(archive, name, budget - total, path)
             except BundleError:
                 raise
             except (zipfile.BadZipFile, EOFError, OSError, ValueError):
@@ -731,19 +733,21 @@ def max_bundle_bytes() -> int:
     return int(megabytes * 2**20)
 
 
-def _read_bounded(archive: zipfile.ZipFile, name: str, limit: int, path: Path) -> bytes:
+def _read_bounded(archive: zipfile.ZipFile, name: str, limit: int, path: Path,
+                  bound: str = "left of the limit (SER_BUNDLE_MAX_MB)") -> bytes:
     """A member's bytes, refused as soon as they exceed ``limit``: the header's size is not trusted, the
-    stream is read in chunks, so a zip bomb costs at most ``limit`` bytes of memory."""
+    stream is read in chunks, so a zip bomb costs at most ``limit`` bytes of memory. ``bound`` names the limit
+    in the message."""
     declared = archive.getinfo(name).file_size
     if declared > limit:
-        raise BundleError(f"{path}: refused, member {name} expands to {declared / 2**20:.0f} MB, over the "
-                          f"{limit / 2**20:.0f} MB left of the limit (SER_BUNDLE_MAX_MB)")
+        raise BundleError(f"{path}: refused, member {name} expands to {declared / 2**20:.1f} MB, over the "
+                          f"{limit / 2**20:.0f} MB {bound}")
     out = io.BytesIO()
     with archive.open(name) as stream:
         while chunk := stream.read(2**20):
             if out.tell() + len(chunk) > limit:
                 raise BundleError(f"{path}: refused, member {name} expands beyond the {limit / 2**20:.0f} MB "
-                                  "left of the limit (SER_BUNDLE_MAX_MB); its header understates its size")
+                                  f"{bound}; its header understates its size")
             out.write(chunk)
     return out.getvalue()
 
