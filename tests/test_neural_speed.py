@@ -195,9 +195,70 @@ def test_forward_flops_counts_candidate_layers_like_keras_layers(tf):
     from models.neural.fused import fused_layers
 
     x, _ = _sequences()
-    flops = [forward_flops(_model(tf, cls, 4, False, x.shape), steps=9)
+    flops = [forward_flops(_model(tf, cls, 4, False, x.shape))
              for cls in (tf.keras.layers.LSTM, fused_layers(tf.keras)["HoistedLSTM"])]
-    assert flops[0] == flops[1] == 2 * 4 * 4 * (5 + 4) * 9 + 2 * 4 * 3
+    assert flops[0] == flops[1] == 2 * 4 * 4 * (5 + 4) * (9 + 1) + 2 * 4 * 3  # 9 steps, and step 0 once more
+
+
+def _epoch_kernels(tf, model, inputs, n_classes):
+    """The product kernels one epoch of the project's loop runs (one batch), from the profiler's trace."""
+    from benchmark.perf.neural import traced_kernels
+    from models.neural.epochs import EpochLoop
+
+    n = len(inputs[0])
+    loop = EpochLoop(tf, tf.keras, model, 1e-3, n, np.ones(n_classes))
+    labels = tf.constant(np.arange(n) % n_classes, tf.int32)
+    executed = traced_kernels(loop._epoch, tuple(tf.constant(a) for a in inputs), labels, tf.range(n))
+    return {name: count for name, count in executed.items() if "MatMul" in name.rsplit(":", 1)[1]}
+
+
+def test_layer_flops_count_the_products_an_epoch_runs(tf):
+    """layer_flops against the profiler: per step of a first-layer LSTM, the forward products on the input and
+    on the state (steps + 1: Keras runs step 0 once more before its loop), the kernel's, recurrent kernel's and
+    previous state's gradients, and no gradient of the input frames."""
+    import re
+
+    from benchmark.perf.neural import layer_flops
+
+    keras = tf.keras
+    x, mask = _sequences()
+    n, steps, d = x.shape
+    units, gates = 4, 4
+    frames, real = keras.Input(x.shape[1:]), keras.Input(mask.shape[1:], dtype="bool")
+    model = keras.Model([frames, real], keras.layers.Dense(3, activation="softmax")(
+        keras.layers.LSTM(units)(frames, mask=real)))
+    executed = _epoch_kernels(tf, model, (x, mask), 3)
+
+    def runs(pattern):
+        return sum(c for name, c in executed.items() if re.search(pattern, name.rsplit(":", 1)[0]))
+
+    cell = r"lstm_cell(_\d+)?/"
+    products = {
+        "x": runs(cell + r"MatMul$"), "h": runs(cell + r"MatMul_1$"),
+        "dx": runs(cell + r"MatMul_grad/MatMul$"), "dW": runs(cell + r"MatMul_grad/MatMul_1$"),
+        "dh": runs(cell + r"MatMul_1_grad/MatMul$"), "dU": runs(cell + r"MatMul_1_grad/MatMul_1$"),
+    }
+    assert products == {"x": steps + 1, "h": steps + 1, "dx": 0, "dW": steps, "dh": steps, "dU": steps}
+    traced = 2 * n * gates * units * (d * (products["x"] + products["dx"] + products["dW"])
+                                      + units * (products["h"] + products["dh"] + products["dU"]))
+    lstm = layer_flops(model)[0]
+    assert n * (lstm["forward"] + lstm["backward"]) == traced
+
+
+def test_layer_flops_first_dense_layer_has_no_input_gradient(tf):
+    """A dense net: the first layer's backward is its weight gradient only, the next layers' both products."""
+    from benchmark.perf.neural import layer_flops
+
+    keras = tf.keras
+    x = np.random.default_rng(0).normal(size=(6, 7)).astype(np.float32)
+    inputs = keras.Input((7,))
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax", name="second")(
+        keras.layers.Dense(5, activation="relu", name="first")(inputs)))
+    gradients = {layer: sum(c for name, c in _epoch_kernels(tf, model, (x,), 3).items()
+                            if "gradient_tape" in name and f"/{layer}" in name) for layer in ("first", "second")}
+    assert gradients == {"first": 1, "second": 2}
+    assert layer_flops(model) == [{"layer": "first", "forward": 2 * 7 * 5, "backward": 2 * 7 * 5},
+                                  {"layer": "second", "forward": 2 * 5 * 3, "backward": 2 * 2 * 5 * 3}]
 
 
 def test_saved_model_with_a_candidate_layer_loads_safely(tf, tmp_path):

@@ -3,8 +3,9 @@
 For every neural model (or the ones named), on random inputs of the shape its default feature set gives
 for 1150 training clips of 3-4 s (plus the validation part the model holds out), it reports: seconds for the
 first epoch (tracing and compiling included), seconds per later epoch, an estimated fold (first epoch +
-the later ones up to the model's epoch cap), the model's arithmetic per epoch (FLOPs counted from its layers:
-forward, and twice that backward, for the training clips; forward for the validation clips) and the ratio
+the later ones up to the model's epoch cap), the model's arithmetic per epoch (FLOPs the training step runs,
+counted from its layers by :func:`layer_flops`: forward and backward for the training clips, forward for
+the validation clips) and the ratio
 of the achieved FLOP rate to the attainable one, a float32 matmul timed in the same process with the same
 threads. ``--baseline`` also times the first working configuration (Keras's ``model.fit`` loop, every
 input frame a step), so before and after come from one run.
@@ -30,6 +31,7 @@ UNTUNED = {"frame_pool": 1}
 TRAIN_CLIPS = 1150
 VALIDATION_FRACTION = 0.15
 SECONDS = (3.0, 4.0)
+SPEECH_BANK_COLUMNS = 7431  # the default vector input, the speech bank "all" (docs/features.md)
 RECURRENT = ("LSTM", "GRU", "FusedLSTM", "HoistedLSTM", "HoistedGRU")
 
 
@@ -43,7 +45,7 @@ def synthetic_input(default_input: str | None, n: int, rng: np.random.Generator,
         "mfcc40_mean": (None, 1, 40),
     }
     if default_input in (None, "feature_means"):
-        dims = 67 if default_input else 342  # the vector bank's "all": 342 columns
+        dims = 67 if default_input else SPEECH_BANK_COLUMNS
         X = rng.normal(size=(n, dims)).astype(np.float32)
         X[:, :8] += 0.5 * np.eye(8)[y]
         return X
@@ -82,29 +84,87 @@ def matmul_gflops(jobs: int, size: int = 1024, repeats: int = 20, cpu: bool = Fa
     return 2 * size**3 / best / 1e9
 
 
-def forward_flops(model, steps: float | None = None) -> float:
-    """Multiply-adds x 2 per example in the model's weight layers (dense, convolutions, LSTM/GRU cells).
+def layer_flops(model) -> list[dict]:
+    """Per weight layer (dense, convolution, LSTM/GRU), the FLOPs per example a training step runs.
 
-    A recurrent layer on variable-length input counts ``steps`` steps (the mean real length).
+    Counted as 2 x multiply-adds of the matrix products and convolutions (elementwise work, dropout and Adam
+    are left out), each layer split into ``forward`` and ``backward``:
+
+    - forward: a dense layer's ``inputs x units``, a convolution's ``kernel x in x out`` per output position,
+      a recurrent layer's ``gates x units x (inputs + units)`` per step. Keras's masked loop runs every padded
+      step (a masked step is computed, then discarded by a select), and its TensorFlow backend runs the step
+      function once more before the loop to learn the output's shape: ``steps + 1`` steps are counted.
+    - backward: the weight gradient (as many FLOPs as the forward product) and the gradient of the layer's
+      input, except for the first weight layer, whose input is the data: the tape computes no gradient for it
+      (a profiler trace of an epoch shows, per step of the LSTM, the products for the kernel's and the
+      recurrent kernel's gradients and the previous state's, and none for the input frames). A recurrent
+      layer always computes the gradient of its previous state, over the ``steps`` of the loop.
+
+    A bidirectional layer counts both directions. Returns ``[{"layer", "forward", "backward"}, ...]``.
     """
-    total = 0.0
+    rows = []
+    upstream = False  # a weight layer came before: this layer's input needs a gradient
     for layer in _weight_layers(model):
         kind = type(layer).__name__
         out_shape = layer.output.shape
         in_shape = layer.input.shape if not isinstance(layer.input, list) else layer.input[0].shape
         if kind == "Dense":
-            total += 2 * np.prod(in_shape[1:]) * layer.units
+            forward = 2 * np.prod(in_shape[1:]) * layer.units
+            backward = forward * (2 if upstream else 1)
         elif kind in ("Conv1D", "Conv2D"):
             kernel = np.prod(layer.kernel_size)
-            total += 2 * kernel * in_shape[-1] * layer.filters * np.prod(out_shape[1:-1])
-        elif kind in RECURRENT or kind == "Bidirectional":
+            forward = 2 * kernel * in_shape[-1] * layer.filters * np.prod(out_shape[1:-1])
+            backward = forward * (2 if upstream else 1)
+        else:  # recurrent, possibly bidirectional
             cell_layer = layer.forward_layer if kind == "Bidirectional" else layer
+            directions = 2 if kind == "Bidirectional" else 1
             gates = 4 if "LSTM" in type(cell_layer).__name__ else 3
-            units = cell_layer.units
-            features = in_shape[-1]
-            n_steps = in_shape[1] if in_shape[1] is not None else steps
-            total += (2 if kind == "Bidirectional" else 1) * 2 * gates * units * (features + units) * n_steps
-    return float(total)
+            units, features, steps = cell_layer.units, in_shape[-1], in_shape[1]
+            on_input, on_state = 2 * gates * units * features, 2 * gates * units * units  # per step
+            forward = directions * (on_input + on_state) * (steps + 1)
+            backward = directions * steps * (on_input + 2 * on_state + (on_input if upstream else 0))
+        rows.append({"layer": layer.name, "forward": float(forward), "backward": float(backward)})
+        upstream = True
+    return rows
+
+
+def forward_flops(model) -> float:
+    """Forward FLOPs per example of the model's weight layers, as :func:`layer_flops` counts them."""
+    return sum(row["forward"] for row in layer_flops(model))
+
+
+def traced_kernels(function, *args) -> dict[str, int]:
+    """How many times each TensorFlow op ran in one call of ``function(*args)`` (a ``tf.function``, called
+    once untraced first), from the profiler's host trace: what the graph optimiser left, loop steps counted.
+
+    Keys are ``graph/name:Kernel`` (``.../MatMul_1_grad/MatMul:_MklMatMul``); the check of
+    :func:`layer_flops` against the kernels TensorFlow really runs (``tests/test_neural_speed.py``).
+    """
+    import collections
+    import tempfile
+    from pathlib import Path
+
+    import tensorflow as tf
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    function(*args)  # trace and optimise outside the profile
+    counts: collections.Counter = collections.Counter()
+    with tempfile.TemporaryDirectory() as logdir:
+        tf.profiler.experimental.start(logdir)
+        try:
+            function(*args)
+        finally:
+            tf.profiler.experimental.stop()
+        for path in Path(logdir).rglob("*.xplane.pb"):
+            space = xplane_pb2.XSpace()
+            space.ParseFromString(path.read_bytes())
+            for plane in space.planes:
+                for line in plane.lines:
+                    for event in line.events:
+                        name = plane.event_metadata[event.metadata_id].name
+                        if ":" in name and " " not in name:  # an op's run is traced as "graph/name:OpType"
+                            counts[name] += 1
+    return dict(counts)
 
 
 def _weight_layers(model):
@@ -154,10 +214,14 @@ def time_model(
     cpu = model.epoch_cpu_seconds_
     later_cpu = float(np.median(cpu[1:])) if len(cpu) > 1 else cpu[0]
     inputs = model._inputs(X[:200])
-    steps = float(inputs[1].sum(axis=1).mean()) if len(inputs) > 1 else None
-    fwd = forward_flops(model.model_, steps)
+    layers_counted = layer_flops(model.model_)
+    fwd = sum(row["forward"] for row in layers_counted)
+    bwd = sum(row["backward"] for row in layers_counted)
     n_val = model.validation_size_
-    per_epoch_flops = 3 * fwd * model.n_train_ + fwd * n_val
+    per_epoch_flops = (fwd + bwd) * model.n_train_ + fwd * n_val
+    # share of the input's steps that are real (the rest is padding the masked loops still compute)
+    real_share = float(np.mean(inputs[1])) if len(inputs) > 1 else 1.0
+    first = layers_counted[0]
     achieved = per_epoch_flops / later / 1e9
     fold = elapsed if full else (elapsed - sum(seconds)) + seconds[0] + later * (cap - 1)
     result = {
@@ -173,6 +237,9 @@ def time_model(
         "fold_s": fold,
         "fold_measured": full,
         "gflop_per_epoch": per_epoch_flops / 1e9,
+        "backward_over_forward": bwd / fwd,
+        "first_layer_share": (first["forward"] + first["backward"]) / (fwd + bwd),
+        "real_step_share": real_share,
         "achieved_gflops": achieved,
         "epoch_cpu_s": later_cpu,
         "achieved_cpu_gflops": per_epoch_flops / later_cpu / 1e9,
@@ -207,7 +274,8 @@ def run(
           f": {attainable:.1f} GFLOP/s wall, {attainable_cpu:.1f} GFLOP per CPU-second")
     print(
         f"{'model':<16} {'loop':<8} {'layers':<8} {'1st ep s':>8} {'ep s':>7} {'fold s':>8} {'GFLOP/ep':>9} "
-        f"{'GFLOP/s':>8} {'ratio':>6} {'ep CPU-s':>8} {'CPU ratio':>9} {'vs':>6}"
+        f"{'GFLOP/s':>8} {'ratio':>6} {'ep CPU-s':>8} {'CPU ratio':>9} {'vs':>6} {'bwd/fwd':>7} {'1st lay':>7} "
+        f"{'real':>5}"
     )
     rows = []
     for name in names:
@@ -225,7 +293,8 @@ def run(
                 print(
                     f"{name:<16} {'tuned' if tuned else 'untuned':<8} {variant:<8} {r['first_epoch_s']:8.1f} "
                     f"{r['epoch_s']:7.2f} {fold:>8} {r['gflop_per_epoch']:9.1f} {r['achieved_gflops']:8.1f} "
-                    f"{r['ratio']:6.3f} {r['epoch_cpu_s']:8.2f} {r['cpu_ratio']:9.3f} {versus:>6}",
+                    f"{r['ratio']:6.3f} {r['epoch_cpu_s']:8.2f} {r['cpu_ratio']:9.3f} {versus:>6} "
+                    f"{r['backward_over_forward']:7.2f} {r['first_layer_share']:7.2f} {r['real_step_share']:5.2f}",
                     flush=True,
                 )
     if not full:
@@ -234,6 +303,9 @@ def run(
         )
     print("CPU ratio: GFLOP per CPU-second of an epoch over the matmul's, robust to a shared machine; vs: later "
           "epochs' CPU time of the first layer variant over this one's")
+    print("GFLOP: products and convolutions as the step runs them (padded steps included, no input gradient for "
+          "the first layer); bwd/fwd: backward over forward FLOPs; 1st lay: the first weight layer's share; "
+          "real: share of input steps that are not padding")
     return rows
 
 
