@@ -2,7 +2,9 @@
 
 - the candidate recurrent layers (models.neural.fused) compute Keras's LSTM/GRU to float rounding, forward and
   backward, from the same seeded initial weights, for any mask (gaps included) and both directions;
-- TensorFlow's oneDNN kernels, now on, give bit-identical fits in another process (the backends' identity);
+- TensorFlow's oneDNN kernels, now on, and the XLA-compiled Adam update give bit-identical fits in another
+  process (the backends' identity); the compiled update is Keras's to float rounding;
+- perf's FLOP count is what an epoch runs (checked against the profiler's trace);
 - the run's entry point does not import scipy.signal or TensorFlow;
 - the perf helpers parse and write what they claim (import log, nkululeko's experiment).
 """
@@ -105,7 +107,8 @@ def test_candidate_falls_back_to_keras_where_it_would_not_be_exact(tf):
 
 
 def _fit_hash() -> str:
-    """SHA-1 of a tiny seeded LSTM fit's probabilities (run here and, by the test below, in a fresh process)."""
+    """SHA-1 of tiny seeded LSTM and dense fits' probabilities (run here and, by the test below, in a fresh
+    process); both train with the compiled Adam update (the default)."""
     from models import make_model
     from models.neural.training import import_tensorflow
 
@@ -115,20 +118,98 @@ def _fit_hash() -> str:
     y = np.array(["a", "b", "c"] * 16)
     X[:, :, 0] += (y == "a")[:, None]
     X[::3, 9:] = np.nan
+    groups = np.array([f"s{i % 4}" for i in range(48)])
     m = make_model("lstm", units=8, dense=(8,), max_epochs=2, random_state=0, n_jobs=1)
-    m.fit(X, y, groups=np.array([f"s{i % 4}" for i in range(48)]))
-    return hashlib.sha1(m.predict_proba(X).tobytes()).hexdigest()
+    m.fit(X, y, groups=groups)
+    d = make_model("dnn", hidden=(16, 8), max_epochs=3, random_state=0, n_jobs=1)
+    d.fit(X[:, 0], y, groups=groups)
+    return hashlib.sha1(m.predict_proba(X).tobytes() + d.predict_proba(X[:, 0]).tobytes()).hexdigest()
 
 
 def test_onednn_fits_are_identical_in_another_process(tf):
-    """oneDNN's kernels (on by default) at a fixed thread count: the same fit here and in a fresh process."""
+    """oneDNN's kernels (on by default) and the XLA-compiled update at a fixed thread count: the same fits
+    here, again here, and in a fresh process."""
     assert os.environ["TF_ENABLE_ONEDNN_OPTS"] == "1"
     here = _fit_hash()
+    assert _fit_hash() == here  # the second fit reuses the compiled update
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SER_TF_ONEDNN": "1"}
     code = "from tests.test_neural_speed import _fit_hash; print(_fit_hash())"
     there = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
                            check=True).stdout.strip().splitlines()[-1]
     assert len(here) == 40 and here == there
+
+
+def _adam_twins(tf, shapes=((7, 5), (5,), (5, 3))):
+    """Two copies of the same weights, each with a built Adam; and a seeded gradient per step and weight."""
+    keras = tf.keras
+    rng = np.random.default_rng(4)
+    start = [rng.normal(size=s).astype(np.float32) for s in shapes]
+    twins = []
+    for _ in range(2):
+        weights = [keras.Variable(w.copy()) for w in start]
+        optimizer = keras.optimizers.Adam(learning_rate=0.01)
+        optimizer.build(weights)
+        twins.append((weights, optimizer))
+    gradients = [[tf.constant(rng.normal(size=s).astype(np.float32)) for s in shapes] for _ in range(30)]
+    return start, twins, gradients
+
+
+def test_compiled_adam_update_is_keras_update_to_float_rounding(tf):
+    """30 steps, the learning rate lowered half-way as the plateau rule does: Keras's Adam.apply against the
+    compiled update on the same weights and gradients."""
+    from models.neural.epochs import _adam_slots, _compiled_adam
+
+    start, ((keras_w, keras_opt), (ours_w, ours_opt)), gradients = _adam_twins(tf)
+    slots = _adam_slots(ours_opt, ours_w)
+    for step, g in enumerate(gradients):
+        if step == 15:
+            keras_opt.learning_rate.assign(0.002)
+            ours_opt.learning_rate.assign(0.002)
+        keras_opt.apply(g, keras_w)
+        _compiled_adam(tf)(*slots, g)
+    assert int(ours_opt.iterations.numpy()) == int(keras_opt.iterations.numpy()) == 30
+    for a, b, w0 in zip(keras_w, ours_w, start, strict=True):
+        assert np.abs(np.asarray(a) - w0).max() > 0.05  # the weights moved far more than the tolerance
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-5, atol=1e-6)
+    for kind in ("_momentums", "_velocities"):
+        for a, b in zip(getattr(keras_opt, kind), getattr(ours_opt, kind), strict=True):
+            np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-5, atol=1e-7)
+
+
+def test_compiled_update_refuses_what_it_does_not_compute(tf):
+    from models.neural.epochs import _adam_slots
+
+    keras = tf.keras
+    weights = [keras.Variable(np.ones(3, np.float32))]
+    for optimizer in (keras.optimizers.Adam(amsgrad=True), keras.optimizers.Adam(clipnorm=1.0),
+                      keras.optimizers.SGD()):
+        optimizer.build(weights)
+        with pytest.raises(ValueError, match="xla_update"):
+            _adam_slots(optimizer, weights)
+
+
+@pytest.mark.parametrize("name", ["dnn", "lstm"])
+def test_fits_with_the_compiled_update_agree_with_keras_update(tf, monkeypatch, name):
+    """The same seeded fit with Keras's update and with the compiled one: probabilities to float tolerance."""
+    from models import make_model
+    from models.neural import epochs
+
+    rng = np.random.default_rng(1)
+    y = np.array(["a", "b", "c"] * 20)
+    X = rng.normal(size=(60, 10, 6)).astype(np.float32)
+    X[:, :, :2] += (y == "a")[:, None, None]
+    X[::2, 7:] = np.nan
+    if name == "dnn":
+        X = X[:, 0]
+    params = {"dnn": dict(hidden=(16, 8)), "lstm": dict(units=8, dense=(8,))}[name]
+    probabilities = []
+    for fused in (False, True):
+        monkeypatch.setitem(epochs.LOOP, "xla_update", fused)
+        m = make_model(name, max_epochs=4, early_stopping=False, random_state=0, n_jobs=1, **params)
+        m.fit(X, y, groups=np.array([f"s{i % 5}" for i in range(60)]))
+        probabilities.append(m.predict_proba(X))
+    assert np.abs(probabilities[0] - 1 / 3).max() > 0.02  # trained: far from the uniform start
+    np.testing.assert_allclose(probabilities[1], probabilities[0], rtol=1e-4, atol=1e-5)
 
 
 def test_onednn_setting_is_checked(monkeypatch):

@@ -11,7 +11,7 @@ threads. ``--baseline`` also times the first working configuration (Keras's ``mo
 input frame a step), so before and after come from one run.
 
     python -m benchmark.perf.neural [--models lstm,cnn1d] [--epochs 3] [--jobs 2] [--baseline] [--full]
-                                    [--layers keras,hoisted,fused] [--onednn] [--json]
+                                    [--layers keras,hoisted,fused] [--update xla,keras] [--onednn] [--json]
 
 Every epoch is timed twice: wall seconds, and the process's CPU seconds. On a machine shared with other work
 the CPU figures are the reliable ones (they do not count the time spent waiting for a core), so the CPU ratio
@@ -184,10 +184,12 @@ def time_model(
     overrides: dict | None = None,
     layers: str = "keras",
     attainable_cpu: float | None = None,
+    update: str = "xla",
 ) -> dict:
     """Train ``name`` on a RAVDESS-sized synthetic fold; epochs and FLOPs as described in the module."""
     from models import make_model
     from models.neural import DEFAULT_INPUTS, recurrent, training
+    from models.neural import epochs as epoch_loop
 
     rng = np.random.default_rng(seed)
     n = int(TRAIN_CLIPS / (1 - VALIDATION_FRACTION)) + 1
@@ -199,9 +201,10 @@ def time_model(
     if not tuned:  # the first working loop: Keras's model.fit, every frame a step
         model.set_params(**{k: v for k, v in UNTUNED.items() if k in model.get_params()})
     cap = int(make_model(name).max_epochs)
-    saved, saved_layers = dict(training.LOOP), dict(recurrent.LAYERS)
+    saved, saved_layers, saved_update = dict(training.LOOP), dict(recurrent.LAYERS), dict(epoch_loop.LOOP)
     training.LOOP["keras_fit"] = not tuned
     recurrent.LAYERS["recurrent"] = layers
+    epoch_loop.LOOP["xla_update"] = update == "xla"
     try:
         start = time.perf_counter()
         model.fit(X, np.array([f"e{c}" for c in y]), groups=speakers)
@@ -209,6 +212,7 @@ def time_model(
     finally:
         training.LOOP.update(saved)
         recurrent.LAYERS.update(saved_layers)
+        epoch_loop.LOOP.update(saved_update)
     seconds = model.epoch_seconds_
     later = float(np.median(seconds[1:])) if len(seconds) > 1 else seconds[0]
     cpu = model.epoch_cpu_seconds_
@@ -228,6 +232,7 @@ def time_model(
         "model": name,
         "tuned": tuned,
         "layers": layers,
+        "update": update,
         "train": model.n_train_,
         "validation": n_val,
         "first_epoch_s": seconds[0],
@@ -258,11 +263,15 @@ def run(
     baseline: bool = False,
     full: bool = False,
     layers: tuple[str, ...] = ("keras",),
+    updates: tuple[str, ...] = ("xla",),
 ) -> list[dict]:
     """Time every neural model (or ``models``); print one line per model and configuration.
 
     ``layers``: recurrent layer variants to time for the recurrent models (``keras``, ``hoisted``, ``fused``;
-    see :mod:`models.neural.fused`); the first is the reference of the ``vs`` column.
+    see :mod:`models.neural.fused`); ``updates``: Adam's update compiled by XLA (``xla``) or Keras's op by op
+    (``keras``; :mod:`models.neural.epochs`). The first configuration is the reference of the ``vs`` column.
+    Each model's ratios are against a matmul timed just before it, so that a change of load between models
+    does not move them.
     """
     from models import MODELS
     from models.neural.training import onednn_setting
@@ -273,39 +282,45 @@ def run(
     print(f"attainable: float32 1024^3 matmul, {jobs} thread(s), oneDNN {'on' if onednn_setting() == '1' else 'off'}"
           f": {attainable:.1f} GFLOP/s wall, {attainable_cpu:.1f} GFLOP per CPU-second")
     print(
-        f"{'model':<16} {'loop':<8} {'layers':<8} {'1st ep s':>8} {'ep s':>7} {'fold s':>8} {'GFLOP/ep':>9} "
+        f"{'model':<16} {'loop':<8} {'layers':<8} {'update':<6} {'1st ep s':>8} {'ep s':>7} {'fold s':>8} {'GFLOP/ep':>9} "
         f"{'GFLOP/s':>8} {'ratio':>6} {'ep CPU-s':>8} {'CPU ratio':>9} {'vs':>6} {'bwd/fwd':>7} {'1st lay':>7} "
-        f"{'real':>5}"
+        f"{'real':>5} {'mm/CPU-s':>8}"
     )
     rows = []
     for name in names:
         recurrent_model = "lstm" in name or "gru" in name
         reference = None
-        for tuned in [False, True] if baseline else [True]:
-            for variant in layers if (tuned and recurrent_model) else layers[:1]:
-                r = time_model(name, jobs, epochs, full=full, tuned=tuned, attainable=attainable,
-                               layers=variant, attainable_cpu=attainable_cpu)
-                rows.append(r)
-                if reference is None and tuned:
-                    reference = r["epoch_cpu_s"]
-                versus = f"{reference / r['epoch_cpu_s']:5.2f}x" if tuned and reference else ""
-                fold = f"{r['fold_s']:.0f}{'' if full else '*'}"
-                print(
-                    f"{name:<16} {'tuned' if tuned else 'untuned':<8} {variant:<8} {r['first_epoch_s']:8.1f} "
-                    f"{r['epoch_s']:7.2f} {fold:>8} {r['gflop_per_epoch']:9.1f} {r['achieved_gflops']:8.1f} "
-                    f"{r['ratio']:6.3f} {r['epoch_cpu_s']:8.2f} {r['cpu_ratio']:9.3f} {versus:>6} "
-                    f"{r['backward_over_forward']:7.2f} {r['first_layer_share']:7.2f} {r['real_step_share']:5.2f}",
-                    flush=True,
-                )
+        attainable, attainable_cpu = matmul_gflops(jobs, repeats=10), matmul_gflops(jobs, repeats=10, cpu=True)
+        configurations = [(False, layers[0], updates[0])] if baseline else []
+        configurations += [(True, variant, update) for variant in (layers if recurrent_model else layers[:1])
+                           for update in updates]
+        for tuned, variant, update in configurations:
+            r = time_model(name, jobs, epochs, full=full, tuned=tuned, attainable=attainable,
+                           layers=variant, attainable_cpu=attainable_cpu, update=update)
+            rows.append(r)
+            if reference is None and tuned:
+                reference = r["epoch_cpu_s"]
+            versus = f"{reference / r['epoch_cpu_s']:5.2f}x" if tuned and reference else ""
+            fold = f"{r['fold_s']:.0f}{'' if full else '*'}"
+            print(
+                f"{name:<16} {'tuned' if tuned else 'untuned':<8} {variant:<8} {update:<6} "
+                f"{r['first_epoch_s']:8.1f} "
+                f"{r['epoch_s']:7.2f} {fold:>8} {r['gflop_per_epoch']:9.1f} {r['achieved_gflops']:8.1f} "
+                f"{r['ratio']:6.3f} {r['epoch_cpu_s']:8.2f} {r['cpu_ratio']:9.3f} {versus:>6} "
+                f"{r['backward_over_forward']:7.2f} {r['first_layer_share']:7.2f} {r['real_step_share']:5.2f} "
+                f"{attainable_cpu:8.1f}",
+                flush=True,
+            )
     if not full:
         print(
             "* fold = first epoch + later epochs x (epoch cap - 1) + set-up: the cap, before early stopping"
         )
     print("CPU ratio: GFLOP per CPU-second of an epoch over the matmul's, robust to a shared machine; vs: later "
-          "epochs' CPU time of the first layer variant over this one's")
+          "epochs' CPU time of the model's first configuration over this one's")
     print("GFLOP: products and convolutions as the step runs them (padded steps included, no input gradient for "
           "the first layer); bwd/fwd: backward over forward FLOPs; 1st lay: the first weight layer's share; "
-          "real: share of input steps that are not padding")
+          "real: share of input steps that are not padding; mm/CPU-s: the matmul's GFLOP per CPU-second, timed "
+          "before the model")
     return rows
 
 
@@ -357,6 +372,8 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="train whole folds (early stopping) instead")
     parser.add_argument("--layers", default="keras",
                         help="recurrent layer variants to time, comma-separated: keras, hoisted, fused")
+    parser.add_argument("--update", default="xla",
+                        help="Adam's update, comma-separated: xla (compiled, the default), keras (op by op)")
     parser.add_argument("--onednn", action="store_true",
                         help="instead: oneDNN off against on, in alternating child processes")
     parser.add_argument("--json", action="store_true", help="print the rows as one JSON line at the end")
@@ -371,9 +388,12 @@ def main() -> None:
     unknown = sorted(set(layers) - {"keras", "hoisted", "fused"})
     if unknown:
         parser.error(f"--layers: unknown variant(s) {', '.join(unknown)} (keras, hoisted, fused)")
+    updates = tuple(v.strip() for v in args.update.split(",") if v.strip())
+    if not updates or set(updates) - {"xla", "keras"}:
+        parser.error(f"--update: {args.update!r}: a comma-separated list of xla, keras")
     out = io.StringIO()
     with contextlib.redirect_stdout(out) if args.json else contextlib.nullcontext():
-        rows = run(models, args.jobs, args.epochs, args.baseline, args.full, layers)
+        rows = run(models, args.jobs, args.epochs, args.baseline, args.full, layers, updates)
     if args.json:
         print(json.dumps(rows, default=float))
 
