@@ -108,8 +108,9 @@ def test_candidate_falls_back_to_keras_where_it_would_not_be_exact(tf):
 
 def _fit_hash() -> str:
     """SHA-1 of tiny seeded LSTM and dense fits' probabilities (run here and, by the test below, in a fresh
-    process); both train with the compiled Adam update (the default)."""
+    process); the dense one with the compiled Adam update (the default for weights past the cache)."""
     from models import make_model
+    from models.neural import epochs
     from models.neural.training import import_tensorflow
 
     import_tensorflow(1)
@@ -122,7 +123,12 @@ def _fit_hash() -> str:
     m = make_model("lstm", units=8, dense=(8,), max_epochs=2, random_state=0, n_jobs=1)
     m.fit(X, y, groups=groups)
     d = make_model("dnn", hidden=(16, 8), max_epochs=3, random_state=0, n_jobs=1)
-    d.fit(X[:, 0], y, groups=groups)
+    saved = epochs.LOOP["xla_update"]
+    epochs.LOOP["xla_update"] = True
+    try:
+        d.fit(X[:, 0], y, groups=groups)
+    finally:
+        epochs.LOOP["xla_update"] = saved
     return hashlib.sha1(m.predict_proba(X).tobytes() + d.predict_proba(X[:, 0]).tobytes()).hexdigest()
 
 
@@ -174,6 +180,21 @@ def test_compiled_adam_update_is_keras_update_to_float_rounding(tf):
     for kind in ("_momentums", "_velocities"):
         for a, b in zip(getattr(keras_opt, kind), getattr(ours_opt, kind), strict=True):
             np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-5, atol=1e-7)
+
+
+def test_compiled_update_is_chosen_for_weights_past_the_cache(monkeypatch):
+    from types import SimpleNamespace
+
+    from models.neural import epochs
+
+    small = [SimpleNamespace(shape=(256, 1024)), SimpleNamespace(shape=(1024,))]  # the LSTM's largest
+    large = [*small, SimpleNamespace(shape=(7431, 256))]  # the dense network's input layer
+    monkeypatch.setitem(epochs.LOOP, "xla_update", "auto")
+    assert not epochs._use_compiled_update(small) and epochs._use_compiled_update(large)
+    monkeypatch.setitem(epochs.LOOP, "xla_update", True)
+    assert epochs._use_compiled_update(small)
+    monkeypatch.setitem(epochs.LOOP, "xla_update", False)
+    assert not epochs._use_compiled_update(large)
 
 
 def test_compiled_update_refuses_what_it_does_not_compute(tf):

@@ -11,7 +11,7 @@ threads. ``--baseline`` also times the first working configuration (Keras's ``mo
 input frame a step), so before and after come from one run.
 
     python -m benchmark.perf.neural [--models lstm,cnn1d] [--epochs 3] [--jobs 2] [--baseline] [--full]
-                                    [--layers keras,hoisted,fused] [--update xla,keras] [--onednn] [--json]
+                                    [--layers keras,hoisted,fused] [--update auto,xla,keras] [--onednn] [--json]
 
 Every epoch is timed twice: wall seconds, and the process's CPU seconds. On a machine shared with other work
 the CPU figures are the reliable ones (they do not count the time spent waiting for a core), so the CPU ratio
@@ -184,7 +184,7 @@ def time_model(
     overrides: dict | None = None,
     layers: str = "keras",
     attainable_cpu: float | None = None,
-    update: str = "xla",
+    update: str = "auto",
 ) -> dict:
     """Train ``name`` on a RAVDESS-sized synthetic fold; epochs and FLOPs as described in the module."""
     from models import make_model
@@ -204,7 +204,7 @@ def time_model(
     saved, saved_layers, saved_update = dict(training.LOOP), dict(recurrent.LAYERS), dict(epoch_loop.LOOP)
     training.LOOP["keras_fit"] = not tuned
     recurrent.LAYERS["recurrent"] = layers
-    epoch_loop.LOOP["xla_update"] = update == "xla"
+    epoch_loop.LOOP["xla_update"] = {"auto": "auto", "xla": True, "keras": False}[update]
     try:
         start = time.perf_counter()
         model.fit(X, np.array([f"e{c}" for c in y]), groups=speakers)
@@ -263,13 +263,13 @@ def run(
     baseline: bool = False,
     full: bool = False,
     layers: tuple[str, ...] = ("keras",),
-    updates: tuple[str, ...] = ("xla",),
+    updates: tuple[str, ...] = ("auto",),
 ) -> list[dict]:
     """Time every neural model (or ``models``); print one line per model and configuration.
 
     ``layers``: recurrent layer variants to time for the recurrent models (``keras``, ``hoisted``, ``fused``;
-    see :mod:`models.neural.fused`); ``updates``: Adam's update compiled by XLA (``xla``) or Keras's op by op
-    (``keras``; :mod:`models.neural.epochs`). The first configuration is the reference of the ``vs`` column.
+    see :mod:`models.neural.fused`); ``updates``: Adam's update compiled by XLA (``xla``), Keras's op by op
+    (``keras``) or the default choice between them (``auto``; :mod:`models.neural.epochs`). The first configuration is the reference of the ``vs`` column.
     Each model's ratios are against a matmul timed just before it, so that a change of load between models
     does not move them.
     """
@@ -372,8 +372,9 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="train whole folds (early stopping) instead")
     parser.add_argument("--layers", default="keras",
                         help="recurrent layer variants to time, comma-separated: keras, hoisted, fused")
-    parser.add_argument("--update", default="xla",
-                        help="Adam's update, comma-separated: xla (compiled, the default), keras (op by op)")
+    parser.add_argument("--update", default="auto",
+                        help="Adam's update, comma-separated: auto (the default: compiled for weights past the "
+                             "cache), xla (always compiled), keras (op by op)")
     parser.add_argument("--onednn", action="store_true",
                         help="instead: oneDNN off against on, in alternating child processes")
     parser.add_argument("--json", action="store_true", help="print the rows as one JSON line at the end")
@@ -389,8 +390,8 @@ def main() -> None:
     if unknown:
         parser.error(f"--layers: unknown variant(s) {', '.join(unknown)} (keras, hoisted, fused)")
     updates = tuple(v.strip() for v in args.update.split(",") if v.strip())
-    if not updates or set(updates) - {"xla", "keras"}:
-        parser.error(f"--update: {args.update!r}: a comma-separated list of xla, keras")
+    if not updates or set(updates) - {"auto", "xla", "keras"}:
+        parser.error(f"--update: {args.update!r}: a comma-separated list of auto, xla, keras")
     out = io.StringIO()
     with contextlib.redirect_stdout(out) if args.json else contextlib.nullcontext():
         rows = run(models, args.jobs, args.epochs, args.baseline, args.full, layers, updates)

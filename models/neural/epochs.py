@@ -8,11 +8,13 @@ around it is kept: balanced class weights on the training loss, the shuffle draw
 generator of the fit's own, early stopping on the validation loss, the best epoch's weights restored,
 an optional learning-rate plateau schedule and per-epoch curves.
 
-Adam's update of the weights is compiled by XLA on its own (``LOOP["xla_update"]``): Keras writes it as a
-dozen elementwise ops per weight, each a pass over the weight in memory; XLA fuses them into one loop, the
-same arithmetic to float rounding (about one unit in the last place). On the dense network's 7431 x 256 input
-layer the update was most of a batch (``docs/speed.md``). Only the update: XLA on the whole epoch was many
-times slower with TensorFlow's op determinism on, and Keras's recurrent layers do not compile.
+Adam's update of the weights is compiled by XLA on its own when a weight is larger than a core's cache
+(``LOOP["xla_update"]``): Keras writes the update as a dozen elementwise ops per weight, each a pass over the
+weight in memory; XLA fuses them into one loop, the same arithmetic to float rounding (about one unit in the
+last place). On the dense network's 7431 x 256 input layer the update was most of a batch; on weights that
+stay in cache (the LSTM's largest is 1 MB) the compiled call did not pay (``docs/speed.md``). Only the
+update: XLA on the whole epoch was many times slower with TensorFlow's op determinism on, and Keras's
+recurrent layers do not compile.
 """
 
 from __future__ import annotations
@@ -22,7 +24,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-LOOP = {"xla_update": True}  # False: Keras's op-by-op Adam update (perf --neural --update keras times it)
+# "auto": the compiled update when a weight has at least FUSED_FROM elements; True/False: always/never
+# (perf --neural --update auto,xla,keras times the three)
+LOOP = {"xla_update": "auto"}
+FUSED_FROM = 2**20  # 4 MB of float32: past the 2 MB L2 cache of a core of this project's machine
 
 
 @dataclass
@@ -71,7 +76,7 @@ class EpochLoop:
         self.optimizer.build(model.trainable_variables)
         self.class_weights = tf.constant(np.asarray(class_weights, dtype=np.float32))
         # Under jit_compile the whole epoch is one XLA cluster already; otherwise only the update is.
-        self._fused = LOOP["xla_update"] and not jit_compile
+        self._fused = not jit_compile and _use_compiled_update(model.trainable_variables)
         if self._fused:
             self._slots = _adam_slots(self.optimizer, model.trainable_variables)
         self._epoch = tf.function(self._train_epoch, jit_compile=bool(jit_compile), reduce_retracing=True)
@@ -156,6 +161,13 @@ class EpochLoop:
         probabilities = self.model(list(x) if len(x) > 1 else x[0], training=False)
         losses = self.keras.losses.sparse_categorical_crossentropy(truth, probabilities)
         return tf.reduce_sum(losses), _correct(tf, truth, probabilities)
+
+
+def _use_compiled_update(variables) -> bool:
+    setting = LOOP["xla_update"]
+    if setting == "auto":
+        return any(int(np.prod(v.shape)) >= FUSED_FROM for v in variables)
+    return bool(setting)
 
 
 def _adam_slots(optimizer, variables) -> tuple:
