@@ -1,7 +1,7 @@
 """The networks' training loop: one compiled TensorFlow call per epoch, stopping rules in plain Python.
 
 Keras's ``model.fit`` spends milliseconds of Python per batch (data adapter, callbacks, metric objects); on
-the small networks of SER (a dense net on 342 features, a 1-D CNN on 80 ms frames) that is most of an epoch.
+the small networks of SER (a dense net on a feature vector, a 1-D CNN on 80 ms frames) that is most of an epoch.
 Here a whole epoch — gather a shuffled batch, forward, weighted loss, gradients, Adam — is one
 ``tf.function`` with the batch loop inside the graph, and validation is one more call. What ``fit`` did
 around it is kept: balanced class weights on the training loss, the shuffle drawn from a seeded
