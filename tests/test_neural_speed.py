@@ -374,3 +374,15 @@ def test_saved_model_with_a_candidate_layer_loads_safely(tf, tmp_path):
     model.save(tmp_path / "m.keras")
     loaded = keras.models.load_model(tmp_path / "m.keras", safe_mode=True)
     np.testing.assert_array_equal(np.asarray(loaded([x, mask])), np.asarray(model([x, mask])))
+
+
+@pytest.mark.parametrize("argv,flag", [(["--batch-sizes", "64,x"], "--batch-sizes"),
+                                       (["--batch-sizes", "0"], "--batch-sizes"),
+                                       (["--update", "fast"], "--update")])
+def test_perf_neural_refuses_bad_variants_naming_the_flag(monkeypatch, capsys, argv, flag):
+    from benchmark.perf import neural
+
+    monkeypatch.setattr(sys, "argv", ["neural", *argv])
+    with pytest.raises(SystemExit):
+        neural.main()
+    assert flag in capsys.readouterr().err

@@ -11,7 +11,8 @@ threads. ``--baseline`` also times the first working configuration (Keras's ``mo
 input frame a step), so before and after come from one run.
 
     python -m benchmark.perf.neural [--models lstm,cnn1d] [--epochs 3] [--jobs 2] [--baseline] [--full]
-                                    [--layers keras,hoisted,fused] [--update auto,xla,keras] [--onednn] [--json]
+                                    [--layers keras,hoisted,fused] [--update auto,xla,keras]
+                                    [--batch-sizes 32,64,128] [--onednn] [--json]
 
 Every epoch is timed twice: wall seconds, and the process's CPU seconds. On a machine shared with other work
 the CPU figures are the reliable ones (they do not count the time spent waiting for a core), so the CPU ratio
@@ -233,6 +234,7 @@ def time_model(
         "tuned": tuned,
         "layers": layers,
         "update": update,
+        "batch_size": int(model.batch_size),
         "train": model.n_train_,
         "validation": n_val,
         "first_epoch_s": seconds[0],
@@ -264,12 +266,14 @@ def run(
     full: bool = False,
     layers: tuple[str, ...] = ("keras",),
     updates: tuple[str, ...] = ("auto",),
+    batch_sizes: tuple[int | None, ...] = (None,),
 ) -> list[dict]:
     """Time every neural model (or ``models``); print one line per model and configuration.
 
     ``layers``: recurrent layer variants to time for the recurrent models (``keras``, ``hoisted``, ``fused``;
     see :mod:`models.neural.fused`); ``updates``: Adam's update compiled by XLA (``xla``), Keras's op by op
-    (``keras``) or the default choice between them (``auto``; :mod:`models.neural.epochs`). The first configuration is the reference of the ``vs`` column.
+    (``keras``) or the default choice between them (``auto``; :mod:`models.neural.epochs`); ``batch_sizes``:
+    batch sizes to time (None: the model's own), a different model each, for the batch size against the cache. The first configuration is the reference of the ``vs`` column.
     Each model's ratios are against a matmul timed just before it, so that a change of load between models
     does not move them.
     """
@@ -282,7 +286,7 @@ def run(
     print(f"attainable: float32 1024^3 matmul, {jobs} thread(s), oneDNN {'on' if onednn_setting() == '1' else 'off'}"
           f": {attainable:.1f} GFLOP/s wall, {attainable_cpu:.1f} GFLOP per CPU-second")
     print(
-        f"{'model':<16} {'loop':<8} {'layers':<8} {'update':<6} {'1st ep s':>8} {'ep s':>7} {'fold s':>8} {'GFLOP/ep':>9} "
+        f"{'model':<16} {'loop':<8} {'layers':<8} {'update':<6} {'batch':>5} {'1st ep s':>8} {'ep s':>7} {'fold s':>8} {'GFLOP/ep':>9} "
         f"{'GFLOP/s':>8} {'ratio':>6} {'ep CPU-s':>8} {'CPU ratio':>9} {'vs':>6} {'bwd/fwd':>7} {'1st lay':>7} "
         f"{'real':>5} {'mm/CPU-s':>8}"
     )
@@ -291,19 +295,20 @@ def run(
         recurrent_model = "lstm" in name or "gru" in name
         reference = None
         attainable, attainable_cpu = matmul_gflops(jobs, repeats=10), matmul_gflops(jobs, repeats=10, cpu=True)
-        configurations = [(False, layers[0], updates[0])] if baseline else []
-        configurations += [(True, variant, update) for variant in (layers if recurrent_model else layers[:1])
-                           for update in updates]
-        for tuned, variant, update in configurations:
+        configurations = [(False, layers[0], updates[0], batch_sizes[0])] if baseline else []
+        configurations += [(True, variant, update, batch) for variant in (layers if recurrent_model else layers[:1])
+                           for update in updates for batch in batch_sizes]
+        for tuned, variant, update, batch in configurations:
             r = time_model(name, jobs, epochs, full=full, tuned=tuned, attainable=attainable,
-                           layers=variant, attainable_cpu=attainable_cpu, update=update)
+                           layers=variant, attainable_cpu=attainable_cpu, update=update,
+                           overrides=None if batch is None else {"batch_size": batch})
             rows.append(r)
             if reference is None and tuned:
                 reference = r["epoch_cpu_s"]
             versus = f"{reference / r['epoch_cpu_s']:5.2f}x" if tuned and reference else ""
             fold = f"{r['fold_s']:.0f}{'' if full else '*'}"
             print(
-                f"{name:<16} {'tuned' if tuned else 'untuned':<8} {variant:<8} {update:<6} "
+                f"{name:<16} {'tuned' if tuned else 'untuned':<8} {variant:<8} {update:<6} {r['batch_size']:5d} "
                 f"{r['first_epoch_s']:8.1f} "
                 f"{r['epoch_s']:7.2f} {fold:>8} {r['gflop_per_epoch']:9.1f} {r['achieved_gflops']:8.1f} "
                 f"{r['ratio']:6.3f} {r['epoch_cpu_s']:8.2f} {r['cpu_ratio']:9.3f} {versus:>6} "
@@ -375,6 +380,9 @@ def main() -> None:
     parser.add_argument("--update", default="auto",
                         help="Adam's update, comma-separated: auto (the default: compiled for weights past the "
                              "cache), xla (always compiled), keras (op by op)")
+    parser.add_argument("--batch-sizes", default="",
+                        help="batch sizes to time, comma-separated (default: each model's own); each a different "
+                             "model, for the batch size against the cache")
     parser.add_argument("--onednn", action="store_true",
                         help="instead: oneDNN off against on, in alternating child processes")
     parser.add_argument("--json", action="store_true", help="print the rows as one JSON line at the end")
@@ -392,9 +400,15 @@ def main() -> None:
     updates = tuple(v.strip() for v in args.update.split(",") if v.strip())
     if not updates or set(updates) - {"auto", "xla", "keras"}:
         parser.error(f"--update: {args.update!r}: a comma-separated list of auto, xla, keras")
+    try:
+        batch_sizes = tuple(int(b) for b in args.batch_sizes.split(",") if b.strip()) or (None,)
+    except ValueError:
+        parser.error(f"--batch-sizes: {args.batch_sizes!r}: comma-separated whole numbers")
+    if any(b is not None and b < 1 for b in batch_sizes):
+        parser.error(f"--batch-sizes: {args.batch_sizes!r}: every batch size at least 1")
     out = io.StringIO()
     with contextlib.redirect_stdout(out) if args.json else contextlib.nullcontext():
-        rows = run(models, args.jobs, args.epochs, args.baseline, args.full, layers, updates)
+        rows = run(models, args.jobs, args.epochs, args.baseline, args.full, layers, updates, batch_sizes)
     if args.json:
         print(json.dumps(rows, default=float))
 
