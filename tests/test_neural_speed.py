@@ -2,7 +2,9 @@
 
 - the candidate recurrent layers (models.neural.fused) compute Keras's LSTM/GRU to float rounding, forward and
   backward, from the same seeded initial weights, for any mask (gaps included) and both directions;
-- TensorFlow's oneDNN kernels, now on, give bit-identical fits in another process (the backends' identity);
+- TensorFlow's oneDNN kernels, now on, and the XLA-compiled Adam update give bit-identical fits in another
+  process (the backends' identity); the compiled update is Keras's to float rounding;
+- perf's FLOP count is what an epoch runs (checked against the profiler's trace);
 - the run's entry point does not import scipy.signal or TensorFlow;
 - the perf helpers parse and write what they claim (import log, nkululeko's experiment).
 """
@@ -105,8 +107,10 @@ def test_candidate_falls_back_to_keras_where_it_would_not_be_exact(tf):
 
 
 def _fit_hash() -> str:
-    """SHA-1 of a tiny seeded LSTM fit's probabilities (run here and, by the test below, in a fresh process)."""
+    """SHA-1 of tiny seeded LSTM and dense fits' probabilities (run here and, by the test below, in a fresh
+    process); the dense one with the compiled Adam update (the default for weights past the cache)."""
     from models import make_model
+    from models.neural import epochs
     from models.neural.training import import_tensorflow
 
     import_tensorflow(1)
@@ -115,20 +119,118 @@ def _fit_hash() -> str:
     y = np.array(["a", "b", "c"] * 16)
     X[:, :, 0] += (y == "a")[:, None]
     X[::3, 9:] = np.nan
+    groups = np.array([f"s{i % 4}" for i in range(48)])
     m = make_model("lstm", units=8, dense=(8,), max_epochs=2, random_state=0, n_jobs=1)
-    m.fit(X, y, groups=np.array([f"s{i % 4}" for i in range(48)]))
-    return hashlib.sha1(m.predict_proba(X).tobytes()).hexdigest()
+    m.fit(X, y, groups=groups)
+    d = make_model("dnn", hidden=(16, 8), max_epochs=3, random_state=0, n_jobs=1)
+    saved = epochs.LOOP["xla_update"]
+    epochs.LOOP["xla_update"] = True
+    try:
+        d.fit(X[:, 0], y, groups=groups)
+    finally:
+        epochs.LOOP["xla_update"] = saved
+    return hashlib.sha1(m.predict_proba(X).tobytes() + d.predict_proba(X[:, 0]).tobytes()).hexdigest()
 
 
 def test_onednn_fits_are_identical_in_another_process(tf):
-    """oneDNN's kernels (on by default) at a fixed thread count: the same fit here and in a fresh process."""
+    """oneDNN's kernels (on by default) and the XLA-compiled update at a fixed thread count: the same fits
+    here, again here, and in a fresh process."""
     assert os.environ["TF_ENABLE_ONEDNN_OPTS"] == "1"
     here = _fit_hash()
+    assert _fit_hash() == here  # the second fit reuses the compiled update
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SER_TF_ONEDNN": "1"}
     code = "from tests.test_neural_speed import _fit_hash; print(_fit_hash())"
     there = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
                            check=True).stdout.strip().splitlines()[-1]
     assert len(here) == 40 and here == there
+
+
+def _adam_twins(tf, shapes=((7, 5), (5,), (5, 3))):
+    """Two copies of the same weights, each with a built Adam; and a seeded gradient per step and weight."""
+    keras = tf.keras
+    rng = np.random.default_rng(4)
+    start = [rng.normal(size=s).astype(np.float32) for s in shapes]
+    twins = []
+    for _ in range(2):
+        weights = [keras.Variable(w.copy()) for w in start]
+        optimizer = keras.optimizers.Adam(learning_rate=0.01)
+        optimizer.build(weights)
+        twins.append((weights, optimizer))
+    gradients = [[tf.constant(rng.normal(size=s).astype(np.float32)) for s in shapes] for _ in range(30)]
+    return start, twins, gradients
+
+
+def test_compiled_adam_update_is_keras_update_to_float_rounding(tf):
+    """30 steps, the learning rate lowered half-way as the plateau rule does: Keras's Adam.apply against the
+    compiled update on the same weights and gradients."""
+    from models.neural.epochs import _adam_slots, _compiled_adam
+
+    start, ((keras_w, keras_opt), (ours_w, ours_opt)), gradients = _adam_twins(tf)
+    slots = _adam_slots(ours_opt, ours_w)
+    for step, g in enumerate(gradients):
+        if step == 15:
+            keras_opt.learning_rate.assign(0.002)
+            ours_opt.learning_rate.assign(0.002)
+        keras_opt.apply(g, keras_w)
+        _compiled_adam(tf)(*slots, g)
+    assert int(ours_opt.iterations.numpy()) == int(keras_opt.iterations.numpy()) == 30
+    for a, b, w0 in zip(keras_w, ours_w, start, strict=True):
+        assert np.abs(np.asarray(a) - w0).max() > 0.05  # the weights moved far more than the tolerance
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-5, atol=1e-6)
+    for kind in ("_momentums", "_velocities"):
+        for a, b in zip(getattr(keras_opt, kind), getattr(ours_opt, kind), strict=True):
+            np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-5, atol=1e-7)
+
+
+def test_compiled_update_is_chosen_for_weights_past_the_cache(monkeypatch):
+    from types import SimpleNamespace
+
+    from models.neural import epochs
+
+    small = [SimpleNamespace(shape=(256, 1024)), SimpleNamespace(shape=(1024,))]  # the LSTM's largest
+    large = [*small, SimpleNamespace(shape=(7431, 256))]  # the dense network's input layer
+    monkeypatch.setitem(epochs.LOOP, "xla_update", "auto")
+    assert not epochs._use_compiled_update(small) and epochs._use_compiled_update(large)
+    monkeypatch.setitem(epochs.LOOP, "xla_update", True)
+    assert epochs._use_compiled_update(small)
+    monkeypatch.setitem(epochs.LOOP, "xla_update", False)
+    assert not epochs._use_compiled_update(large)
+
+
+def test_compiled_update_refuses_what_it_does_not_compute(tf):
+    from models.neural.epochs import _adam_slots
+
+    keras = tf.keras
+    weights = [keras.Variable(np.ones(3, np.float32))]
+    for optimizer in (keras.optimizers.Adam(amsgrad=True), keras.optimizers.Adam(clipnorm=1.0),
+                      keras.optimizers.SGD()):
+        optimizer.build(weights)
+        with pytest.raises(ValueError, match="xla_update"):
+            _adam_slots(optimizer, weights)
+
+
+@pytest.mark.parametrize("name", ["dnn", "lstm"])
+def test_fits_with_the_compiled_update_agree_with_keras_update(tf, monkeypatch, name):
+    """The same seeded fit with Keras's update and with the compiled one: probabilities to float tolerance."""
+    from models import make_model
+    from models.neural import epochs
+
+    rng = np.random.default_rng(1)
+    y = np.array(["a", "b", "c"] * 20)
+    X = rng.normal(size=(60, 10, 6)).astype(np.float32)
+    X[:, :, :2] += (y == "a")[:, None, None]
+    X[::2, 7:] = np.nan
+    if name == "dnn":
+        X = X[:, 0]
+    params = {"dnn": dict(hidden=(16, 8)), "lstm": dict(units=8, dense=(8,))}[name]
+    probabilities = []
+    for fused in (False, True):
+        monkeypatch.setitem(epochs.LOOP, "xla_update", fused)
+        m = make_model(name, max_epochs=4, early_stopping=False, random_state=0, n_jobs=1, **params)
+        m.fit(X, y, groups=np.array([f"s{i % 5}" for i in range(60)]))
+        probabilities.append(m.predict_proba(X))
+    assert np.abs(probabilities[0] - 1 / 3).max() > 0.02  # trained: far from the uniform start
+    np.testing.assert_allclose(probabilities[1], probabilities[0], rtol=1e-4, atol=1e-5)
 
 
 def test_onednn_setting_is_checked(monkeypatch):
@@ -195,9 +297,70 @@ def test_forward_flops_counts_candidate_layers_like_keras_layers(tf):
     from models.neural.fused import fused_layers
 
     x, _ = _sequences()
-    flops = [forward_flops(_model(tf, cls, 4, False, x.shape), steps=9)
+    flops = [forward_flops(_model(tf, cls, 4, False, x.shape))
              for cls in (tf.keras.layers.LSTM, fused_layers(tf.keras)["HoistedLSTM"])]
-    assert flops[0] == flops[1] == 2 * 4 * 4 * (5 + 4) * 9 + 2 * 4 * 3
+    assert flops[0] == flops[1] == 2 * 4 * 4 * (5 + 4) * (9 + 1) + 2 * 4 * 3  # 9 steps, and step 0 once more
+
+
+def _epoch_kernels(tf, model, inputs, n_classes):
+    """The product kernels one epoch of the project's loop runs (one batch), from the profiler's trace."""
+    from benchmark.perf.neural import traced_kernels
+    from models.neural.epochs import EpochLoop
+
+    n = len(inputs[0])
+    loop = EpochLoop(tf, tf.keras, model, 1e-3, n, np.ones(n_classes))
+    labels = tf.constant(np.arange(n) % n_classes, tf.int32)
+    executed = traced_kernels(loop._epoch, tuple(tf.constant(a) for a in inputs), labels, tf.range(n))
+    return {name: count for name, count in executed.items() if "MatMul" in name.rsplit(":", 1)[1]}
+
+
+def test_layer_flops_count_the_products_an_epoch_runs(tf):
+    """layer_flops against the profiler: per step of a first-layer LSTM, the forward products on the input and
+    on the state (steps + 1: Keras runs step 0 once more before its loop), the kernel's, recurrent kernel's and
+    previous state's gradients, and no gradient of the input frames."""
+    import re
+
+    from benchmark.perf.neural import layer_flops
+
+    keras = tf.keras
+    x, mask = _sequences()
+    n, steps, d = x.shape
+    units, gates = 4, 4
+    frames, real = keras.Input(x.shape[1:]), keras.Input(mask.shape[1:], dtype="bool")
+    model = keras.Model([frames, real], keras.layers.Dense(3, activation="softmax")(
+        keras.layers.LSTM(units)(frames, mask=real)))
+    executed = _epoch_kernels(tf, model, (x, mask), 3)
+
+    def runs(pattern):
+        return sum(c for name, c in executed.items() if re.search(pattern, name.rsplit(":", 1)[0]))
+
+    cell = r"lstm_cell(_\d+)?/"
+    products = {
+        "x": runs(cell + r"MatMul$"), "h": runs(cell + r"MatMul_1$"),
+        "dx": runs(cell + r"MatMul_grad/MatMul$"), "dW": runs(cell + r"MatMul_grad/MatMul_1$"),
+        "dh": runs(cell + r"MatMul_1_grad/MatMul$"), "dU": runs(cell + r"MatMul_1_grad/MatMul_1$"),
+    }
+    assert products == {"x": steps + 1, "h": steps + 1, "dx": 0, "dW": steps, "dh": steps, "dU": steps}
+    traced = 2 * n * gates * units * (d * (products["x"] + products["dx"] + products["dW"])
+                                      + units * (products["h"] + products["dh"] + products["dU"]))
+    lstm = layer_flops(model)[0]
+    assert n * (lstm["forward"] + lstm["backward"]) == traced
+
+
+def test_layer_flops_first_dense_layer_has_no_input_gradient(tf):
+    """A dense net: the first layer's backward is its weight gradient only, the next layers' both products."""
+    from benchmark.perf.neural import layer_flops
+
+    keras = tf.keras
+    x = np.random.default_rng(0).normal(size=(6, 7)).astype(np.float32)
+    inputs = keras.Input((7,))
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax", name="second")(
+        keras.layers.Dense(5, activation="relu", name="first")(inputs)))
+    gradients = {layer: sum(c for name, c in _epoch_kernels(tf, model, (x,), 3).items()
+                            if "gradient_tape" in name and f"/{layer}" in name) for layer in ("first", "second")}
+    assert gradients == {"first": 1, "second": 2}
+    assert layer_flops(model) == [{"layer": "first", "forward": 2 * 7 * 5, "backward": 2 * 7 * 5},
+                                  {"layer": "second", "forward": 2 * 5 * 3, "backward": 2 * 2 * 5 * 3}]
 
 
 def test_saved_model_with_a_candidate_layer_loads_safely(tf, tmp_path):
@@ -211,3 +374,15 @@ def test_saved_model_with_a_candidate_layer_loads_safely(tf, tmp_path):
     model.save(tmp_path / "m.keras")
     loaded = keras.models.load_model(tmp_path / "m.keras", safe_mode=True)
     np.testing.assert_array_equal(np.asarray(loaded([x, mask])), np.asarray(model([x, mask])))
+
+
+@pytest.mark.parametrize("argv,flag", [(["--batch-sizes", "64,x"], "--batch-sizes"),
+                                       (["--batch-sizes", "0"], "--batch-sizes"),
+                                       (["--update", "fast"], "--update")])
+def test_perf_neural_refuses_bad_variants_naming_the_flag(monkeypatch, capsys, argv, flag):
+    from benchmark.perf import neural
+
+    monkeypatch.setattr(sys, "argv", ["neural", *argv])
+    with pytest.raises(SystemExit):
+        neural.main()
+    assert flag in capsys.readouterr().err

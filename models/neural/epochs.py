@@ -1,12 +1,20 @@
 """The networks' training loop: one compiled TensorFlow call per epoch, stopping rules in plain Python.
 
 Keras's ``model.fit`` spends milliseconds of Python per batch (data adapter, callbacks, metric objects); on
-the small networks of SER (a dense net on 342 features, a 1-D CNN on 80 ms frames) that is most of an epoch.
+the small networks of SER (a dense net on a feature vector, a 1-D CNN on 80 ms frames) that is most of an epoch.
 Here a whole epoch — gather a shuffled batch, forward, weighted loss, gradients, Adam — is one
 ``tf.function`` with the batch loop inside the graph, and validation is one more call. What ``fit`` did
 around it is kept: balanced class weights on the training loss, the shuffle drawn from a seeded
 generator of the fit's own, early stopping on the validation loss, the best epoch's weights restored,
 an optional learning-rate plateau schedule and per-epoch curves.
+
+Adam's update of the weights is compiled by XLA on its own when a weight is larger than a core's cache
+(``LOOP["xla_update"]``): Keras writes the update as a dozen elementwise ops per weight, each a pass over the
+weight in memory; XLA fuses them into one loop, the same arithmetic to float rounding (about one unit in the
+last place). On the dense network's 7431 x 256 input layer the update was most of a batch; on weights that
+stay in cache (the LSTM's largest is 1 MB) the compiled call did not pay (``docs/speed.md``). Only the
+update: XLA on the whole epoch was many times slower with TensorFlow's op determinism on, and Keras's
+recurrent layers do not compile.
 """
 
 from __future__ import annotations
@@ -15,6 +23,11 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+
+# "auto": the compiled update when a weight has at least FUSED_FROM elements; True/False: always/never
+# (perf --neural --update auto,xla,keras times the three)
+LOOP = {"xla_update": "auto"}
+FUSED_FROM = 2**20  # 4 MB of float32: past the 2 MB L2 cache of a core of this project's machine
 
 
 @dataclass
@@ -62,6 +75,10 @@ class EpochLoop:
         self.optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
         self.optimizer.build(model.trainable_variables)
         self.class_weights = tf.constant(np.asarray(class_weights, dtype=np.float32))
+        # Under jit_compile the whole epoch is one XLA cluster already; otherwise only the update is.
+        self._fused = not jit_compile and _use_compiled_update(model.trainable_variables)
+        if self._fused:
+            self._slots = _adam_slots(self.optimizer, model.trainable_variables)
         self._epoch = tf.function(self._train_epoch, jit_compile=bool(jit_compile), reduce_retracing=True)
         self._evaluate = tf.function(self._evaluate_batch, reduce_retracing=True)
 
@@ -130,8 +147,11 @@ class EpochLoop:
                 probabilities = self.model(batch if len(batch) > 1 else batch[0], training=True)
                 losses = self.keras.losses.sparse_categorical_crossentropy(truth, probabilities)
                 loss = tf.reduce_sum(losses * tf.gather(self.class_weights, truth)) / size
-            variables = self.model.trainable_variables
-            self.optimizer.apply(tape.gradient(loss, variables), variables)
+            gradients = tape.gradient(loss, self.model.trainable_variables)
+            if self._fused:
+                _compiled_adam(tf)(*self._slots, gradients)
+            else:
+                self.optimizer.apply(gradients, self.model.trainable_variables)
             loss_sum += loss * size
             correct += _correct(tf, truth, probabilities)
         return loss_sum, correct
@@ -141,6 +161,59 @@ class EpochLoop:
         probabilities = self.model(list(x) if len(x) > 1 else x[0], training=False)
         losses = self.keras.losses.sparse_categorical_crossentropy(truth, probabilities)
         return tf.reduce_sum(losses), _correct(tf, truth, probabilities)
+
+
+def _use_compiled_update(variables) -> bool:
+    setting = LOOP["xla_update"]
+    if setting == "auto":
+        return any(int(np.prod(v.shape)) >= FUSED_FROM for v in variables)
+    return bool(setting)
+
+
+def _adam_slots(optimizer, variables) -> tuple:
+    """What the compiled update takes: the weights, Adam's moments for each, and its scalars, as TensorFlow
+    variables, with the constants Keras's ``Adam.update_step`` uses."""
+    if type(optimizer).__name__ != "Adam" or optimizer.amsgrad or optimizer.weight_decay or optimizer.use_ema \
+            or optimizer.clipnorm or optimizer.clipvalue or optimizer.global_clipnorm:
+        raise ValueError("the compiled update is plain Adam's: set LOOP['xla_update'] = False for this optimizer")
+    index = [optimizer._get_variable_index(v) for v in variables]
+    weights = [v.value for v in variables]
+    moments = [optimizer._momentums[i].value for i in index]
+    velocities = [optimizer._velocities[i].value for i in index]
+    # Keras multiplies by the Python floats 1 - beta (rounded to float32 there), and raises beta cast to float32
+    constants = [float(optimizer.beta_1), float(optimizer.beta_2), 1 - optimizer.beta_1, 1 - optimizer.beta_2,
+                 float(optimizer.epsilon)]
+    return (weights, moments, velocities, optimizer.learning_rate.value, optimizer.iterations.value, constants)
+
+
+_COMPILED: dict[int, object] = {}
+
+
+def _compiled_adam(tf):
+    """Keras's ``Adam.update_step`` for every weight, then ``iterations + 1``, as one XLA-compiled function.
+
+    Its arithmetic is Keras's op for op (XLA fuses the dozen elementwise passes over each weight into one
+    loop, which rounds differently by about one unit in the last place). One function per process: the
+    variables are arguments, so a fit with weights of the same shapes as an earlier one reuses its compiled
+    code instead of paying XLA's compilation again.
+    """
+    if id(tf) not in _COMPILED:
+        def update(weights, moments, velocities, learning_rate, iterations, constants, gradients):
+            beta_1, beta_2, one_minus_beta_1, one_minus_beta_2, epsilon = constants
+            lr = tf.cast(learning_rate, tf.float32)
+            step = tf.cast(iterations + 1, tf.float32)
+            beta_1_power = tf.pow(tf.cast(beta_1, tf.float32), step)
+            beta_2_power = tf.pow(tf.cast(beta_2, tf.float32), step)
+            alpha = lr * tf.sqrt(1 - beta_2_power) / (1 - beta_1_power)
+            for w, m, v, g in zip(weights, moments, velocities, gradients, strict=True):
+                g = tf.cast(g, tf.float32)
+                m.assign_add((g - m) * one_minus_beta_1)
+                v.assign_add((tf.square(g) - v) * one_minus_beta_2)
+                w.assign_sub((m * alpha) / (tf.sqrt(v) + epsilon))
+            iterations.assign_add(1)
+
+        _COMPILED[id(tf)] = tf.function(update, jit_compile=True, reduce_retracing=True)
+    return _COMPILED[id(tf)]
 
 
 def _epoch_line(epoch: int, epochs: int, curves: Curves) -> str:
