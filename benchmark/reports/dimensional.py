@@ -149,7 +149,8 @@ def render(board: pd.DataFrame, targets: Sequence[str], fmt: str = "console",
 
 def plot_predictions(run_dir: Path, predictions: pd.DataFrame, board: pd.DataFrame,
                      targets: Sequence[str]) -> list[Path]:
-    """``plots/pred_vs_true__<model>__<protocol>.png``: one panel per dimension, the identity line, the CCC."""
+    """``plots/pred_vs_true__<model>__<protocol>[__<normalisation>].png``: one panel per dimension, the identity
+    line, the CCC."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -172,7 +173,8 @@ def plot_predictions(run_dir: Path, predictions: pd.DataFrame, board: pd.DataFra
             ax.set_ylabel("predicted")
         fig.suptitle(f"{model} on {features}, {protocol}", fontsize=10)
         fig.tight_layout()
-        path = Path(run_dir) / "plots" / f"pred_vs_true__{model}__{protocol}.png".replace("+", "-")
+        variant = f"__{features.split('@', 1)[1]}" if "@" in features else ""  # spk-norm, corpus-norm rows
+        path = Path(run_dir) / "plots" / f"pred_vs_true__{model}__{protocol}{variant}.png".replace("+", "-")
         fig.savefig(path, dpi=90)
         plt.close(fig)
         written.append(path)
