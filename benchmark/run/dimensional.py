@@ -471,8 +471,10 @@ def _fit_key(model: str, params: dict, config: RunConfig, code: str, digests: np
     if config.tune:  # only when on, so that the keys of untuned fits stay what they were
         payload["tune"] = True
     if variant == "corpus":  # the corpus of every row decides the in-fold statistics
-        rows = np.concatenate([fold.train, fold.test] + ([fold.dev] if fold.dev is not None else []))
-        payload["corpus_norm"] = rows_digest(corpora[rows].astype(str), fold.train.astype(str))
+        parts = [("train", fold.train), ("test", fold.test)] + ([("dev", fold.dev)] if fold.dev is not None else [])
+        rows = np.concatenate([r for _, r in parts])
+        roles = np.concatenate([np.full(len(r), role) for role, r in parts])
+        payload["corpus_norm"] = rows_digest(corpora[rows].astype(str), roles)
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=repr).encode()).hexdigest()
 
 
