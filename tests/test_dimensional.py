@@ -264,6 +264,7 @@ def test_flags_the_dimensional_task_does_not_take_are_refused(tmp_path):
 
 
 def test_dimensional_report_export_and_compare(tmp_path, capsys):
+    import io
     import json
 
     from benchmark.cli import main
@@ -295,6 +296,19 @@ def test_dimensional_report_export_and_compare(tmp_path, capsys):
     # pooled mean-CCC difference, not the fold mean: same sign when the two differ clearly
     if abs(diff) > 0.05:
         assert float(line.split()[4]) * diff > 0
+    assert main(["compare", str(a.run_dir), str(b.run_dir), "--format", "csv"]) == 0
+    long = pd.read_csv(io.StringIO(capsys.readouterr().out), dtype={"rank": str})
+    assert list(long["run_dir"].unique()) == [a.run_dir.name, b.run_dir.name]
+    leader_b = long[(long["run_dir"] == b.run_dir.name) & (long["rank"] == "1")]
+    assert float(leader_b["diff_vs_first"].iloc[0]) == pytest.approx(float(line.split()[4]), abs=5e-4)
+    assert main(["compare", str(a.run_dir), str(b.run_dir), "--format", "latex"]) == 0
+    assert capsys.readouterr().out.count("\\toprule") == 3  # two leaderboards and the tests
+    out_html = tmp_path / "compare.html"
+    assert main(["compare", str(a.run_dir), str(b.run_dir), "--format", "html", "-o", str(out_html)]) == 0
+    assert "Paired tests" in out_html.read_text() and a.run_dir.name in out_html.read_text()
+    md = (a.run_dir / "leaderboard.md").read_text()
+    assert "Arousal alone" in md and "Valence alone" in md and "MAE arousal" in md
+    assert "Arousal alone" in page
     categorical = tmp_path / "cat"
     categorical.mkdir()
     (categorical / "run.json").write_text('{"dataset": "x"}')

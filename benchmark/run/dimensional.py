@@ -238,7 +238,7 @@ def run_dimensional(config: RunConfig, targets: Sequence[str], argv: Sequence[st
     protocols = resolve_protocols(",".join(config.protocols))
     for name in config.inputs:
         if name not in names:
-            raise ConfigError(f"--input {name}=…: {name!r} is not a regressor of this run")
+            raise ConfigError(f"--input {name}={config.inputs[name]}: {name!r} is not a regressor of this run")
     if config.tune:
         for name in names:
             tuned_regressor(name, make_regressor(name))  # a regressor without a grid: one line now, not per fit
