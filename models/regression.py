@@ -311,6 +311,39 @@ class CNN1DRegressor(LSTMRegressor):
         return keras.Model(inputs, keras.layers.Dense(n_targets)(h))
 
 
+class SSLHeadRegressor(LSTMRegressor):
+    """EmoBox's frozen-encoder head with a regression output: Dense(``units``, ReLU) per frame, the masked mean
+    over the real frames, optional dropout, one linear output per target (``--input ssl_head=SET`` for the frames
+    of a self-supervised encoder). Frame standardisation, clip length and early stopping as :class:`LSTMRegressor`.
+    """
+
+    def __init__(self, units: int = 128, dropout: float = 0.0, loss: str = "ccc", length_percentile: float = 100.0,
+                 learning_rate: float = 1e-4, batch_size: int = 32, max_epochs: int = 100, patience: int = 10,
+                 validation_fraction: float = 0.2, random_state: int = 0, n_jobs: int = 1):
+        self.units = units
+        self.dropout = dropout
+        self.loss = loss
+        self.length_percentile = length_percentile
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def _network(self, keras, shape, n_targets: int):
+        from .neural.training import masked_mean
+
+        inputs = keras.Input(shape)
+        ops = keras.ops
+        mask = ops.any(ops.not_equal(inputs, 0.0), axis=-1)
+        h = masked_mean(keras, keras.layers.Dense(int(self.units), activation="relu")(inputs), mask)
+        if self.dropout:
+            h = keras.layers.Dropout(float(self.dropout))(h)
+        return keras.Model(inputs, keras.layers.Dense(n_targets)(h))
+
+
 def _keras():
     """Keras, on TensorFlow imported the project's way (one thread, op determinism, the same oneDNN choice in
     every process), so that a fit gives the same numbers in this process, a worker process or a Dask worker."""
@@ -499,7 +532,11 @@ REGRESSORS: dict[str, RegressorSpec] = {spec.name: spec for spec in (
                   default_input="mfcc_frames", input_kind="sequence"),
     RegressorSpec("cnn1d", CNN1DRegressor, "1-D CNN over log-mel frames, masked mean, linear head, 1-CCC loss",
                   neural=True, default_input="logmel_frames", input_kind="sequence"),
+    RegressorSpec("ssl_head", SSLHeadRegressor, "EmoBox's frozen-encoder head (per-frame dense, masked mean) with a "
+                  "linear head, 1-CCC loss (--input ssl_head=SET)", neural=True, default_input="logmel_frames",
+                  input_kind="sequence"),
 )}
+NOT_IN_ALL = {"ssl_head"}  # a head for self-supervised frames: chosen by name, never by --models all, as for classes
 DEFAULT_REGRESSORS = ("svr", "ridge", "xgboost")
 
 
@@ -509,7 +546,7 @@ def resolve_regressors(names: Sequence[str]) -> list[str]:
     for name in names:
         key = name.strip().lower()
         if key == "all":
-            out += list(REGRESSORS)
+            out += [n for n in REGRESSORS if n not in NOT_IN_ALL]
         elif key in ("svm",):  # the classification default's name for the same family
             out.append("svr")
         elif key in REGRESSORS:

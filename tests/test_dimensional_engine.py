@@ -208,19 +208,27 @@ def test_recurrent_regression_heads_use_their_cells():
     assert kinds["bilstm"].count("Bidirectional") == 2
 
 
-def test_cnn_regression_head_fits_and_stops_on_development_rows():
+@pytest.mark.parametrize("name", ["cnn1d", "ssl_head"])
+def test_masked_mean_regression_heads_fit_and_stop_on_development_rows(name):
     from features.sequences import pad_sequences
 
-    name = "cnn1d"
 
     rng = np.random.default_rng(7)
     lengths = rng.integers(4, 9, size=30)
     sequences = [rng.normal(size=(n, 3)).astype(np.float32) + k % 3 for k, n in enumerate(lengths)]
     X = pad_sequences(sequences, 20)
     Y = np.array([[q[:, 0].mean(), q[:, 1].std()] for q in sequences])
-    model = make_regressor(name, max_epochs=2, patience=1, batch_size=16, filters=(4,), dense=4)
+    small = {"filters": (4,), "dense": 4} if name == "cnn1d" else {"units": 4}
+    model = make_regressor(name, max_epochs=2, patience=1, batch_size=16, length_percentile=95.0, **small)
     model.fit(X[:20], Y[:20], groups=np.repeat(list("abcd"), 5), validation=(X[20:25], Y[20:25]))
     predictions = model.predict(X[25:])
     assert predictions.shape == (5, 2) and np.isfinite(predictions).all()
     assert 1 <= model.n_epochs_ <= 2 and "val_loss" in model.history_
     assert model.length_ == int(np.ceil(np.percentile(lengths[:20], 95)))  # the training clips decide the cut
+
+
+def test_models_all_leaves_the_ssl_head_out():
+    from models.regression import REGRESSORS, resolve_regressors
+
+    assert "ssl_head" in REGRESSORS and "ssl_head" not in resolve_regressors(["all"])
+    assert resolve_regressors(["ssl_head"]) == ["ssl_head"]
