@@ -346,13 +346,19 @@ def run_dimensional(config: RunConfig, targets: Sequence[str], argv: Sequence[st
             if record.status != "ok":
                 say(f"failed: {job.spec.model} fit {job.key[:8]}: {record.error}")
 
-        if todo:
-            if backend == "serial" or (parallel == 1 and backend != "dask"):
+        try:
+            if todo and (backend == "serial" or (parallel == 1 and backend != "dask")):
                 run_serial(todo, arrays, Y, groups, on_done, fit=run_regression_fit)
-            elif backend == "processes":
+            elif todo and backend == "processes":
                 run_processes(todo, arrays, Y, groups, on_done, parallel, 1, fit=run_regression_fit)
-            else:
+            elif todo:
                 run_dask(todo, arrays, Y, groups, on_done, dask.client, fit=run_regression_fit)
+        except KeyboardInterrupt:
+            from .engine import RunInterrupted
+
+            where = f"cached in {cache.root}" if cache.persist else "not kept (--no-cache)"
+            raise RunInterrupted(f"interrupted: {fits_run} of {len(todo)} fits finished and are {where}; run the "
+                                 "same command again to continue from there") from None
     finally:
         if dask is not None:
             dask.close()
