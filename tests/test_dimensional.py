@@ -253,6 +253,10 @@ def test_flags_the_dimensional_task_does_not_take_are_refused(tmp_path):
 
     with pytest.raises(ConfigError, match="--protocols cross-corpus: not available for --task dimensional"):
         run_dimensional(RunConfig(out=str(tmp_path), quiet=True, protocols=("cross-corpus",)), ["arousal"])
+    for flags, flag in (({"repeats": 2}, "--repeats"), ({"balance": "smote"}, "--balance"),
+                        ({"near_duplicates": True}, "--near-duplicates")):
+        with pytest.raises(ConfigError, match=f"{flag}: not available for --task dimensional"):
+            run_dimensional(RunConfig(out=str(tmp_path), quiet=True, models=("ridge",), **flags), ["arousal"])
     with pytest.raises(Exception, match="--tune: regressor 'lstm' has no tuning grid"):
         run_dimensional(RunConfig(out=str(tmp_path), quiet=True, tune=True, models=("lstm",)), ["arousal"])
     with pytest.raises(ConfigError, match="--input ridge=mfcc_frames: ridge takes feature vectors"):

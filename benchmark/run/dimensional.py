@@ -245,6 +245,14 @@ def run_dimensional(config: RunConfig, targets: Sequence[str], argv: Sequence[st
     crossing = [p for p in protocols if p in CROSS_CORPUS]
     if crossing:
         raise ConfigError(f"--protocols {crossing[0]}: not available for --task dimensional")
+    # flags of the categorical run this task has no counterpart for: refused, never silently ignored
+    ignored = [flag for flag, on in (("--repeats", config.repeats > 1), ("--augment", bool(config.augment)),
+                                     ("--balance", bool(config.balance)), ("--leaks", bool(config.leaks)),
+                                     ("--robustness", bool(config.robustness)), ("--groups", bool(config.groups)),
+                                     ("--near-duplicates", config.near_duplicates),
+                                     ("--emotions", bool(config.emotions))) if on]
+    if ignored:
+        raise ConfigError(f"{ignored[0]}: not available for --task dimensional; leave it out")
     vector_sets = resolve(list(config.features))
     inputs = {m: regressor_input(m, vector_sets, config.inputs) for m in names}
     sequence_sets = sorted({inputs[m][0] for m in names if REGRESSORS[m].input_kind == "sequence"})
