@@ -227,6 +227,10 @@ def test_dimensional_on_msppodcast_official_partitions(tmp_path):
     partition = dimensional_loader("msppodcast")(tmp_path / "msp").table["partition"]
     assert set(partition[predictions["row"]]) == {"Test1", "Test2"}  # development rows never scored
     assert "ccc_dominance" in folds
+    tuned = run_dimensional(RunConfig(**{**config.__dict__, "tune": True}), ["arousal", "valence", "dominance"])
+    tuned_folds = pd.read_csv(tuned.run_dir / "folds.csv", keep_default_na=False)
+    assert (tuned_folds["best_params"] != "").all()  # chosen on the Development part (tests/test_dimensional_engine)
+    assert set(partition[pd.read_csv(tuned.run_dir / "predictions.csv")["row"]]) == {"Test1", "Test2"}
 
 
 def test_lstm_regression_head_on_padded_frames_fits_lengths_on_training_clips():
