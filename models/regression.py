@@ -222,8 +222,8 @@ class LSTMRegressor(DenseNetworkRegressor):
         from features.sequences import choose_length, sequence_lengths
 
         if X.ndim != 3:
-            raise ModelError("the sequence regressors (lstm, bilstm, gru, cnn1d) take frame sequences; give them a "
-                             "sequence set, e.g. --input lstm=mfcc_frames")
+            raise ModelError("the sequence regressors (lstm, bilstm, gru, cnn1d, cnn_lstm, ssl_head) take frame "
+                             "sequences; give them a sequence set, e.g. --input lstm=mfcc_frames")
         self.length_ = choose_length(sequence_lengths(X), self.length_percentile)
         frames = X[:, : self.length_].reshape(-1, X.shape[2])
         frames = frames[~np.isnan(frames).all(axis=1)]
@@ -306,6 +306,50 @@ class CNN1DRegressor(LSTMRegressor):
                 h = keras.layers.MaxPooling1D(int(self.pool))(h)
                 mask = pool_mask(keras, mask, int(self.pool))
         h = masked_mean(keras, h, mask)
+        h = keras.layers.Dropout(self.dropout)(h)
+        h = keras.layers.Dense(int(self.dense), activation="relu")(h)
+        return keras.Model(inputs, keras.layers.Dense(n_targets)(h))
+
+
+class CNNLSTMRegressor(LSTMRegressor):
+    """2-D convolutions over the spectrogram image (time x bands), then an LSTM over the pooled time steps with the
+    pooled mask (padding never counts), a dense layer and a linear regression head (the categorical ``cnn_lstm``'s
+    network with one output per target). Frame standardisation, clip length and early stopping as
+    :class:`LSTMRegressor`'s."""
+
+    def __init__(self, filters: Sequence[int] = (16, 32), kernel: int = 3, units: int = 64, dense: int = 32,
+                 dropout: float = 0.3, loss: str = "ccc", length_percentile: float = 95.0,
+                 learning_rate: float = 1e-3, batch_size: int = 32, max_epochs: int = 40, patience: int = 6,
+                 validation_fraction: float = 0.15, random_state: int = 0, n_jobs: int = 1):
+        self.filters = filters
+        self.kernel = kernel
+        self.units = units
+        self.dense = dense
+        self.dropout = dropout
+        self.loss = loss
+        self.length_percentile = length_percentile
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def _network(self, keras, shape, n_targets: int):
+        from .neural.training import pool_mask
+
+        inputs = keras.Input(shape)
+        ops = keras.ops
+        mask = ops.any(ops.not_equal(inputs, 0.0), axis=-1)  # padding frames are exactly zero (see _features)
+        h = keras.layers.Reshape((shape[0], shape[1], 1))(inputs)
+        for f in self.filters:
+            h = keras.layers.Conv2D(int(f), int(self.kernel), padding="same", activation="relu")(h)
+            if h.shape[1] >= 2 and h.shape[2] >= 2:
+                h = keras.layers.MaxPooling2D((2, 2))(h)
+                mask = pool_mask(keras, mask, 2)
+        h = keras.layers.Reshape((h.shape[1], h.shape[2] * h.shape[3]))(h)
+        h = keras.layers.LSTM(int(self.units))(h, mask=mask)
         h = keras.layers.Dropout(self.dropout)(h)
         h = keras.layers.Dense(int(self.dense), activation="relu")(h)
         return keras.Model(inputs, keras.layers.Dense(n_targets)(h))
@@ -532,6 +576,8 @@ REGRESSORS: dict[str, RegressorSpec] = {spec.name: spec for spec in (
                   default_input="mfcc_frames", input_kind="sequence"),
     RegressorSpec("cnn1d", CNN1DRegressor, "1-D CNN over log-mel frames, masked mean, linear head, 1-CCC loss",
                   neural=True, default_input="logmel_frames", input_kind="sequence"),
+    RegressorSpec("cnn_lstm", CNNLSTMRegressor, "2-D CNN over log-mel images, then an LSTM over time, linear head, "
+                  "1-CCC loss", neural=True, default_input="spectrogram", input_kind="sequence"),
     RegressorSpec("ssl_head", SSLHeadRegressor, "EmoBox's frozen-encoder head (per-frame dense, masked mean) with a "
                   "linear head, 1-CCC loss (--input ssl_head=SET)", neural=True, default_input="logmel_frames",
                   input_kind="sequence"),

@@ -208,8 +208,8 @@ def test_recurrent_regression_heads_use_their_cells():
     assert kinds["bilstm"].count("Bidirectional") == 2
 
 
-@pytest.mark.parametrize("name", ["cnn1d", "ssl_head"])
-def test_masked_mean_regression_heads_fit_and_stop_on_development_rows(name):
+@pytest.mark.parametrize("name", ["cnn1d", "ssl_head", "cnn_lstm"])
+def test_sequence_regression_heads_fit_and_stop_on_development_rows(name):
     from features.sequences import pad_sequences
 
 
@@ -218,7 +218,8 @@ def test_masked_mean_regression_heads_fit_and_stop_on_development_rows(name):
     sequences = [rng.normal(size=(n, 3)).astype(np.float32) + k % 3 for k, n in enumerate(lengths)]
     X = pad_sequences(sequences, 20)
     Y = np.array([[q[:, 0].mean(), q[:, 1].std()] for q in sequences])
-    small = {"filters": (4,), "dense": 4} if name == "cnn1d" else {"units": 4}
+    small = {"cnn1d": {"filters": (4,), "dense": 4}, "ssl_head": {"units": 4},
+             "cnn_lstm": {"filters": (2,), "units": 4, "dense": 4}}[name]
     model = make_regressor(name, max_epochs=2, patience=1, batch_size=16, length_percentile=95.0, **small)
     model.fit(X[:20], Y[:20], groups=np.repeat(list("abcd"), 5), validation=(X[20:25], Y[20:25]))
     predictions = model.predict(X[25:])
