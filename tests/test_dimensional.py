@@ -227,6 +227,10 @@ def test_dimensional_on_msppodcast_official_partitions(tmp_path):
     partition = dimensional_loader("msppodcast")(tmp_path / "msp").table["partition"]
     assert set(partition[predictions["row"]]) == {"Test1", "Test2"}  # development rows never scored
     assert "ccc_dominance" in folds
+    tuned = run_dimensional(RunConfig(**{**config.__dict__, "tune": True}), ["arousal", "valence", "dominance"])
+    tuned_folds = pd.read_csv(tuned.run_dir / "folds.csv", keep_default_na=False)
+    assert (tuned_folds["best_params"] != "").all()  # chosen on the Development part (tests/test_dimensional_engine)
+    assert set(partition[pd.read_csv(tuned.run_dir / "predictions.csv")["row"]]) == {"Test1", "Test2"}
 
 
 def test_lstm_regression_head_on_padded_frames_fits_lengths_on_training_clips():
@@ -243,7 +247,7 @@ def test_lstm_regression_head_on_padded_frames_fits_lengths_on_training_clips():
     frames = np.concatenate(sequences[:50])
     assert np.allclose(model.frame_mean_, frames.mean(axis=0), atol=1e-4)  # training frames only, no padding
     assert model.predict(X[50:]).shape == (10, 2)
-    with pytest.raises(Exception, match="takes frame sequences"):
+    with pytest.raises(Exception, match="take frame sequences"):
         make_regressor("lstm", max_epochs=1).fit(X[:, :, 0], Y)
 
 
@@ -251,12 +255,24 @@ def test_flags_the_dimensional_task_does_not_take_are_refused(tmp_path):
     from benchmark.run.config import ConfigError, RunConfig
     from benchmark.run.dimensional import run_dimensional
 
-    for flags in ({"tune": True}, {"speaker_norm": True}, {"backend": "dask"}):
-        with pytest.raises(ConfigError, match="not available for --task dimensional"):
-            run_dimensional(RunConfig(out=str(tmp_path), quiet=True, **flags), ["arousal"])
+    with pytest.raises(ConfigError, match="--protocols cross-corpus: not available for --task dimensional"):
+        run_dimensional(RunConfig(out=str(tmp_path), quiet=True, protocols=("cross-corpus",)), ["arousal"])
+    for flags, flag in (({"repeats": 2}, "--repeats"), ({"balance": "smote"}, "--balance"),
+                        ({"near_duplicates": True}, "--near-duplicates")):
+        with pytest.raises(ConfigError, match=f"{flag}: not available for --task dimensional"):
+            run_dimensional(RunConfig(out=str(tmp_path), quiet=True, models=("ridge",), **flags), ["arousal"])
+    with pytest.raises(Exception, match="--tune: regressor 'lstm' has no tuning grid"):
+        run_dimensional(RunConfig(out=str(tmp_path), quiet=True, tune=True, models=("lstm",)), ["arousal"])
+    with pytest.raises(ConfigError, match="--input ridge=mfcc_frames: ridge takes feature vectors"):
+        run_dimensional(RunConfig(out=str(tmp_path), quiet=True, models=("ridge",), inputs={"ridge": "mfcc_frames"}),
+                        ["arousal"])
+    with pytest.raises(ConfigError, match="--input svm=mfcc: 'svm' is not a regressor of this run"):
+        run_dimensional(RunConfig(out=str(tmp_path), quiet=True, models=("ridge",), inputs={"svm": "mfcc"}),
+                        ["arousal"])
 
 
 def test_dimensional_report_export_and_compare(tmp_path, capsys):
+    import io
     import json
 
     from benchmark.cli import main
@@ -288,6 +304,19 @@ def test_dimensional_report_export_and_compare(tmp_path, capsys):
     # pooled mean-CCC difference, not the fold mean: same sign when the two differ clearly
     if abs(diff) > 0.05:
         assert float(line.split()[4]) * diff > 0
+    assert main(["compare", str(a.run_dir), str(b.run_dir), "--format", "csv"]) == 0
+    long = pd.read_csv(io.StringIO(capsys.readouterr().out), dtype={"rank": str})
+    assert list(long["run_dir"].unique()) == [a.run_dir.name, b.run_dir.name]
+    leader_b = long[(long["run_dir"] == b.run_dir.name) & (long["rank"] == "1")]
+    assert float(leader_b["diff_vs_first"].iloc[0]) == pytest.approx(float(line.split()[4]), abs=5e-4)
+    assert main(["compare", str(a.run_dir), str(b.run_dir), "--format", "latex"]) == 0
+    assert capsys.readouterr().out.count("\\toprule") == 3  # two leaderboards and the tests
+    out_html = tmp_path / "compare.html"
+    assert main(["compare", str(a.run_dir), str(b.run_dir), "--format", "html", "-o", str(out_html)]) == 0
+    assert "Paired tests" in out_html.read_text() and a.run_dir.name in out_html.read_text()
+    md = (a.run_dir / "leaderboard.md").read_text()
+    assert "Arousal alone" in md and "Valence alone" in md and "MAE arousal" in md
+    assert "Arousal alone" in page
     categorical = tmp_path / "cat"
     categorical.mkdir()
     (categorical / "run.json").write_text('{"dataset": "x"}')

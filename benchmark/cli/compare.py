@@ -25,8 +25,6 @@ def run(args: argparse.Namespace) -> int:
         if not all(kinds.values()):
             odd = next(d for d, k in kinds.items() if not k)
             raise UsageError(f"compare {odd}: a categorical run cannot be compared with a dimensional one")
-        if args.format in ("html", "csv", "latex"):
-            raise UsageError(f"--format {args.format}: dimensional runs compare as console or md")
         text = dimensional.render_compare(list(kinds), args.format)
         if args.output:
             Path(args.output).write_text(text, encoding="utf-8")

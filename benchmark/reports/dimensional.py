@@ -110,27 +110,50 @@ def paired_tests(predictions: pd.DataFrame, targets: Sequence[str], board: pd.Da
     return pd.DataFrame(rows, columns=columns)
 
 
-def render(board: pd.DataFrame, targets: Sequence[str], fmt: str = "console",
-           paired: pd.DataFrame | None = None) -> str:
-    """The leaderboard as text: ``console`` or ``md`` (with the paired tests), ``latex``, or ``csv``."""
-    from tabulate import tabulate
+def _number(value, digits: int = 3) -> str:
+    return "" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{value:.{digits}f}"
 
-    if fmt == "csv":
-        return board.to_csv(index=False)
+
+def _board_cells(board: pd.DataFrame, targets: Sequence[str]) -> tuple[list[str], list[list[str]]]:
+    """The leaderboard's headers and text cells, shared by every format."""
     headers = ["rank", "model", "features", "protocol", "CCC mean", "95% CI (speakers)",
                *[f"CCC {t[:3]}" for t in targets], *[f"r {t[:3]}" for t in targets],
                *[f"RMSE {t[:3]}" for t in targets], "gap to strat."]
     rows = []
     for r in board.to_dict("records"):
-        def f(key, digits=3, r=r):
-            value = r.get(key)
-            return "" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{value:.{digits}f}"
+        mean = f"{_number(r.get('ccc_mean'))} ± {_number(r.get('ccc_std'))}" if _number(r.get("ccc_mean")) else \
+            "failed"
+        ci = f"[{_number(r.get('ccc_low'))}, {_number(r.get('ccc_high'))}]" if _number(r.get("ccc_low")) else ""
+        rows.append([str(r.get("rank") or ""), r["model"], r["features"], r["protocol"], mean, ci,
+                     *[_number(r.get(f"ccc_{t}")) for t in targets], *[_number(r.get(f"r_{t}")) for t in targets],
+                     *[_number(r.get(f"rmse_{t}")) for t in targets], _number(r.get("gap_to_stratified"))])
+    return headers, rows
 
-        mean = f"{f('ccc_mean')} ± {f('ccc_std')}" if f("ccc_mean") else "failed"
-        ci = f"[{f('ccc_low')}, {f('ccc_high')}]" if f("ccc_low") else ""
-        rows.append([r["rank"], r["model"], r["features"], r["protocol"], mean, ci,
-                     *[f(f"ccc_{t}") for t in targets], *[f(f"r_{t}") for t in targets],
-                     *[f(f"rmse_{t}") for t in targets], f("gap_to_stratified")])
+
+def target_cells(board: pd.DataFrame, target: str) -> tuple[list[str], list[list[str]]]:
+    """One target's table: every system on the ranking protocol ranked by that target's CCC, with its r, RMSE and
+    MAE (a system can lead on arousal and trail on valence, which the mean hides)."""
+    headers = ["rank", "model", "features", "protocol", f"CCC {target}", f"r {target}", f"RMSE {target}",
+               f"MAE {target}"]
+    if board.empty or f"ccc_{target}" not in board:
+        return headers, []
+    ranked = board[board["rank"] != ""].sort_values(f"ccc_{target}", ascending=False, na_position="last",
+                                                    kind="stable")
+    rows = [[str(i), r["model"], r["features"], r["protocol"],
+             *[_number(r.get(f"{m}_{target}")) for m in ("ccc", "r", "rmse", "mae")]]
+            for i, r in enumerate(ranked.to_dict("records"), start=1)]
+    return headers, rows
+
+
+def render(board: pd.DataFrame, targets: Sequence[str], fmt: str = "console",
+           paired: pd.DataFrame | None = None) -> str:
+    """The leaderboard as text: ``console`` or ``md`` (with the paired tests and, in ``md``, one table per target
+    ranked by its own CCC), ``latex``, or ``csv``."""
+    from tabulate import tabulate
+
+    if fmt == "csv":
+        return board.to_csv(index=False)
+    headers, rows = _board_cells(board, targets)
     table_format = {"console": "simple", "md": "github", "latex": "latex_booktabs"}[fmt]
     text = tabulate(rows, headers, tablefmt=table_format, disable_numparse=True)
     if fmt == "latex":
@@ -144,12 +167,19 @@ def render(board: pd.DataFrame, targets: Sequence[str], fmt: str = "console",
                               f"{r['high']:+.3f}]", f"{r['p']:.3g}", r["rows"]] for r in paired.to_dict("records")],
                             ["leader", "other", "ΔCCC", "95% CI", "p", "rows"],
                             tablefmt="github" if fmt == "md" else "simple", disable_numparse=True))
+    if fmt == "md" and len(targets) > 1:
+        for target in targets:
+            t_headers, t_rows = target_cells(board, target)
+            if t_rows:
+                out += ["", f"{target.capitalize()} alone (fold means on the ranking protocol, ranked by its CCC):",
+                        "", tabulate(t_rows, t_headers, tablefmt="github", disable_numparse=True)]
     return "\n".join(out)
 
 
 def plot_predictions(run_dir: Path, predictions: pd.DataFrame, board: pd.DataFrame,
                      targets: Sequence[str]) -> list[Path]:
-    """``plots/pred_vs_true__<model>__<protocol>.png``: one panel per dimension, the identity line, the CCC."""
+    """``plots/pred_vs_true__<model>__<protocol>[__<normalisation>].png``: one panel per dimension, the identity
+    line, the CCC."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -172,7 +202,8 @@ def plot_predictions(run_dir: Path, predictions: pd.DataFrame, board: pd.DataFra
             ax.set_ylabel("predicted")
         fig.suptitle(f"{model} on {features}, {protocol}", fontsize=10)
         fig.tight_layout()
-        path = Path(run_dir) / "plots" / f"pred_vs_true__{model}__{protocol}.png".replace("+", "-")
+        variant = f"__{features.split('@', 1)[1]}" if "@" in features else ""  # spk-norm, corpus-norm rows
+        path = Path(run_dir) / "plots" / f"pred_vs_true__{model}__{protocol}{variant}.png".replace("+", "-")
         fig.savefig(path, dpi=90)
         plt.close(fig)
         written.append(path)
@@ -254,6 +285,13 @@ def write_html_report(run_dir: Path) -> Path:
            "<h2>Leaderboard</h2><p>Mean CCC over folds (± sd), ranked on unseen speakers; the interval is the speaker "
            "bootstrap of the pooled CCC; gap = stratified minus this protocol (positive: the stratified split "
            "flatters).</p>", table_html(headers, body, left=("model", "features", "protocol"))]
+    if len(targets) > 1:
+        for target in targets:
+            t_headers, t_rows = target_cells(board, target)
+            if t_rows:
+                out += [f"<h3>{e(target.capitalize())} alone</h3><p>The ranking protocol's systems ranked by the CCC "
+                        f"of {e(target)} (fold means).</p>", table_html(t_headers, t_rows,
+                                                                          left=("model", "features", "protocol"))]
     if len(paired):
         out.append("<h2>Paired tests</h2><p>Paired speaker bootstrap of mean CCC, leader minus other, on the test "
                    "rows both predicted.</p>")
@@ -276,27 +314,26 @@ def write_html_report(run_dir: Path) -> Path:
     return path
 
 
-def render_compare(run_dirs: Sequence[Path], fmt: str = "console") -> str:
-    """Dimensional runs side by side (their leaderboards), and the paired speaker bootstrap of mean CCC between the
-    first run's leader and each other run's leader on the ranking protocol, on the test rows both predicted."""
-    from tabulate import tabulate
+COMPARE_HEADERS = ["first", "other", "ΔCCC", "95% CI", "p", "rows"]
 
+
+def compare_tests(run_dirs: Sequence[Path]) -> list[dict]:
+    """The paired speaker bootstrap of mean CCC between the first run's leader and each other run's leader on the
+    ranking protocol, on the test rows both predicted; a row says why when there is nothing to test."""
     runs = [(Path(d), *load_run(Path(d))) for d in run_dirs]
     targets = runs[0][1]["targets"]
-    out = []
-    for path, run, board, _, _ in runs:
-        out += [f"## {path.name} ({', '.join(run['targets'])})" if fmt == "md" else f"{path.name}", "",
-                render(board, run["targets"], fmt), ""]
-    rows = []
     base_path, _, base_board, _, _ = runs[0]
     base_pred = pd.read_csv(base_path / "predictions.csv")
+    out = []
     for path, run, board, _, _ in runs[1:]:
-        if run["targets"] != targets:
-            rows.append([base_path.name, path.name, "different targets: no test", "", "", ""])
-            continue
+        row = {"first": base_path.name, "other": path.name, "difference": np.nan, "low": np.nan, "high": np.nan,
+               "p": np.nan, "rows": 0, "note": ""}
         lead_a, lead_b = base_board[base_board["rank"] == "1"], board[board["rank"] == "1"]
+        if run["targets"] != targets:
+            out.append({**row, "note": "different targets: no test"})
+            continue
         if lead_a.empty or lead_b.empty or lead_a["protocol"].iloc[0] != lead_b["protocol"].iloc[0]:
-            rows.append([base_path.name, path.name, "no common ranking protocol", "", "", ""])
+            out.append({**row, "note": "no common ranking protocol"})
             continue
         protocol = lead_a["protocol"].iloc[0]
         other = pd.read_csv(path / "predictions.csv")
@@ -311,16 +348,72 @@ def render_compare(run_dirs: Sequence[Path], fmt: str = "console") -> str:
         same = len(common) and np.allclose(a.loc[common, [f"true_{t}" for t in targets]].to_numpy(float),
                                            b.loc[common, [f"true_{t}" for t in targets]].to_numpy(float))
         if not same:
-            rows.append([base_path.name, path.name, "no shared test rows", "", "", ""])
+            out.append({**row, "note": "no shared test rows"})
             continue
         test = paired_ccc_test(a.loc[common, [f"true_{t}" for t in targets]].to_numpy(float),
                                a.loc[common, [f"pred_{t}" for t in targets]].to_numpy(float),
                                b.loc[common, [f"pred_{t}" for t in targets]].to_numpy(float),
                                a.loc[common, "speaker"].astype(str).to_numpy(), 1000, 0)
-        rows.append([f"{base_path.name}: {lead_a['model'].iloc[0]}", f"{path.name}: {lead_b['model'].iloc[0]}",
-                     f"{test['difference']:+.3f}", f"[{test['low']:+.3f}, {test['high']:+.3f}]", f"{test['p']:.3g}",
-                     str(len(common))])
-    out += ["Paired speaker-bootstrap tests of mean CCC, leaders on the ranking protocol (first run minus other):",
-            "", tabulate(rows, ["first", "other", "ΔCCC", "95% CI", "p", "rows"],
-                         tablefmt="github" if fmt == "md" else "simple", disable_numparse=True)]
+        out.append({**row, "first": f"{base_path.name}: {lead_a['model'].iloc[0]}",
+                    "other": f"{path.name}: {lead_b['model'].iloc[0]}", **test, "rows": int(len(common))})
+    return out
+
+
+def _test_cells(test: dict) -> list[str]:
+    if test["note"]:
+        return [test["first"], test["other"], test["note"], "", "", ""]
+    return [test["first"], test["other"], f"{test['difference']:+.3f}", f"[{test['low']:+.3f}, {test['high']:+.3f}]",
+            f"{test['p']:.3g}", str(test["rows"])]
+
+
+def render_compare(run_dirs: Sequence[Path], fmt: str = "console") -> str:
+    """Dimensional runs side by side (their leaderboards) and :func:`compare_tests`, as ``console``, ``md``,
+    ``csv`` (long form: one line per run and leaderboard row, the test against the first run on its leader's
+    line), ``latex`` or ``html``."""
+    from tabulate import tabulate
+
+    runs = [(Path(d), *load_run(Path(d))) for d in run_dirs]
+    tests = compare_tests(run_dirs)
+    caption = "Paired speaker-bootstrap tests of mean CCC, leaders on the ranking protocol (first run minus other)"
+    if fmt == "csv":
+        frames = []
+        for k, (path, run, board, _, _) in enumerate(runs):
+            frame = board.copy()
+            frame.insert(0, "run_dir", path.name)
+            frame.insert(1, "dataset", run.get("dataset"))
+            frame["diff_vs_first"], frame["p_vs_first"], frame["note_vs_first"] = np.nan, np.nan, ""
+            if k:
+                leader = frame["rank"] == "1"
+                frame.loc[leader, "diff_vs_first"] = tests[k - 1]["difference"]
+                frame.loc[leader, "p_vs_first"] = tests[k - 1]["p"]
+                frame.loc[leader, "note_vs_first"] = tests[k - 1]["note"]
+            frames.append(frame)
+        return pd.concat(frames, ignore_index=True).to_csv(index=False, lineterminator="\n")
+    if fmt == "latex":
+        out = []
+        for path, run, board, _, _ in runs:
+            out += [f"% {path.name} ({', '.join(run['targets'])})", render(board, run["targets"], "latex"), ""]
+        out += [f"% {caption}", tabulate([_test_cells(t) for t in tests], COMPARE_HEADERS, tablefmt="latex_booktabs",
+                                         disable_numparse=True)]
+        return "\n".join(out) + "\n"
+    if fmt == "html":
+        import html as htmllib
+
+        from benchmark.reports.html import CSS, table_html
+
+        out = ["<!doctype html><html><head><meta charset='utf-8'><title>Dimensional runs compared</title>",
+               f"<style>{CSS}</style></head><body><h1>Dimensional runs compared</h1>"]
+        for path, run, board, _, _ in runs:
+            headers, body = _board_cells(board, run["targets"])
+            out += [f"<h2>{htmllib.escape(path.name)} ({htmllib.escape(', '.join(run['targets']))})</h2>",
+                    table_html(headers, body, left=("model", "features", "protocol"))]
+        out += [f"<h2>Paired tests</h2><p>{htmllib.escape(caption)}.</p>",
+                table_html(COMPARE_HEADERS, [_test_cells(t) for t in tests], left=("other",)), "</body></html>"]
+        return "".join(out) + "\n"
+    out = []
+    for path, run, board, _, _ in runs:
+        out += [f"## {path.name} ({', '.join(run['targets'])})" if fmt == "md" else f"{path.name}", "",
+                render(board, run["targets"], fmt), ""]
+    out += [f"{caption}:", "", tabulate([_test_cells(t) for t in tests], COMPARE_HEADERS,
+                                        tablefmt="github" if fmt == "md" else "simple", disable_numparse=True)]
     return "\n".join(out) + "\n"

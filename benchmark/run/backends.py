@@ -58,15 +58,19 @@ def thread_environment(threads: int) -> dict[str, str]:
     # oneDNN is decided in every process alike by models.neural.training.import_tensorflow (SER_TF_ONEDNN)
 
 
-def run_serial(jobs: Sequence[Job], inputs: dict[str, np.ndarray], y, groups, on_done: OnDone) -> None:
+def run_serial(jobs: Sequence[Job], inputs: dict[str, np.ndarray], y, groups, on_done: OnDone,
+               fit: Callable = run_fit) -> None:
+    """Fits one after another in this process. ``fit`` is the unit of work, :func:`run_fit` or one with its
+    signature (the dimensional task's regression fit)."""
     for job in jobs:
-        on_done(job, run_fit(job.spec, inputs[job.input_name], y, groups, job.train, job.test, job.dev,
-                             tuple(inputs[e] for e in job.extras)))
+        on_done(job, fit(job.spec, inputs[job.input_name], y, groups, job.train, job.test, job.dev,
+                         tuple(inputs[e] for e in job.extras)))
 
 
 def run_processes(jobs: Sequence[Job], inputs: dict[str, np.ndarray], y, groups, on_done: OnDone,
-                  parallel: int, threads: int) -> None:
-    """Fits side by side in ``parallel`` worker processes; inputs are shared as memory-mapped ``.npy`` files."""
+                  parallel: int, threads: int, fit: Callable = run_fit) -> None:
+    """Fits side by side in ``parallel`` worker processes; inputs are shared as memory-mapped ``.npy`` files.
+    ``fit`` (importable at module level, as workers unpickle it by name) is :func:`run_fit` or one like it."""
     from joblib.externals.loky import ProcessPoolExecutor
     from joblib.externals.loky.process_executor import BrokenProcessPool
 
@@ -80,7 +84,7 @@ def run_processes(jobs: Sequence[Job], inputs: dict[str, np.ndarray], y, groups,
         suspects: list[Job] = []
 
         def submit(executor, job):
-            return executor.submit(run_fit, job.spec, paths[job.input_name], y, groups, job.train, job.test,
+            return executor.submit(fit, job.spec, paths[job.input_name], y, groups, job.train, job.test,
                                    job.dev, tuple(paths[e] for e in job.extras))
 
         # A pool of its own, not loky's process-wide reusable one, which joblib's extraction workers share.
@@ -119,8 +123,10 @@ def keep_workers_alive() -> None:
     process_executor._MAX_MEMORY_LEAK_SIZE = 8 * 10**9
 
 
-def run_dask(jobs: Sequence[Job], inputs: dict[str, np.ndarray], y, groups, on_done: OnDone, client) -> None:
-    """Fits as dask.distributed tasks; inputs are scattered once to every worker."""
+def run_dask(jobs: Sequence[Job], inputs: dict[str, np.ndarray], y, groups, on_done: OnDone, client,
+             fit: Callable = run_fit) -> None:
+    """Fits as dask.distributed tasks; inputs are scattered once to every worker; ``fit`` as for
+    :func:`run_processes`."""
     from distributed import as_completed
     from distributed.scheduler import KilledWorker
 
@@ -128,7 +134,7 @@ def run_dask(jobs: Sequence[Job], inputs: dict[str, np.ndarray], y, groups, on_d
     y_f, groups_f = client.scatter(y, broadcast=True), client.scatter(groups, broadcast=True)
     futures = {}
     for job in jobs:
-        future = client.submit(run_fit, job.spec, shared[job.input_name], y_f, groups_f, job.train, job.test,
+        future = client.submit(fit, job.spec, shared[job.input_name], y_f, groups_f, job.train, job.test,
                                job.dev, tuple(shared[e] for e in job.extras), key=f"fit-{job.key}", pure=False)
         futures[future] = job
     for future in as_completed(list(futures)):
