@@ -9,82 +9,34 @@ from __future__ import annotations
 import errno
 import os
 import re
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from features.audio import AudioError, probe
-from features.errors import UserInputError
 
 from .emotions import canonical_emotion
 from .more import ALIASES as MORE_ALIASES
 from .more import DESCRIPTIONS as MORE_DATASETS
 from .more import loader as more_loader
-
-COLUMNS = ["path", "emotion", "label", "speaker", "gender", "text", "corpus"]
-AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".aifc", ".au", ".snd", ".m4a",
-                    ".opus", ".wv", ".caf", ".w64", ".rf64"}
-
-
-class CorpusError(UserInputError):
-    """A corpus that cannot be loaded as asked: a user error with a one-line message."""
-
-
-class Skip(Exception):
-    """Raised by a name parser: this file is passed over for the given reason."""
-
-
-@dataclass
-class Skipped:
-    path: str
-    reason: str
-
-
-@dataclass
-class Corpus:
-    """A loaded corpus: the utterance table and the files passed over."""
-
-    name: str
-    root: Path
-    table: pd.DataFrame
-    skipped: list[Skipped] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)  # e.g. a speaker or an emotion with a single utterance
-    notes: list[str] = field(default_factory=list)  # e.g. the emotions a multi-corpus table keeps, and why
-    parts: dict[str, str] = field(default_factory=dict)  # multi-corpus: corpus name -> its folder or manifest
-
-    def summary(self) -> dict:
-        """Counts a user checks before trusting a corpus: per emotion, per speaker, durations, rates."""
-        table = self.table
-        per_speaker = {
-            str(speaker): {str(k): int(v) for k, v in group["emotion"].value_counts().sort_index().items()}
-            for speaker, group in table.groupby("speaker", sort=True)
-        }
-        return {
-            "dataset": self.name,
-            "root": str(self.root),
-            "utterances": int(len(table)),
-            "speakers": int(table["speaker"].nunique()),
-            "emotions": {str(k): int(v) for k, v in table["emotion"].value_counts().sort_index().items()},
-            "per_speaker": per_speaker,
-            "genders": {str(k): int(v) for k, v in table["gender"].fillna("unknown").value_counts().items()},
-            "texts": int(table["text"].nunique()) if table["text"].notna().any() else 0,
-            "total_duration_s": round(float(table["duration"].sum()), 3),
-            "sample_rates": {str(int(k)): int(v) for k, v in table["sample_rate"].value_counts().sort_index().items()},
-            "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
-            "warnings": list(self.warnings),
-            "notes": list(self.notes),
-            "corpora": {str(k): int(v) for k, v in table["corpus"].value_counts().sort_index().items()},
-            "parts": dict(self.parts),
-        }
-
+from .table import (
+    AUDIO_EXTENSIONS,
+    COLUMNS,
+    Corpus,
+    CorpusError,
+    ParsedRow,
+    Parser,
+    Skip,
+    Skipped,
+    as_table,
+    check_usable,
+    prefix_ids,
+)
 
 # --------------------------------------------------------------------------------------------------------------
 # Name parsers: (path, root) -> row fields, or raise Skip(reason).
-
-ParsedRow = dict[str, object]
-Parser = Callable[[Path, Path], ParsedRow]
 
 TESS_SPEAKERS = {"OAF", "YAF"}
 
@@ -320,7 +272,7 @@ def load_corpus(
         }[name](root)
         extensions = AUDIO_EXTENSIONS | ({".mp4"} if name == "ravdess" else set())
         corpus = _load_folder(name, root, parser, extensions)
-    _check_usable(corpus, strict)
+    check_usable(corpus, strict)
     return corpus
 
 
@@ -333,34 +285,6 @@ def _require_dir(name: str, data_dir: str | Path | None, allow_file: bool = Fals
     if not root.is_dir() and not allow_file:
         raise CorpusError(f"--data-dir must be a folder: {root}")
     return root
-
-
-def _check_usable(corpus: Corpus, strict: bool) -> None:
-    corpus.warnings[:] = [w for w in corpus.warnings if "single utterance" not in w] + small_groups(corpus.table)
-    if strict and corpus.skipped:
-        first = corpus.skipped[0]
-        raise CorpusError(f"{len(corpus.skipped)} file(s) skipped and --strict is on; first: {first.path}: "
-                          f"{first.reason}")
-    if corpus.table.empty:
-        detail = f" ({len(corpus.skipped)} file(s) skipped, first: {corpus.skipped[0].path}: " \
-                 f"{corpus.skipped[0].reason})" if corpus.skipped else ""
-        raise CorpusError(f"no usable utterances for dataset {corpus.name!r} in {corpus.root}{detail}")
-
-
-def small_groups(table: pd.DataFrame) -> list[str]:
-    """Warnings for speakers and emotions with a single utterance: such a fold or class weighs as much as a full
-    one in a mean over folds or a UAR, on one recording."""
-    warnings = []
-    for column, what in (("speaker", "speaker"), ("emotion", "emotion")):
-        if column not in table or table.empty:
-            continue
-        counts = table[column].astype(str).value_counts()
-        single = sorted(counts.index[counts == 1].tolist())
-        if single:
-            shown = ", ".join(single[:8]) + (f" and {len(single) - 8} more" if len(single) > 8 else "")
-            warnings.append(f"{len(single)} {what}(s) with a single utterance: {shown}; a fold or class resting "
-                            "on one recording counts as much as a full one")
-    return warnings
 
 
 def iter_files(root: Path, extensions: Iterable[str], skipped: list[Skipped] | None = None) -> list[Path]:
@@ -447,7 +371,7 @@ def _load_folder(name: str, root: Path, parser: Parser, extensions: Iterable[str
         row = _with_audio_info(path, fields, name, skipped)
         if row is not None:
             rows.append(row)
-    return Corpus(name, root, _as_table(rows), skipped)
+    return Corpus(name, root, as_table(rows), skipped)
 
 
 def _with_audio_info(path: Path, fields: ParsedRow, corpus: str, skipped: list[Skipped]) -> ParsedRow | None:
@@ -458,19 +382,6 @@ def _with_audio_info(path: Path, fields: ParsedRow, corpus: str, skipped: list[S
         return None
     return {"path": str(path), **fields, "corpus": corpus, "duration": info.duration,
             "sample_rate": info.sample_rate, "channels": info.channels}
-
-
-def _as_table(rows: list[ParsedRow]) -> pd.DataFrame:
-    table = pd.DataFrame(rows)
-    for column in COLUMNS + ["duration", "sample_rate", "channels"]:
-        if column not in table:
-            table[column] = None
-    extra = [c for c in table.columns if c not in COLUMNS]
-    table = table[COLUMNS + extra]
-    for column in ("speaker", "text", "label", "gender"):
-        values = [None if v is None or (isinstance(v, float) and v != v) else str(v) for v in table[column]]
-        table[column] = pd.Series(values, index=table.index, dtype=object)
-    return table.reset_index(drop=True)
 
 
 MANIFEST_REQUIRED = ("path", "emotion", "speaker")
@@ -523,10 +434,8 @@ def load_manifest(location: Path) -> Corpus:
         row = _with_audio_info(path, fields, corpus_name, skipped)
         if row is not None:
             rows.append(row)
-    table = _as_table(rows)
+    table = as_table(rows)
     if table["corpus"].nunique() > 1:
-        from .multi import prefix_ids
-
         table = prefix_ids(table)
     return Corpus("manifest", csv_path, table, skipped)
 
