@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from features.errors import UserInputError
+from features.registries import Registry
 
 
 class ModelError(UserInputError):
@@ -32,7 +33,7 @@ class ModelSpec:
         return self.family == "model"
 
 
-MODELS: dict[str, ModelSpec] = {}
+MODELS: Registry[ModelSpec] = Registry("model", ModelError, in_all=lambda spec: spec.in_all)
 FAMILIES = ("model", "seed", "head")
 
 
@@ -58,9 +59,9 @@ def register_model(name: str, factory: Callable | None = None, *, input_kind: st
         raise ModelError(f"model {name!r}: family must be one of {', '.join(FAMILIES)}")
 
     def register(func: Callable) -> Callable:
-        if name in MODELS and not replace and MODELS[name].factory is not func:
-            raise ModelError(f"model {name!r} is already registered; pass replace=True to override it")
-        MODELS[name] = ModelSpec(name, func, input_kind, description, neural, default_input, seed_free, family)
+        same = name in MODELS and MODELS[name].factory is func  # a module imported twice registers it again
+        MODELS.register(name, ModelSpec(name, func, input_kind, description, neural, default_input, seed_free,
+                                        family), replace=replace or same)
         return func
 
     return register(factory) if factory is not None else register
@@ -103,23 +104,20 @@ def check_params(name: str, params: dict) -> None:
 
 
 def get_model(name: str) -> ModelSpec:
-    try:
-        return MODELS[name]
-    except KeyError:
-        raise ModelError(f"unknown model {name!r}; choose from: {', '.join(MODELS)}") from None
+    """The registered model ``name``.
+
+    Raises
+    ------
+    ModelError
+        No such model; the message lists the models there are.
+    """
+    return MODELS.get(name)
 
 
 def resolve_models(spec: str | list[str] | tuple[str, ...]) -> list[str]:
-    """Model names (``"all"`` expands to every registered model), checked and de-duplicated in order."""
-    items = spec.split(",") if isinstance(spec, str) else list(spec)
-    names = [s.strip() for s in items if s.strip()]
-    if not names:
-        raise ModelError("no model named; e.g. --models svm,xgboost")
-    if names == ["all"]:  # every model, not the seed systems' replications (the `seeds` command runs those)
-        return [name for name, spec in MODELS.items() if spec.in_all]
-    for name in names:
-        get_model(name)
-    return list(dict.fromkeys(names))
+    """Model names, checked and de-duplicated in order; ``"all"`` expands to every model of the ``"model"``
+    family (not the seed systems' replications, which the ``seeds`` command runs, nor the heads)."""
+    return MODELS.resolve(spec, empty="no model named; e.g. --models svm,xgboost")
 
 
 def _parameters(factory: Callable) -> set[str]:

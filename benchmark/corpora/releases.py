@@ -9,13 +9,15 @@ from __future__ import annotations
 import errno
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
 
 from features.audio import AudioError, probe
+from features.registries import Registry
 
 from .emotions import canonical_emotion
 from .more import ALIASES as MORE_ALIASES
@@ -199,32 +201,62 @@ def parse_synthetic(path: Path, root: Path) -> ParsedRow:
 
 @dataclass(frozen=True)
 class DatasetSpec:
+    """A dataset ``--dataset`` names, with how it loads.
+
+    A release whose folder names say emotion and speaker carries its ``parser`` (``parser(root, include_song)``
+    builds the per-file name parser) and the ``extensions`` its folder walk takes; a release with label files
+    (or the manifest) carries ``load(root) -> Corpus`` instead.
+    """
+
     name: str
     description: str
     needs_data_dir: bool = True
+    parser: Callable[[Path, bool], Parser] | None = None
+    extensions: frozenset[str] = AUDIO_EXTENSIONS
+    load: Callable[[Path], Corpus] | None = None
+    accepts_file: bool = False  # --data-dir may name a file (a manifest CSV), not only a folder
 
 
-DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in (
-    DatasetSpec("synthetic", "built-in synthetic emotional speech (generated, no download)", needs_data_dir=False),
-    DatasetSpec("tess", "Toronto Emotional Speech Set: 2 speakers, 200 words, 7 emotions"),
-    DatasetSpec("ravdess", "RAVDESS audio-only speech: 24 actors, 2 statements, 8 emotions"),
-    DatasetSpec("cremad", "CREMA-D: 91 speakers, 12 sentences, 6 emotions"),
-    DatasetSpec("savee", "SAVEE: 4 male speakers, 7 emotions"),
-    DatasetSpec("emodb", "Berlin EmoDB: 10 speakers, 10 texts, 7 emotions"),
-    DatasetSpec("manifest", "any corpus: a CSV with path,emotion,speaker[,text,gender]"),
-)}
-# Releases with label files, loaded by their own modules (iemocap.py, msppodcast.py, open_corpora.py).
-DATASETS.update({name: DatasetSpec(name, text) for name, text in MORE_DATASETS.items()})
-DATASET_ALIASES = {"crema-d": "cremad", "crema_d": "cremad", "builtin": "synthetic", "csv": "manifest"}
-DATASET_ALIASES.update(MORE_ALIASES)
+def _fixed(parser: Parser) -> Callable[[Path, bool], Parser]:
+    """A name parser that depends on neither the folder nor ``--include-song``."""
+    return lambda root, include_song: parser
+
+
+def _load_more(name: str, root: Path) -> Corpus:
+    return more_loader(name)(root)
+
+
+DATASETS: Registry[DatasetSpec] = Registry("dataset", CorpusError, aliases={
+    "crema-d": "cremad", "crema_d": "cremad", "builtin": "synthetic", "csv": "manifest", **MORE_ALIASES})
+for _spec in (
+    DatasetSpec("synthetic", "built-in synthetic emotional speech (generated, no download)", needs_data_dir=False,
+                parser=_fixed(parse_synthetic)),
+    DatasetSpec("tess", "Toronto Emotional Speech Set: 2 speakers, 200 words, 7 emotions", parser=_fixed(parse_tess)),
+    DatasetSpec("ravdess", "RAVDESS audio-only speech: 24 actors, 2 statements, 8 emotions",
+                parser=lambda root, include_song: make_ravdess_parser(include_song),
+                extensions=AUDIO_EXTENSIONS | {".mp4"}),  # the audio-video files: parsed, then skipped by modality
+    DatasetSpec("cremad", "CREMA-D: 91 speakers, 12 sentences, 6 emotions",
+                parser=lambda root, include_song: make_cremad_parser(root)),
+    DatasetSpec("savee", "SAVEE: 4 male speakers, 7 emotions", parser=_fixed(parse_savee)),
+    DatasetSpec("emodb", "Berlin EmoDB: 10 speakers, 10 texts, 7 emotions", parser=_fixed(parse_emodb)),
+    DatasetSpec("manifest", "any corpus: a CSV with path,emotion,speaker[,text,gender]",
+                load=lambda root: load_manifest(root), accepts_file=True),
+    # Releases with label files, loaded by their own modules (iemocap.py, msppodcast.py, open_corpora.py).
+    *(DatasetSpec(name, text, load=partial(_load_more, name)) for name, text in MORE_DATASETS.items()),
+):
+    DATASETS.register(_spec.name, _spec)
+DATASET_ALIASES = DATASETS.aliases
 
 
 def resolve_dataset_name(name: str) -> str:
-    key = name.strip().lower()
-    key = DATASET_ALIASES.get(key, key)
-    if key not in DATASETS:
-        raise CorpusError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
-    return key
+    """The dataset's registered name: ``name`` lower-cased and de-aliased (``crema-d`` -> ``cremad``).
+
+    Raises
+    ------
+    CorpusError
+        No such dataset; the message lists the datasets there are.
+    """
+    return DATASETS.canonical(name)
 
 
 def load_corpus(
@@ -251,27 +283,17 @@ def load_corpus(
             dataset = "manifest"
         else:
             raise CorpusError("--data-dir given without --dataset; name the corpus (e.g. --dataset emodb)")
-    name = resolve_dataset_name(dataset)
-    if name == "synthetic":
+    spec = DATASETS.get(resolve_dataset_name(dataset))
+    if spec.needs_data_dir:
+        root = _require_dir(spec.name, data_dir, allow_file=spec.accepts_file)
+    else:  # generated on first use (the only dataset without a folder of its own)
         from .synthetic import ensure_synthetic_corpus
 
         root = ensure_synthetic_corpus(cache_dir=cache_dir, seed=seed, profile=profile, out_dir=data_dir)
-        corpus = _load_folder(name, root, parse_synthetic)
-    elif name == "manifest":
-        corpus = load_manifest(_require_dir(name, data_dir, allow_file=True))
-    elif name in MORE_DATASETS:
-        corpus = more_loader(name)(_require_dir(name, data_dir))
+    if spec.load is not None:
+        corpus = spec.load(root)
     else:
-        root = _require_dir(name, data_dir)
-        parser = {
-            "tess": lambda r: parse_tess,
-            "ravdess": lambda r: make_ravdess_parser(include_song),
-            "cremad": make_cremad_parser,
-            "savee": lambda r: parse_savee,
-            "emodb": lambda r: parse_emodb,
-        }[name](root)
-        extensions = AUDIO_EXTENSIONS | ({".mp4"} if name == "ravdess" else set())
-        corpus = _load_folder(name, root, parser, extensions)
+        corpus = _load_folder(spec.name, root, spec.parser(root, include_song), spec.extensions)
     check_usable(corpus, strict)
     return corpus
 

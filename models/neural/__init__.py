@@ -73,7 +73,7 @@ from . import recipes  # noqa: E402  (registers the replications of the referenc
 # The replications are the `seeds` command's: their family keeps them out of --models all. Set here rather
 # than in each recipe so that recipes.py stays a list of recipes.
 for _name in recipes.RECIPES:
-    MODELS[_name] = replace(MODELS[_name], family="seed")
+    MODELS.replace(_name, replace(MODELS[_name], family="seed"))
 
 __all__ = [
     "BiLSTMClassifier",
