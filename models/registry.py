@@ -14,6 +14,10 @@ class ModelError(UserInputError):
     """An unknown or misregistered model: a user error with a one-line message."""
 
 
+class ModelFactoryError(RuntimeError):
+    """A model factory that raised: a bug in the factory (exit 1, traceback kept), not the user's mistake."""
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
@@ -90,8 +94,11 @@ def check_params(name: str, params: dict) -> None:
     if open_ended:  # a factory of **overrides (the seed recipes): the estimator it builds says what it takes
         try:
             target, open_ended = type(make_model(name)), False
-        except Exception as error:  # a factory that cannot even be built with its defaults
-            raise ModelError(f"model {name!r} cannot be built: {type(error).__name__}: {error}") from None
+        except UserInputError:  # the factory refused something of the user's: their message, exit 2
+            raise
+        except Exception as error:  # a factory that cannot even be built with its defaults: its bug, exit 1
+            raise ModelFactoryError(f"model {name!r} cannot be built with its defaults: "
+                                    f"{type(error).__name__}: {error}") from error
     builtin = getattr(target, "__module__", "").startswith("models.")
     rules = param_rules(target, builtin)
     for key, value in params.items():
