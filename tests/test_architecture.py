@@ -182,3 +182,30 @@ def test_the_lower_layers_import_nothing_above(module, forbidden):
     offenders = sorted(f"{m} -> {t}" for m, targets in import_graph().items() if package_of(m) == module
                        for t in targets if any(t == f or t.startswith(f + ".") for f in forbidden))
     assert offenders == []
+
+
+def _package_all(path: Path) -> tuple[list[str] | None, set[str]]:
+    """A package ``__init__``'s ``__all__`` (None when it has none) and the names it binds."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    declared, bound = None, set()
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
+            declared = list(ast.literal_eval(node.value))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.Assign):
+            bound |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+    return declared, bound
+
+
+@pytest.mark.parametrize("package", sorted(m for m, (_, is_package) in MODULES.items() if is_package))
+def test_every_package_declares_its_public_names(package):
+    path = MODULES[package][0]
+    declared, bound = _package_all(path)
+    assert declared is not None, f"{path.relative_to(ROOT)} has no __all__"
+    submodules = {m.rpartition(".")[2] for m in MODULES if m.rpartition(".")[0] == package}
+    # Each name is bound by the __init__ itself or is one of the package's modules (imported on demand).
+    assert sorted(set(declared) - bound - submodules) == []
+    assert len(declared) == len(set(declared))

@@ -35,6 +35,7 @@ from benchmark.reports import dimensional as report
 from features import GROUPS, extract, load_plugins, pad_sequences, resolve
 from features.bank import effective_jobs
 from features.cache import default_cache_dir
+from features.sequences import MAX_SEQUENCE_STEPS
 from models.regression import DEFAULT_REGRESSORS, REGRESSORS, make_regressor, resolve_regressors
 
 from .config import DEFAULT_MODELS, ConfigError, RunConfig
@@ -42,7 +43,6 @@ from .fitcache import row_digests, rows_digest
 from .folder import RunFolderWriter
 
 TARGETS = ("arousal", "valence", "dominance")
-MAX_SEQUENCE_STEPS = 2000  # padding cap, as in the categorical run; models cut to a length from their training clips
 FORMAT = 1
 
 

@@ -54,6 +54,7 @@ from features import extract, load_plugins, pad_sequences, resolve
 from features.bank import effective_jobs
 from features.cache import default_cache_dir
 from features.opensmile_sets import require as require_extras
+from features.sequences import MAX_SEQUENCE_STEPS
 from models import make_model
 from models.registry import MODELS, check_params, get_model, resolve_models
 from models.tuning import tuned
@@ -72,7 +73,6 @@ from .robustness import RobustnessPlan, parse_conditions, robust_entries
 
 EXPERIMENT_HEADER = ("The resolved flags of this run: `run_benchmark.py run --config experiment.toml` runs it again\n"
                      "(flags on the command line override these); `reproduce RUN_DIR` compares the two.")
-MAX_SEQUENCE_STEPS = 2000  # padding cap; models then cut to a length chosen from their training clips
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -127,7 +127,7 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
     corpus = open_corpus(config)
     timings["corpus"] = _lap(clock)
     say(corpus_line(corpus))
-    for line in [*getattr(corpus, "notes", []), *getattr(corpus, "warnings", [])]:
+    for line in [*corpus.notes, *corpus.warnings]:
         say(f"  {line}")
     for skip in corpus.skipped[:5]:
         say(f"  skipped {skip.path}: {skip.reason}")
