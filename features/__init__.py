@@ -9,10 +9,6 @@ Add a feature set in a file of your own::
         ...  # return a dict name -> float, or a 1-D array
 """
 
-from . import (
-    builtin,  # noqa: F401  (registers the built-in sets)
-    spectrograms,  # noqa: F401  (registers logmel_frames, spectrogram, ravdess2ch, mfcc40_mean, feature_means)
-)
 from .analysis import Clip
 from .bank import ExtractionInterrupted, ExtractionReport, Features, extract
 from .config import AnalysisConfig, parse_stats

@@ -12,6 +12,9 @@ import soundfile as sf
 from .errors import UserInputError
 
 DEFAULT_SR = 16000
+# The suffixes a folder walk takes for audio (each file is then read by content, whatever its suffix says).
+AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".aifc", ".au", ".snd",
+                              ".m4a", ".opus", ".wv", ".caf", ".w64", ".rf64"})
 
 
 class AudioError(UserInputError):

@@ -14,7 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import builtin  # noqa: F401  (registers the built-in sets)
+# The one place the built-in sets are registered: the module that looks them up, so that no lookup can run
+# before them (builtin also registers the optional openSMILE sets).
+from . import builtin, spectrograms  # noqa: F401  (spectrograms: logmel_frames, spectrogram, ravdess2ch, ...)
 from .analysis import Clip
 from .audio import AudioError, read_native, resample
 from .cache import Rows, SetStore, default_cache_dir, file_key

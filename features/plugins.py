@@ -13,6 +13,14 @@ from .registry import FeatureError
 _LOADED: dict[str, str] = {}  # digest of the file's source -> module name
 
 
+class PluginError(RuntimeError):
+    """A plugin file that raised while it was imported: a bug in the plugin, not a mistake in the command.
+
+    Not a :class:`~features.errors.UserInputError`: the command line reports it as a fault (exit 1) and writes
+    the traceback, chained to the plugin's own exception, where the author can read it.
+    """
+
+
 def load_plugins(paths: Iterable[str | Path]) -> list[str]:
     """Import each file once per process, so that its ``@feature_set`` functions register.
 
@@ -22,7 +30,10 @@ def load_plugins(paths: Iterable[str | Path]) -> list[str]:
     Raises
     ------
     FeatureError
-        A missing file, or one that fails to import (the message names it and the error).
+        A missing or unreadable file, one that is not Python, a registration the registry refuses (e.g. a
+        name already taken), or ``sys.exit`` called while loading: one line naming the file.
+    PluginError
+        Any other exception raised while the file was imported (a bug in the plugin), chained to it.
     """
     names = []
     for raw in paths:
@@ -32,7 +43,7 @@ def load_plugins(paths: Iterable[str | Path]) -> list[str]:
         try:
             source = path.read_bytes()
         except OSError as error:
-            raise FeatureError(f"plugin {raw}: cannot be read ({error.strerror or error})") from None
+            raise FeatureError(f"plugin {raw}: cannot be read ({error.strerror or error})") from error
         key = hashlib.sha256(source).hexdigest()
         if key in _LOADED:
             names.append(_LOADED[key])
@@ -47,13 +58,13 @@ def load_plugins(paths: Iterable[str | Path]) -> list[str]:
             spec.loader.exec_module(module)
         except FeatureError as error:
             del sys.modules[module_name]
-            raise FeatureError(f"plugin {raw}: {error}") from None
+            raise FeatureError(f"plugin {raw}: {error}") from error
         except SystemExit as error:  # a plugin's sys.exit must not end the command silently with its code
             del sys.modules[module_name]
-            raise FeatureError(f"plugin {raw} called sys.exit({error.code!r}) while loading") from None
-        except Exception as error:
+            raise FeatureError(f"plugin {raw} called sys.exit({error.code!r}) while loading") from error
+        except Exception as error:  # the plugin's own bug: a fault with its traceback, never "your mistake"
             del sys.modules[module_name]
-            raise FeatureError(f"plugin {raw} failed to load: {type(error).__name__}: {error}") from None
+            raise PluginError(f"plugin {raw} failed to load: {type(error).__name__}: {error}") from error
         _LOADED[key] = module_name
         names.append(module_name)
     return names

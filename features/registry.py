@@ -14,6 +14,7 @@ import numpy as np
 
 from .config import AnalysisConfig
 from .errors import UserInputError
+from .registries import Registry
 
 
 class FeatureError(UserInputError):
@@ -53,7 +54,7 @@ def _helpers_digest() -> str:
     """The built-in sets' numbers also depend on the shared analysis and descriptor modules: their source."""
     from pathlib import Path
 
-    skip = {"bank.py", "cache.py", "plugins.py", "registry.py", "errors.py", "__init__.py",
+    skip = {"bank.py", "cache.py", "plugins.py", "registry.py", "registries.py", "errors.py", "__init__.py",
             "ssl.py"}  # the encoders' sets carry their own identity; editing them must not recompute the bank
     h = hashlib.sha256()
     for path in sorted(Path(__file__).parent.glob("*.py")):
@@ -71,8 +72,8 @@ def _source_digest(func: Callable) -> str:
     return hashlib.sha256(source.encode()).hexdigest()
 
 
-REGISTRY: dict[str, FeatureSet] = {}
-GROUPS: dict[str, tuple[str, ...]] = {}
+GROUPS: dict[str, tuple[str, ...]] = {}  # a group's name -> the vector sets it stands for ("all", "classic", ...)
+REGISTRY: Registry[FeatureSet] = Registry("feature set", FeatureError, choices=lambda: available())
 
 
 def feature_set(name: str, version: int = 1, *, columns: Sequence[str] | None = None, kind: str = "vector",
@@ -96,13 +97,10 @@ def feature_set(name: str, version: int = 1, *, columns: Sequence[str] | None = 
         raise FeatureError(f"feature set {name!r}: kind must be 'vector' or 'sequence'")
 
     def register(func: Callable) -> Callable:
-        existing = REGISTRY.get(name)
-        same_function = existing is not None and _same_code(existing.func, func)
-        if existing is not None and not (replace or same_function):
-            raise FeatureError(f"feature set {name!r} is already registered; pass replace=True to override it")
-        REGISTRY[name] = FeatureSet(name, func, int(version), kind, tuple(uses) if uses is not None else None,
-                                    tuple(columns) if columns is not None else None, description,
-                                    _builtin, identity, in_process)
+        same_function = name in REGISTRY and _same_code(REGISTRY[name].func, func)
+        REGISTRY.register(name, FeatureSet(name, func, int(version), kind, tuple(uses) if uses is not None else None,
+                                           tuple(columns) if columns is not None else None, description,
+                                           _builtin, identity, in_process), replace=replace or same_function)
         return func
 
     return register
@@ -116,13 +114,18 @@ def _same_code(a: Callable, b: Callable) -> bool:
 
 
 def get_feature_set(name: str) -> FeatureSet:
-    try:
-        return REGISTRY[name]
-    except KeyError:
-        raise FeatureError(f"unknown feature set {name!r}; choose from: {', '.join(available())}") from None
+    """The registered set ``name``.
+
+    Raises
+    ------
+    FeatureError
+        No such set; the message lists the sets and groups there are.
+    """
+    return REGISTRY.get(name)
 
 
 def available(kind: str | None = None) -> list[str]:
+    """The registered sets' names (of one ``kind``, if given), then the groups (vector sets only)."""
     names = [n for n, s in REGISTRY.items() if kind is None or s.kind == kind]
     return names + ([g for g in GROUPS] if kind in (None, "vector") else [])
 

@@ -6,6 +6,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+# The padding cap of every run, bundle and dimensional run; models then cut to a length chosen from their
+# training clips (choose_length), so the cap only bounds memory on a corpus of very long clips.
+MAX_SEQUENCE_STEPS = 2000
+
 
 def choose_length(lengths: Sequence[int], percentile: float = 95.0) -> int:
     """A padding length that covers ``percentile`` % of the clips (at least 1)."""

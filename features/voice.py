@@ -85,21 +85,6 @@ def track_voice(y: np.ndarray, sr: int, hop: int, n_frames: int, fmin: float = F
     return VoiceTrack(f0, np.clip(strength, 0.0, 1.0), voiced, hnr, jitter, shimmer, shimmer_db)
 
 
-def pitch_track(y: np.ndarray, sr: int, hop: int, n_frames: int, fmin: float = FMIN, fmax: float = FMAX,
-                return_energy: bool = False) -> tuple[np.ndarray, ...]:
-    """Best F0 candidate (Hz) and its normalised autocorrelation per frame, every frame.
-
-    Returns
-    -------
-    f0, strength : shape (n_frames,); ``strength`` is the peak of the window-corrected normalised
-        autocorrelation (about 1 for a periodic frame, about 0 for noise).
-    energy : with ``return_energy``, each frame's windowed energy (its autocorrelation at lag 0).
-    """
-    low, rate, step = decimate(np.asarray(y, dtype=np.float32), sr, hop)
-    f0, strength, energy = _pitch(low, rate, step, n_frames, fmin, fmax)
-    return (f0, strength, energy) if return_energy else (f0, strength)
-
-
 def decimate(y: np.ndarray, sr: int, hop: float) -> tuple[np.ndarray, float, float]:
     """``y`` low-passed and decimated to about PITCH_RATE: (signal, rate, hop).
 

@@ -49,6 +49,11 @@ class PersistenceError(UserInputError):
     """A model that cannot be saved safely, or saved state that cannot be loaded safely; one-line message."""
 
 
+class PersistenceFault(RuntimeError):
+    """A library failing inside the persistence layer (skops raising while it writes): a fault, exit 1, with the
+    library's exception chained, never reported as the user's mistake."""
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Saving
 
@@ -248,7 +253,7 @@ def checked_trusted_types(data: bytes, where: str) -> list[str]:
     try:
         untrusted = sio.get_untrusted_types(data=data)
     except Exception as error:  # not a skops file (e.g. a pickle): skops raises zip or schema errors
-        raise PersistenceError(f"{where}: not a valid skops file ({type(error).__name__})") from None
+        raise PersistenceError(f"{where}: not a valid skops file ({type(error).__name__})") from error
     for name in untrusted:
         problem = trust_problem(name)
         if problem is not None:
@@ -262,9 +267,9 @@ def _skops_bytes(value, path: str) -> tuple[bytes, list[str]]:
     try:
         data = sio.dumps(value)
     except Exception as error:
-        raise PersistenceError(f"cannot save {path}: skops cannot store {_qualified(type(value))} "
+        raise PersistenceFault(f"cannot save {path}: skops failed to store {_qualified(type(value))} "
                                f"({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})"
-                               ) from None
+                               ) from error
     return data, checked_trusted_types(data, f"cannot save {path}")
 
 
@@ -320,8 +325,8 @@ def load_estimator(members: Mapping[str, bytes], where: str = "model") -> object
         raise PersistenceError(f"{where}: no {STATE_MEMBER}")
     try:
         state = json.loads(members[STATE_MEMBER])
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise PersistenceError(f"{where}: {STATE_MEMBER} is not valid JSON") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise PersistenceError(f"{where}: {STATE_MEMBER} is not valid JSON") from error
     if not isinstance(state, dict) or state.get("state_version") != STATE_VERSION:
         raise PersistenceError(f"{where}: model state version {state.get('state_version') if isinstance(state, dict) else '?'}"
                                f" is not supported (this version reads {STATE_VERSION})")
@@ -331,7 +336,7 @@ def load_estimator(members: Mapping[str, bytes], where: str = "model") -> object
     except PersistenceError:
         raise
     except (KeyError, TypeError, AttributeError) as error:
-        raise PersistenceError(f"{where}: malformed model state ({type(error).__name__}: {error})") from None
+        raise PersistenceError(f"{where}: malformed model state ({type(error).__name__}: {error})") from error
 
 
 def _load_arrays(members: Mapping[str, bytes], where: str) -> dict[str, np.ndarray]:
@@ -341,9 +346,9 @@ def _load_arrays(members: Mapping[str, bytes], where: str) -> dict[str, np.ndarr
         with np.load(io.BytesIO(members[ARRAYS_MEMBER]), allow_pickle=False) as npz:
             return {k: npz[k] for k in npz.files}
     except ValueError as error:  # numpy refuses object arrays when allow_pickle=False
-        raise PersistenceError(f"{where}: {ARRAYS_MEMBER} refused ({str(error).splitlines()[0]})") from None
+        raise PersistenceError(f"{where}: {ARRAYS_MEMBER} refused ({str(error).splitlines()[0]})") from error
     except Exception as error:
-        raise PersistenceError(f"{where}: {ARRAYS_MEMBER} unreadable ({type(error).__name__})") from None
+        raise PersistenceError(f"{where}: {ARRAYS_MEMBER} unreadable ({type(error).__name__})") from error
 
 
 def _decode(node: dict, members: Mapping[str, bytes], arrays: dict[str, np.ndarray], where: str):
@@ -431,7 +436,7 @@ def _load_skops(data: bytes, name: str, where: str):
     try:
         return sio.load(io.BytesIO(data), trusted=trusted)
     except Exception as error:
-        raise PersistenceError(f"{where}: {name} cannot be loaded ({type(error).__name__})") from None
+        raise PersistenceError(f"{where}: {name} cannot be loaded ({type(error).__name__})") from error
 
 
 def _load_xgboost(data: bytes, cls_name: str, where: str):
@@ -446,7 +451,7 @@ def _load_xgboost(data: bytes, cls_name: str, where: str):
         try:
             model.load_model(str(source))
         except Exception as error:
-            raise PersistenceError(f"{where}: XGBoost model cannot be loaded ({type(error).__name__})") from None
+            raise PersistenceError(f"{where}: XGBoost model cannot be loaded ({type(error).__name__})") from error
     return model
 
 
@@ -460,4 +465,4 @@ def _load_keras(data: bytes, name: str, where: str):
         except Exception as error:
             message = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
             raise PersistenceError(f"{where}: {name} refused by Keras safe mode or unreadable "
-                                   f"({type(error).__name__}: {message})") from None
+                                   f"({type(error).__name__}: {message})") from error

@@ -7,10 +7,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from features.errors import UserInputError
+from features.registries import Registry
 
 
 class ModelError(UserInputError):
     """An unknown or misregistered model: a user error with a one-line message."""
+
+
+class ModelFactoryError(RuntimeError):
+    """A model factory that raised: a bug in the factory (exit 1, traceback kept), not the user's mistake."""
 
 
 @dataclass(frozen=True)
@@ -22,14 +27,23 @@ class ModelSpec:
     neural: bool
     default_input: str | None = None  # a feature set's name; None: the vector bank chosen with --features
     seed_free: bool = False  # its predictions do not depend on the training seed: fitted once per fold, not per repeat
+    # "model": picked by name or by "all"; "seed": a reference system's replication (the `seeds` command runs
+    # those); "head": a head meant for one kind of input (ssl_head). Only "model" entries are in "all".
+    family: str = "model"
+
+    @property
+    def in_all(self) -> bool:
+        """Whether ``--models all`` includes this model."""
+        return self.family == "model"
 
 
-MODELS: dict[str, ModelSpec] = {}
+MODELS: Registry[ModelSpec] = Registry("model", ModelError, in_all=lambda spec: spec.in_all)
+FAMILIES = ("model", "seed", "head")
 
 
 def register_model(name: str, factory: Callable | None = None, *, input_kind: str = "vector",
                    description: str = "", neural: bool = False, default_input: str | None = None,
-                   replace: bool = False, seed_free: bool = False):
+                   replace: bool = False, seed_free: bool = False, family: str = "model"):
     """Register ``factory(random_state=..., n_jobs=..., **params)`` under ``name``; usable as a decorator.
 
     The factory may accept any subset of ``random_state`` and ``n_jobs``; it returns an unfitted estimator
@@ -37,17 +51,21 @@ def register_model(name: str, factory: Callable | None = None, *, input_kind: st
     names the feature set the model takes unless ``--input MODEL=SET`` says otherwise (``None``: the vector
     bank); a sequence model without one takes ``mfcc_frames``. ``seed_free`` declares that the model's
     predictions do not depend on ``random_state`` on a fixed input: under ``--repeats`` it is fitted once per
-    fold (with the run's ``--seed``) and its seed spread is 0 by construction.
+    fold (with the run's ``--seed``) and its seed spread is 0 by construction. ``family`` is ``"model"``
+    (the default: included in ``--models all``), ``"seed"`` (a reference system's replication) or ``"head"``
+    (chosen by name only).
     """
     if input_kind == "sequence" and default_input is None:
         default_input = "mfcc_frames"
     if input_kind not in ("vector", "sequence"):
         raise ModelError(f"model {name!r}: input_kind must be 'vector' or 'sequence'")
+    if family not in FAMILIES:
+        raise ModelError(f"model {name!r}: family must be one of {', '.join(FAMILIES)}")
 
     def register(func: Callable) -> Callable:
-        if name in MODELS and not replace and MODELS[name].factory is not func:
-            raise ModelError(f"model {name!r} is already registered; pass replace=True to override it")
-        MODELS[name] = ModelSpec(name, func, input_kind, description, neural, default_input, seed_free)
+        same = name in MODELS and MODELS[name].factory is func  # a module imported twice registers it again
+        MODELS.register(name, ModelSpec(name, func, input_kind, description, neural, default_input, seed_free,
+                                        family), replace=replace or same)
         return func
 
     return register(factory) if factory is not None else register
@@ -76,8 +94,11 @@ def check_params(name: str, params: dict) -> None:
     if open_ended:  # a factory of **overrides (the seed recipes): the estimator it builds says what it takes
         try:
             target, open_ended = type(make_model(name)), False
-        except Exception as error:  # a factory that cannot even be built with its defaults
-            raise ModelError(f"model {name!r} cannot be built: {type(error).__name__}: {error}") from None
+        except UserInputError:  # the factory refused something of the user's: their message, exit 2
+            raise
+        except Exception as error:  # a factory that cannot even be built with its defaults: its bug, exit 1
+            raise ModelFactoryError(f"model {name!r} cannot be built with its defaults: "
+                                    f"{type(error).__name__}: {error}") from error
     builtin = getattr(target, "__module__", "").startswith("models.")
     rules = param_rules(target, builtin)
     for key, value in params.items():
@@ -90,28 +111,20 @@ def check_params(name: str, params: dict) -> None:
 
 
 def get_model(name: str) -> ModelSpec:
-    try:
-        return MODELS[name]
-    except KeyError:
-        raise ModelError(f"unknown model {name!r}; choose from: {', '.join(MODELS)}") from None
+    """The registered model ``name``.
 
-
-NOT_IN_ALL: set[str] = set()  # models "all" leaves out: heads meant for one kind of input (ssl_head)
+    Raises
+    ------
+    ModelError
+        No such model; the message lists the models there are.
+    """
+    return MODELS.get(name)
 
 
 def resolve_models(spec: str | list[str] | tuple[str, ...]) -> list[str]:
-    """Model names (``"all"`` expands to every registered model), checked and de-duplicated in order."""
-    items = spec.split(",") if isinstance(spec, str) else list(spec)
-    names = [s.strip() for s in items if s.strip()]
-    if not names:
-        raise ModelError("no model named; e.g. --models svm,xgboost")
-    if names == ["all"]:  # every model, not the seed systems' replications (the `seeds` command runs those)
-        from .neural.recipes import RECIPES
-
-        return [name for name in MODELS if name not in RECIPES and name not in NOT_IN_ALL]
-    for name in names:
-        get_model(name)
-    return list(dict.fromkeys(names))
+    """Model names, checked and de-duplicated in order; ``"all"`` expands to every model of the ``"model"``
+    family (not the seed systems' replications, which the ``seeds`` command runs, nor the heads)."""
+    return MODELS.resolve(spec, empty="no model named; e.g. --models svm,xgboost")
 
 
 def _parameters(factory: Callable) -> set[str]:

@@ -12,8 +12,9 @@ from benchmark.run.fitting import fit_on_fold
 from benchmark.seeds import claims_table, load_claims, recipes_for, render_claims
 from features import Clip, choose_length, get_feature_set
 from models import MODELS, make_model
-from models.neural import DEFAULT_INPUTS, DenseNetworkClassifier, LSTMClassifier, import_tensorflow
+from models.neural import DenseNetworkClassifier, LSTMClassifier, import_tensorflow
 from models.neural.recipes import RECIPES
+from models.registry import get_model
 
 pytestmark = pytest.mark.neural
 
@@ -194,8 +195,8 @@ def test_explicit_validation_set_is_used_for_early_stopping():
 def test_lstm_keeps_its_import_path_and_defaults():
     m = LSTMClassifier()
     assert m.units == 256 and tuple(m.dense) == (128, 64) and m.dropout == 0.5
-    assert DEFAULT_INPUTS["lstm"] == "mfcc_frames" and DEFAULT_INPUTS["cnn_lstm"] == "spectrogram"
-    assert DEFAULT_INPUTS["dnn"] is None and DEFAULT_INPUTS["cnn1d"] == "logmel_frames"
+    inputs = {name: get_model(name).default_input for name in ("lstm", "cnn_lstm", "dnn", "cnn1d")}
+    assert inputs == {"lstm": "mfcc_frames", "cnn_lstm": "spectrogram", "dnn": None, "cnn1d": "logmel_frames"}
 
 
 # --- the replications' layer stacks -------------------------------------------------------------------------
@@ -301,7 +302,7 @@ def test_feature_sets_shapes():
     assert get_feature_set("feature_means").func(clip).shape == (67,)
     for name, recipe in RECIPES.items():
         assert recipe.default_input is None or get_feature_set(recipe.default_input), name
-        assert DEFAULT_INPUTS[name] == recipe.default_input
+        assert get_model(name).default_input == recipe.default_input and get_model(name).family == "seed"
 
 
 # --- the claims table -------------------------------------------------------------------------------------

@@ -39,10 +39,11 @@ import soundfile as sf
 
 from benchmark.apps import domain, recording, robustness
 from features import AnalysisConfig, extract, load_plugins, pad_sequences
-from features.audio import AudioError, read_audio
+from features.audio import AUDIO_EXTENSIONS, AudioError, read_audio
 from features.bank import library_versions
 from features.errors import UserInputError
 from features.registry import FeatureError, get_feature_set
+from features.sequences import MAX_SEQUENCE_STEPS
 from models.persistence import PersistenceError, load_estimator, save_estimator
 
 BUNDLE_FORMAT = "ser-benchmark-bundle"
@@ -56,10 +57,7 @@ MAX_JSON_MEMBER_BYTES = 2**20  # the two JSON members above: a few kilobytes whe
 PROBE_MEMBER = "probe.npz"  # each feature set's numbers on a generated test signal, computed at training time
 PROBE_RTOL, PROBE_ATOL = 1e-4, 1e-5
 MIN_SPEAKER_CLIPS = 10  # speaker-normalised bundles: rows per speaker needed for usable statistics
-MAX_SEQUENCE_STEPS = 2000
 MIN_SEGMENT_S = 0.1
-AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".aifc", ".au", ".snd", ".m4a",
-                    ".opus", ".wv", ".caf", ".w64", ".rf64"}
 
 
 class BundleError(UserInputError):

@@ -22,10 +22,11 @@ from benchmark.run.plan import input_for
 from features import AnalysisConfig, extract, load_plugins, pad_sequences, resolve
 from features.bank import library_versions
 from features.registry import REGISTRY, get_feature_set
+from features.sequences import MAX_SEQUENCE_STEPS
 from models import make_model
 from models.registry import check_params, get_model
 
-from .bundle import MAX_SEQUENCE_STEPS, Bundle, BundleError, FeatureSpec, HonestScore
+from .bundle import Bundle, BundleError, FeatureSpec, HonestScore
 
 N_RESAMPLES = 2000
 LEVEL = 0.95

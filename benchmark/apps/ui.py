@@ -169,7 +169,7 @@ def _read_json(path: Path):
 
 def example_files(folder: str | os.PathLike | None) -> list[Path]:
     """Audio files offered as examples (``--examples DIR``)."""
-    from benchmark.apps.bundle import AUDIO_EXTENSIONS
+    from features.audio import AUDIO_EXTENSIONS
 
     if not folder or not Path(folder).is_dir():
         return []

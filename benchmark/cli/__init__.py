@@ -21,11 +21,11 @@ from features.errors import UserInputError
 
 from .common import EXIT_USAGE, Parser, UsageError, check_cache_folder
 
-COMMANDS = ("run", "describe", "list", "extract", "export", "cache", "perf", "compare", "seeds", "train",
-            "predict", "ui", "reproduce")
+# command -> the module of this package that implements it (``describe`` and ``list`` share one)
 MODULES = {"run": "run", "describe": "corpus", "list": "corpus", "extract": "extract", "export": "export",
            "cache": "cache", "perf": "perf", "compare": "compare", "seeds": "seeds", "train": "train",
            "predict": "predict", "ui": "ui", "reproduce": "reproduce"}
+COMMANDS = tuple(MODULES)  # the commands, in the order --help lists them
 EXIT_FAULT = 1
 
 

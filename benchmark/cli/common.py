@@ -7,13 +7,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from features.errors import UserInputError
-
-EXIT_USAGE = 2
-
-
-class UsageError(UserInputError):
-    """Bad arguments: printed as one line, exit code 2."""
+from .errors import EXIT_USAGE, UsageError  # noqa: F401  (re-exported: the commands import them from here)
 
 
 class Parser(argparse.ArgumentParser):

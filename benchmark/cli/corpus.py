@@ -77,8 +77,8 @@ def _list(args) -> int:
         takes = spec.default_input or "vector bank"
         print(f"  {spec.name:<17} {takes:<14} {spec.description}")
     print("protocols:")
-    for name, text in PROTOCOLS.items():
-        print(f"  {name:<14} {text}")
+    for protocol in PROTOCOLS.values():
+        print(f"  {protocol.name:<14} {protocol.description}")
     print("published splits (--split NAME):")
     print("  " + format_splits().replace("\n", "\n  "))
     return 0

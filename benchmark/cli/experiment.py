@@ -20,6 +20,7 @@ from pathlib import Path
 from features.errors import UserInputError
 
 from .common import Parser, parse_inputs, parse_model_params, parse_value, split_list
+from .run_flags import add_parser
 
 LIST_KEYS = ("models", "features", "protocols", "emotions", "stats")
 PATH_KEYS = ("data-dir", "fold-file")
@@ -32,11 +33,9 @@ class ExperimentError(UserInputError):
 
 def run_parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     """A fresh top-level parser holding the ``run`` command, and that command's own parser."""
-    from . import run as run_command
-
     top = Parser(prog="run_benchmark.py")
     sub = top.add_subparsers(dest="command", parser_class=Parser)
-    run_command.add_parser(sub)
+    add_parser(sub)
     return top, sub.choices["run"]
 
 

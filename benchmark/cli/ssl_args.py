@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import UsageError
+from .errors import UsageError
 
 KEYS = {"path": "path", "layer": "layer", "pool": "pooling", "chunk": "chunk_seconds",
         "overlap": "overlap_seconds", "batch": "batch_size", "device": "device", "name": "name"}

@@ -3,20 +3,8 @@ several corpora in one table."""
 
 from .emotions import CANONICAL, canonical_emotion
 from .multi import is_multi_corpus, load_corpora, parse_corpus_specs, parse_emotions, restrict_emotions
-from .releases import (
-    AUDIO_EXTENSIONS,
-    COLUMNS,
-    DATASETS,
-    Corpus,
-    CorpusError,
-    DatasetSpec,
-    Skip,
-    Skipped,
-    iter_files,
-    load_corpus,
-    load_manifest,
-    resolve_dataset_name,
-)
+from .releases import DATASETS, DatasetSpec, iter_files, load_corpus, load_manifest, resolve_dataset_name
+from .table import AUDIO_EXTENSIONS, COLUMNS, Corpus, CorpusError, Skip, Skipped
 
 __all__ = [
     "AUDIO_EXTENSIONS", "CANONICAL", "COLUMNS", "DATASETS", "Corpus", "CorpusError", "DatasetSpec", "Skip",

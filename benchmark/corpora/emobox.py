@@ -13,7 +13,8 @@ from pathlib import Path
 
 from .iemocap import parse_utterance_id
 from .open_corpora import PARSERS
-from .releases import CREMAD_RE, CorpusError, Skip, make_ravdess_parser, parse_emodb, parse_savee, parse_tess
+from .releases import CREMAD_RE, make_ravdess_parser, parse_emodb, parse_savee, parse_tess
+from .table import CorpusError, Skip
 
 FOLD_RE = re.compile(r"^fold_(\d+)$")
 

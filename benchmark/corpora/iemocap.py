@@ -26,7 +26,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .releases import AUDIO_EXTENSIONS, Corpus, CorpusError, Skipped, _as_table, _with_audio_info, iter_files
+from .releases import _with_audio_info, iter_files
+from .table import AUDIO_EXTENSIONS, Corpus, CorpusError, Skipped, as_table
 
 IEMOCAP_CODES = {"neu": "neutral", "hap": "happy", "exc": "excited", "ang": "angry", "sad": "sad",
                  "fru": "frustrated", "sur": "surprise", "fea": "fear", "dis": "disgust", "oth": "other",
@@ -153,7 +154,7 @@ def load_iemocap(root: Path, task: str = "4class") -> Corpus:
             rows.append(row)
     name = {"4class": "iemocap", "improvised": "iemocap-improvised", "all": "iemocap-all",
             "dimensional": "iemocap"}[task]
-    corpus = Corpus(name, root, _as_table(rows), skipped)
+    corpus = Corpus(name, root, as_table(rows), skipped)
     corpus.notes.extend(paper_counts(corpus, task))
     return corpus
 

@@ -26,7 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .releases import Corpus, CorpusError, Skipped, _as_table, _with_audio_info
+from .releases import _with_audio_info
+from .table import Corpus, CorpusError, Skipped, as_table
 
 MSP_CLASSES = {"A": "angry", "S": "sad", "H": "happy", "U": "surprise", "F": "fear", "D": "disgust",
                "C": "contempt", "N": "neutral"}
@@ -139,7 +140,7 @@ def load_msppodcast(root: Path, task: str = "8class") -> Corpus:
                 and not p.name.startswith(".")]
     for path in unlisted:
         skipped.append(Skipped(str(path), "not in labels_consensus.csv"))
-    corpus = Corpus("msppodcast", root, _as_table(rows), skipped)
+    corpus = Corpus("msppodcast", root, as_table(rows), skipped)
     table = corpus.table
     if not table.empty:
         parts = table["partition"].value_counts()

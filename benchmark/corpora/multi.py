@@ -13,9 +13,8 @@ from pathlib import Path
 import pandas as pd
 
 from .emotions import CANONICAL, canonical_emotion
-from .releases import DATASETS, Corpus, CorpusError, _check_usable, load_corpus, resolve_dataset_name
-
-SEPARATOR = ":"  # between a corpus name and an id, and between a corpus name and its folder on the command line
+from .releases import DATASETS, load_corpus, resolve_dataset_name
+from .table import SEPARATOR, Corpus, CorpusError, check_usable, prefix_ids
 
 
 def parse_corpus_specs(text: str, data_dir: str | Path | None = None) -> list[tuple[str, Path | None]]:
@@ -76,22 +75,6 @@ def parse_emotions(text: str | Sequence[str] | None) -> list[str] | None:
     return names
 
 
-def prefix_ids(table: pd.DataFrame) -> pd.DataFrame:
-    """Speaker and sentence ids prefixed by each row's corpus (``emodb:03``); already prefixed ids stay."""
-    table = table.copy()
-    corpus = table["corpus"].astype(str)
-    for column in ("speaker", "text"):
-        values = []
-        for c, v in zip(corpus, table[column], strict=True):
-            if v is None or (isinstance(v, float) and v != v):
-                values.append(None)
-            else:
-                v = str(v)
-                values.append(v if v.startswith(c + SEPARATOR) else f"{c}{SEPARATOR}{v}")
-        table[column] = pd.Series(values, index=table.index, dtype=object)
-    return table
-
-
 def shared_emotions(table: pd.DataFrame) -> list[str]:
     """The emotions every corpus of the table has, in canonical order (then any others, sorted)."""
     per_corpus = [set(group["emotion"].astype(str)) for _, group in table.groupby("corpus", sort=True)]
@@ -143,7 +126,7 @@ def restrict_emotions(corpus: Corpus, emotions: Sequence[str] | None = None) -> 
                         list(corpus.warnings), notes, dict(corpus.parts))
     if restricted.table.empty:
         raise CorpusError(f"no utterance of the emotions {', '.join(keep)} in {corpus.name}")
-    _check_usable(restricted, strict=False)
+    check_usable(restricted, strict=False)
     return restricted
 
 

@@ -23,7 +23,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .releases import AUDIO_EXTENSIONS, Corpus, ParsedRow, Skip, _load_folder
+from .releases import _load_folder
+from .table import AUDIO_EXTENSIONS, Corpus, ParsedRow, Skip
 
 RELEASE_COUNTS = {"emovo": 588, "cafe": 936, "subesco": 7000, "shemo": 3000, "esd": 35000}
 RELEASE_SPEAKERS = {"emovo": 6, "cafe": 12, "subesco": 20, "shemo": 87, "esd": 20}

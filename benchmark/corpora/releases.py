@@ -10,81 +10,35 @@ import errno
 import os
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
 
 from features.audio import AudioError, probe
-from features.errors import UserInputError
+from features.registries import Registry
 
 from .emotions import canonical_emotion
 from .more import ALIASES as MORE_ALIASES
 from .more import DESCRIPTIONS as MORE_DATASETS
 from .more import loader as more_loader
-
-COLUMNS = ["path", "emotion", "label", "speaker", "gender", "text", "corpus"]
-AUDIO_EXTENSIONS = {".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff", ".aifc", ".au", ".snd", ".m4a",
-                    ".opus", ".wv", ".caf", ".w64", ".rf64"}
-
-
-class CorpusError(UserInputError):
-    """A corpus that cannot be loaded as asked: a user error with a one-line message."""
-
-
-class Skip(Exception):
-    """Raised by a name parser: this file is passed over for the given reason."""
-
-
-@dataclass
-class Skipped:
-    path: str
-    reason: str
-
-
-@dataclass
-class Corpus:
-    """A loaded corpus: the utterance table and the files passed over."""
-
-    name: str
-    root: Path
-    table: pd.DataFrame
-    skipped: list[Skipped] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)  # e.g. a speaker or an emotion with a single utterance
-    notes: list[str] = field(default_factory=list)  # e.g. the emotions a multi-corpus table keeps, and why
-    parts: dict[str, str] = field(default_factory=dict)  # multi-corpus: corpus name -> its folder or manifest
-
-    def summary(self) -> dict:
-        """Counts a user checks before trusting a corpus: per emotion, per speaker, durations, rates."""
-        table = self.table
-        per_speaker = {
-            str(speaker): {str(k): int(v) for k, v in group["emotion"].value_counts().sort_index().items()}
-            for speaker, group in table.groupby("speaker", sort=True)
-        }
-        return {
-            "dataset": self.name,
-            "root": str(self.root),
-            "utterances": int(len(table)),
-            "speakers": int(table["speaker"].nunique()),
-            "emotions": {str(k): int(v) for k, v in table["emotion"].value_counts().sort_index().items()},
-            "per_speaker": per_speaker,
-            "genders": {str(k): int(v) for k, v in table["gender"].fillna("unknown").value_counts().items()},
-            "texts": int(table["text"].nunique()) if table["text"].notna().any() else 0,
-            "total_duration_s": round(float(table["duration"].sum()), 3),
-            "sample_rates": {str(int(k)): int(v) for k, v in table["sample_rate"].value_counts().sort_index().items()},
-            "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
-            "warnings": list(self.warnings),
-            "notes": list(self.notes),
-            "corpora": {str(k): int(v) for k, v in table["corpus"].value_counts().sort_index().items()},
-            "parts": dict(self.parts),
-        }
-
+from .table import (
+    AUDIO_EXTENSIONS,
+    COLUMNS,
+    Corpus,
+    CorpusError,
+    ParsedRow,
+    Parser,
+    Skip,
+    Skipped,
+    as_table,
+    check_usable,
+    prefix_ids,
+)
 
 # --------------------------------------------------------------------------------------------------------------
 # Name parsers: (path, root) -> row fields, or raise Skip(reason).
-
-ParsedRow = dict[str, object]
-Parser = Callable[[Path, Path], ParsedRow]
 
 TESS_SPEAKERS = {"OAF", "YAF"}
 
@@ -247,32 +201,62 @@ def parse_synthetic(path: Path, root: Path) -> ParsedRow:
 
 @dataclass(frozen=True)
 class DatasetSpec:
+    """A dataset ``--dataset`` names, with how it loads.
+
+    A release whose folder names say emotion and speaker carries its ``parser`` (``parser(root, include_song)``
+    builds the per-file name parser) and the ``extensions`` its folder walk takes; a release with label files
+    (or the manifest) carries ``load(root) -> Corpus`` instead.
+    """
+
     name: str
     description: str
     needs_data_dir: bool = True
+    parser: Callable[[Path, bool], Parser] | None = None
+    extensions: frozenset[str] = AUDIO_EXTENSIONS
+    load: Callable[[Path], Corpus] | None = None
+    accepts_file: bool = False  # --data-dir may name a file (a manifest CSV), not only a folder
 
 
-DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in (
-    DatasetSpec("synthetic", "built-in synthetic emotional speech (generated, no download)", needs_data_dir=False),
-    DatasetSpec("tess", "Toronto Emotional Speech Set: 2 speakers, 200 words, 7 emotions"),
-    DatasetSpec("ravdess", "RAVDESS audio-only speech: 24 actors, 2 statements, 8 emotions"),
-    DatasetSpec("cremad", "CREMA-D: 91 speakers, 12 sentences, 6 emotions"),
-    DatasetSpec("savee", "SAVEE: 4 male speakers, 7 emotions"),
-    DatasetSpec("emodb", "Berlin EmoDB: 10 speakers, 10 texts, 7 emotions"),
-    DatasetSpec("manifest", "any corpus: a CSV with path,emotion,speaker[,text,gender]"),
-)}
-# Releases with label files, loaded by their own modules (iemocap.py, msppodcast.py, open_corpora.py).
-DATASETS.update({name: DatasetSpec(name, text) for name, text in MORE_DATASETS.items()})
-DATASET_ALIASES = {"crema-d": "cremad", "crema_d": "cremad", "builtin": "synthetic", "csv": "manifest"}
-DATASET_ALIASES.update(MORE_ALIASES)
+def _fixed(parser: Parser) -> Callable[[Path, bool], Parser]:
+    """A name parser that depends on neither the folder nor ``--include-song``."""
+    return lambda root, include_song: parser
+
+
+def _load_more(name: str, root: Path) -> Corpus:
+    return more_loader(name)(root)
+
+
+DATASETS: Registry[DatasetSpec] = Registry("dataset", CorpusError, aliases={
+    "crema-d": "cremad", "crema_d": "cremad", "builtin": "synthetic", "csv": "manifest", **MORE_ALIASES})
+for _spec in (
+    DatasetSpec("synthetic", "built-in synthetic emotional speech (generated, no download)", needs_data_dir=False,
+                parser=_fixed(parse_synthetic)),
+    DatasetSpec("tess", "Toronto Emotional Speech Set: 2 speakers, 200 words, 7 emotions", parser=_fixed(parse_tess)),
+    DatasetSpec("ravdess", "RAVDESS audio-only speech: 24 actors, 2 statements, 8 emotions",
+                parser=lambda root, include_song: make_ravdess_parser(include_song),
+                extensions=AUDIO_EXTENSIONS | {".mp4"}),  # the audio-video files: parsed, then skipped by modality
+    DatasetSpec("cremad", "CREMA-D: 91 speakers, 12 sentences, 6 emotions",
+                parser=lambda root, include_song: make_cremad_parser(root)),
+    DatasetSpec("savee", "SAVEE: 4 male speakers, 7 emotions", parser=_fixed(parse_savee)),
+    DatasetSpec("emodb", "Berlin EmoDB: 10 speakers, 10 texts, 7 emotions", parser=_fixed(parse_emodb)),
+    DatasetSpec("manifest", "any corpus: a CSV with path,emotion,speaker[,text,gender]",
+                load=lambda root: load_manifest(root), accepts_file=True),
+    # Releases with label files, loaded by their own modules (iemocap.py, msppodcast.py, open_corpora.py).
+    *(DatasetSpec(name, text, load=partial(_load_more, name)) for name, text in MORE_DATASETS.items()),
+):
+    DATASETS.register(_spec.name, _spec)
+DATASET_ALIASES = DATASETS.aliases
 
 
 def resolve_dataset_name(name: str) -> str:
-    key = name.strip().lower()
-    key = DATASET_ALIASES.get(key, key)
-    if key not in DATASETS:
-        raise CorpusError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
-    return key
+    """The dataset's registered name: ``name`` lower-cased and de-aliased (``crema-d`` -> ``cremad``).
+
+    Raises
+    ------
+    CorpusError
+        No such dataset; the message lists the datasets there are.
+    """
+    return DATASETS.canonical(name)
 
 
 def load_corpus(
@@ -299,28 +283,18 @@ def load_corpus(
             dataset = "manifest"
         else:
             raise CorpusError("--data-dir given without --dataset; name the corpus (e.g. --dataset emodb)")
-    name = resolve_dataset_name(dataset)
-    if name == "synthetic":
+    spec = DATASETS.get(resolve_dataset_name(dataset))
+    if spec.needs_data_dir:
+        root = _require_dir(spec.name, data_dir, allow_file=spec.accepts_file)
+    else:  # generated on first use (the only dataset without a folder of its own)
         from .synthetic import ensure_synthetic_corpus
 
         root = ensure_synthetic_corpus(cache_dir=cache_dir, seed=seed, profile=profile, out_dir=data_dir)
-        corpus = _load_folder(name, root, parse_synthetic)
-    elif name == "manifest":
-        corpus = load_manifest(_require_dir(name, data_dir, allow_file=True))
-    elif name in MORE_DATASETS:
-        corpus = more_loader(name)(_require_dir(name, data_dir))
+    if spec.load is not None:
+        corpus = spec.load(root)
     else:
-        root = _require_dir(name, data_dir)
-        parser = {
-            "tess": lambda r: parse_tess,
-            "ravdess": lambda r: make_ravdess_parser(include_song),
-            "cremad": make_cremad_parser,
-            "savee": lambda r: parse_savee,
-            "emodb": lambda r: parse_emodb,
-        }[name](root)
-        extensions = AUDIO_EXTENSIONS | ({".mp4"} if name == "ravdess" else set())
-        corpus = _load_folder(name, root, parser, extensions)
-    _check_usable(corpus, strict)
+        corpus = _load_folder(spec.name, root, spec.parser(root, include_song), spec.extensions)
+    check_usable(corpus, strict)
     return corpus
 
 
@@ -333,34 +307,6 @@ def _require_dir(name: str, data_dir: str | Path | None, allow_file: bool = Fals
     if not root.is_dir() and not allow_file:
         raise CorpusError(f"--data-dir must be a folder: {root}")
     return root
-
-
-def _check_usable(corpus: Corpus, strict: bool) -> None:
-    corpus.warnings[:] = [w for w in corpus.warnings if "single utterance" not in w] + small_groups(corpus.table)
-    if strict and corpus.skipped:
-        first = corpus.skipped[0]
-        raise CorpusError(f"{len(corpus.skipped)} file(s) skipped and --strict is on; first: {first.path}: "
-                          f"{first.reason}")
-    if corpus.table.empty:
-        detail = f" ({len(corpus.skipped)} file(s) skipped, first: {corpus.skipped[0].path}: " \
-                 f"{corpus.skipped[0].reason})" if corpus.skipped else ""
-        raise CorpusError(f"no usable utterances for dataset {corpus.name!r} in {corpus.root}{detail}")
-
-
-def small_groups(table: pd.DataFrame) -> list[str]:
-    """Warnings for speakers and emotions with a single utterance: such a fold or class weighs as much as a full
-    one in a mean over folds or a UAR, on one recording."""
-    warnings = []
-    for column, what in (("speaker", "speaker"), ("emotion", "emotion")):
-        if column not in table or table.empty:
-            continue
-        counts = table[column].astype(str).value_counts()
-        single = sorted(counts.index[counts == 1].tolist())
-        if single:
-            shown = ", ".join(single[:8]) + (f" and {len(single) - 8} more" if len(single) > 8 else "")
-            warnings.append(f"{len(single)} {what}(s) with a single utterance: {shown}; a fold or class resting "
-                            "on one recording counts as much as a full one")
-    return warnings
 
 
 def iter_files(root: Path, extensions: Iterable[str], skipped: list[Skipped] | None = None) -> list[Path]:
@@ -447,7 +393,7 @@ def _load_folder(name: str, root: Path, parser: Parser, extensions: Iterable[str
         row = _with_audio_info(path, fields, name, skipped)
         if row is not None:
             rows.append(row)
-    return Corpus(name, root, _as_table(rows), skipped)
+    return Corpus(name, root, as_table(rows), skipped)
 
 
 def _with_audio_info(path: Path, fields: ParsedRow, corpus: str, skipped: list[Skipped]) -> ParsedRow | None:
@@ -458,19 +404,6 @@ def _with_audio_info(path: Path, fields: ParsedRow, corpus: str, skipped: list[S
         return None
     return {"path": str(path), **fields, "corpus": corpus, "duration": info.duration,
             "sample_rate": info.sample_rate, "channels": info.channels}
-
-
-def _as_table(rows: list[ParsedRow]) -> pd.DataFrame:
-    table = pd.DataFrame(rows)
-    for column in COLUMNS + ["duration", "sample_rate", "channels"]:
-        if column not in table:
-            table[column] = None
-    extra = [c for c in table.columns if c not in COLUMNS]
-    table = table[COLUMNS + extra]
-    for column in ("speaker", "text", "label", "gender"):
-        values = [None if v is None or (isinstance(v, float) and v != v) else str(v) for v in table[column]]
-        table[column] = pd.Series(values, index=table.index, dtype=object)
-    return table.reset_index(drop=True)
 
 
 MANIFEST_REQUIRED = ("path", "emotion", "speaker")
@@ -523,10 +456,8 @@ def load_manifest(location: Path) -> Corpus:
         row = _with_audio_info(path, fields, corpus_name, skipped)
         if row is not None:
             rows.append(row)
-    table = _as_table(rows)
+    table = as_table(rows)
     if table["corpus"].nunique() > 1:
-        from .multi import prefix_ids
-
         table = prefix_ids(table)
     return Corpus("manifest", csv_path, table, skipped)
 

@@ -17,16 +17,13 @@ from .emotions import canonical_emotion
 from .more import DESCRIPTIONS as MORE_DATASETS
 from .more import dimensional_loader
 from .releases import (
-    Corpus,
-    CorpusError,
-    Skipped,
-    _as_table,
     _require_dir,
     _with_audio_info,
     load_corpus,
     manifest_path,
     resolve_dataset_name,
 )
+from .table import Corpus, CorpusError, Skipped, as_table
 
 # Circumplex positions of the built-in corpus's emotions (Russell 1980, rounded), for its generated valence and
 # dominance; its generated arousal is the recording's own loudness.
@@ -90,7 +87,7 @@ def load_target_manifest(location: Path, targets: Sequence[str]) -> Corpus:
         row = _with_audio_info(path, fields, record.get("corpus", "").strip().lower() or "manifest", skipped)
         if row is not None:
             rows.append(row)
-    return Corpus("manifest", csv_path, _as_table(rows), skipped)
+    return Corpus("manifest", csv_path, as_table(rows), skipped)
 
 
 def loudness(path: str | Path) -> float:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from benchmark.reports.statistics import ALPHA, _speaker_counts, _uar_from_counts, speaker_bootstrap_ci
+from benchmark.evaluation.statistics import ALPHA, _speaker_counts, _uar_from_counts, speaker_bootstrap_ci
 from features.errors import UserInputError
 
 EXACT_ASSIGNMENTS = 20000  # up to this many relabellings the permutation test enumerates them all

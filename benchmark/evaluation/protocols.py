@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,19 +12,8 @@ import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold, train_test_split
 
 from features.errors import UserInputError
+from features.registries import Registry
 
-PROTOCOLS = {
-    "stratified": "stratified k-fold over utterances; speakers shared by training and test (speaker-dependent)",
-    "holdout": "stratified random 80/20 split of utterances, one fold, seeded; speakers shared (the seed "
-               "systems' own evaluation)",
-    "speaker": "speaker-independent: each fold holds out whole speakers (LOSO when speakers < folds)",
-    "speaker+text": "speakers and sentences of the test fold are both unseen in training",
-    "cross-corpus": "several corpora: train on all of one, test on all of another, each ordered pair, on the "
-                    "emotions both have; in-corpus speaker folds on the diagonal",
-    "leave-one-corpus-out": "several corpora: train on all corpora but one, test on the one left out",
-}
-SPEAKER_INDEPENDENT = ("speaker", "speaker+text", "cross-corpus", "leave-one-corpus-out")
-CROSS_CORPUS = ("cross-corpus", "leave-one-corpus-out")
 HOLDOUT_TEST_SIZE = 0.2
 PARTS = ("train", "dev", "test")
 
@@ -56,12 +46,14 @@ class Fold:
 
 
 def resolve_protocols(spec: str) -> list[str]:
-    names = [s.strip() for s in spec.split(",") if s.strip()]
-    unknown = [n for n in names if n not in PROTOCOLS]
-    if unknown or not names:
-        raise ProtocolError(f"unknown protocol(s) {', '.join(unknown) or '(none)'}; choose from: "
-                            f"{', '.join(PROTOCOLS)}")
-    return list(dict.fromkeys(names))
+    """``--protocols`` as checked names, de-duplicated in order (``all``: every protocol of one corpus).
+
+    Raises
+    ------
+    ProtocolError
+        An unknown protocol (the message lists them), or none named.
+    """
+    return PROTOCOLS.resolve(spec, empty="no protocol named; e.g. --protocols stratified,speaker")
 
 
 def make_folds(protocol: str, table: pd.DataFrame, n_folds: int = 5, seed: int = 0, loso: bool = False,
@@ -73,28 +65,34 @@ def make_folds(protocol: str, table: pd.DataFrame, n_folds: int = 5, seed: int =
     """
     if n_folds < 2:
         raise ProtocolError(f"--folds must be at least 2, got {n_folds}")
+    return PROTOCOLS.get(protocol).folds(table, n_folds, seed, loso, fold_file)
+
+
+def _stratified_folds(table: pd.DataFrame, n_folds: int, seed: int, loso: bool, fold_file) -> list[Fold]:
+    check_fold_count("stratified", table, n_folds)
     y = table["emotion"].astype(str).to_numpy()
-    if protocol == "stratified":
-        check_fold_count(protocol, table, n_folds)
-        splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-        return [Fold(protocol, i, tr, te) for i, (tr, te) in enumerate(splitter.split(np.zeros(len(y)), y))]
-    if protocol == "holdout":
-        return [holdout_fold(y, seed)]
-    if protocol in CROSS_CORPUS:
-        return cross_corpus_folds(protocol, table, n_folds, seed, loso)
-    if protocol not in PROTOCOLS:
-        raise ProtocolError(f"unknown protocol {protocol!r}; choose from: {', '.join(PROTOCOLS)}")
+    splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    return [Fold("stratified", i, tr, te) for i, (tr, te) in enumerate(splitter.split(np.zeros(len(y)), y))]
+
+
+def _holdout_folds(table: pd.DataFrame, n_folds: int, seed: int, loso: bool, fold_file) -> list[Fold]:
+    return [holdout_fold(table["emotion"].astype(str).to_numpy(), seed)]
+
+
+def _speaker_folds(table: pd.DataFrame, n_folds: int, seed: int, loso: bool, fold_file) -> list[Fold]:
     plan = speaker_plan(table, n_folds, seed, loso, fold_file)
     speakers = table["speaker"].astype(str)
-    if protocol == "speaker":
-        folds = []
-        for i, parts in enumerate(plan):
-            part_of_row = speakers.map(parts).to_numpy()
-            dev = np.flatnonzero(part_of_row == "dev")
-            folds.append(Fold(protocol, i, np.flatnonzero(part_of_row == "train"),
-                              np.flatnonzero(part_of_row == "test"), dev if len(dev) else None))
-        return folds
-    return _speaker_text_folds(table, plan, seed)
+    folds = []
+    for i, parts in enumerate(plan):
+        part_of_row = speakers.map(parts).to_numpy()
+        dev = np.flatnonzero(part_of_row == "dev")
+        folds.append(Fold("speaker", i, np.flatnonzero(part_of_row == "train"),
+                          np.flatnonzero(part_of_row == "test"), dev if len(dev) else None))
+    return folds
+
+
+def _speaker_text_plan_folds(table: pd.DataFrame, n_folds: int, seed: int, loso: bool, fold_file) -> list[Fold]:
+    return _speaker_text_folds(table, speaker_plan(table, n_folds, seed, loso, fold_file), seed)
 
 
 def check_fold_count(protocol: str, table: pd.DataFrame, n_folds: int) -> None:
@@ -404,3 +402,47 @@ def _need_shared(protocol: str, train: str, test: str, shared: set[str]) -> None
     if len(shared) < 2:
         raise ProtocolError(f"{protocol}: {train} and {test} share {len(shared)} emotion(s); a pair needs at "
                             "least 2 (choose corpora or --emotions they share)")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The protocols, each with its fold maker ``folds(table, n_folds, seed, loso, fold_file)``; defined last, after
+# the makers they carry.
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """A protocol ``--protocols`` names: its description and the function that makes its folds."""
+
+    name: str
+    description: str
+    folds: Callable[..., list[Fold]]
+    speaker_independent: bool = False  # no test speaker is seen in training
+    cross_corpus: bool = False  # needs several corpora (and ignores a fold file)
+
+
+def _cross(protocol: str) -> Callable[..., list[Fold]]:
+    def folds(table: pd.DataFrame, n_folds: int, seed: int, loso: bool, fold_file) -> list[Fold]:
+        return cross_corpus_folds(protocol, table, n_folds, seed, loso)
+    return folds
+
+
+# "all" is every protocol of one corpus: the cross-corpus ones fail on a single corpus.
+PROTOCOLS: Registry[Protocol] = Registry("protocol", ProtocolError, in_all=lambda p: not p.cross_corpus)
+for _protocol in (
+    Protocol("stratified", "stratified k-fold over utterances; speakers shared by training and test "
+             "(speaker-dependent)", _stratified_folds),
+    Protocol("holdout", "stratified random 80/20 split of utterances, one fold, seeded; speakers shared (the seed "
+             "systems' own evaluation)", _holdout_folds),
+    Protocol("speaker", "speaker-independent: each fold holds out whole speakers (LOSO when speakers < folds)",
+             _speaker_folds, speaker_independent=True),
+    Protocol("speaker+text", "speakers and sentences of the test fold are both unseen in training",
+             _speaker_text_plan_folds, speaker_independent=True),
+    Protocol("cross-corpus", "several corpora: train on all of one, test on all of another, each ordered pair, on "
+             "the emotions both have; in-corpus speaker folds on the diagonal", _cross("cross-corpus"),
+             speaker_independent=True, cross_corpus=True),
+    Protocol("leave-one-corpus-out", "several corpora: train on all corpora but one, test on the one left out",
+             _cross("leave-one-corpus-out"), speaker_independent=True, cross_corpus=True),
+):
+    PROTOCOLS.register(_protocol.name, _protocol)
+SPEAKER_INDEPENDENT = tuple(name for name, p in PROTOCOLS.items() if p.speaker_independent)
+CROSS_CORPUS = tuple(name for name, p in PROTOCOLS.items() if p.cross_corpus)

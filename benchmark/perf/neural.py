@@ -188,14 +188,14 @@ def time_model(
     update: str = "auto",
 ) -> dict:
     """Train ``name`` on a RAVDESS-sized synthetic fold; epochs and FLOPs as described in the module."""
-    from models import make_model
-    from models.neural import DEFAULT_INPUTS, recurrent, training
+    from models import MODELS, make_model
     from models.neural import epochs as epoch_loop
+    from models.neural import recurrent, training
 
     rng = np.random.default_rng(seed)
     n = int(TRAIN_CLIPS / (1 - VALIDATION_FRACTION)) + 1
     y = rng.integers(0, 8, n)
-    X = synthetic_input(DEFAULT_INPUTS.get(name), n, rng, y)
+    X = synthetic_input(MODELS[name].default_input if name in MODELS else None, n, rng, y)
     speakers = np.array([f"actor{i % 20:02d}" for i in range(n)])
     params = {**({} if full else {"max_epochs": epochs, "early_stopping": False}), **(overrides or {})}
     model = make_model(name, random_state=seed, n_jobs=jobs, **params)

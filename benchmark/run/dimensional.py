@@ -38,6 +38,7 @@ from benchmark.reports import dimensional as report
 from features import GROUPS, extract, get_feature_set, load_plugins, pad_sequences, resolve
 from features.bank import effective_jobs
 from features.cache import default_cache_dir
+from features.sequences import MAX_SEQUENCE_STEPS
 from models.regression import (
     DEFAULT_REGRESSORS,
     REGRESSORS,
@@ -54,7 +55,6 @@ from .folder import RunFolderWriter
 from .plan import CORPUS_NORM
 
 TARGETS = ("arousal", "valence", "dominance")
-MAX_SEQUENCE_STEPS = 2000  # padding cap, as in the categorical run; models cut to a length from their training clips
 FORMAT = 1
 SPEAKER_NORM = "@spk-norm"  # marks an input z-normalised per speaker, in the features column of every table
 CORPUS_NORM_PARAM = "__corpus_norm__"  # in a FitSpec's params: z-score per corpus inside the fit

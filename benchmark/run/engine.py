@@ -13,7 +13,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
@@ -54,6 +54,7 @@ from features import extract, load_plugins, pad_sequences, resolve
 from features.bank import effective_jobs
 from features.cache import default_cache_dir
 from features.opensmile_sets import require as require_extras
+from features.sequences import MAX_SEQUENCE_STEPS
 from models import make_model
 from models.registry import MODELS, check_params, get_model, resolve_models
 from models.tuning import tuned
@@ -62,7 +63,7 @@ from . import backends
 from .config import ConfigError, RunConfig
 from .experiment import to_toml
 from .fitcache import FitCache, fit_key, library_versions, row_digests, rows_digest
-from .fitting import FitRecord, FitSpec, plugin_sources
+from .fitting import FitRecord, FitSpec, check_fit, plugin_sources
 from .folder import RunFolderWriter
 from .machine import machine_info
 from .plan import CORPUS_NORM, Entry, InputSpec, fit_cost, input_for, plan_ablation, plan_entries
@@ -72,7 +73,6 @@ from .robustness import RobustnessPlan, parse_conditions, robust_entries
 
 EXPERIMENT_HEADER = ("The resolved flags of this run: `run_benchmark.py run --config experiment.toml` runs it again\n"
                      "(flags on the command line override these); `reproduce RUN_DIR` compares the two.")
-MAX_SEQUENCE_STEPS = 2000  # padding cap; models then cut to a length chosen from their training clips
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -89,6 +89,54 @@ class RunResult:
     fits_cached: int
 
 
+@dataclass
+class RunContext:
+    """What the phases of :func:`run_benchmark` hand on: the request, then each phase's results, in order."""
+
+    config: RunConfig
+    argv: Sequence[str] | None
+    experiment: dict | None
+    expect_fingerprint: str | None
+    say: Callable[[str], None]
+    timings: dict[str, float] = field(default_factory=dict)
+    clock: float = 0.0
+    # check
+    model_names: list[str] = field(default_factory=list)
+    protocols: list[str] = field(default_factory=list)
+    vector_sets: list[str] = field(default_factory=list)
+    inputs_of: dict = field(default_factory=dict)
+    conditions: list = field(default_factory=list)
+    condition_notes: list = field(default_factory=list)
+    jobs: int = 1
+    cache_root: Path | None = None
+    # corpus (and the plan of fits it allows)
+    corpus: Corpus | None = None
+    split: object = None
+    fold_file: object = None
+    entries: list = field(default_factory=list)
+    ablation: list = field(default_factory=list)
+    input_specs: dict = field(default_factory=dict)
+    vector_needed: list[str] = field(default_factory=list)
+    sequence_needed: list[str] = field(default_factory=list)
+    backend: str = "serial"
+    dask: object = None
+    # features
+    feats: object = None
+    report: object = None
+    table: pd.DataFrame | None = None
+    # folds and audit
+    seeds: list = field(default_factory=list)
+    draws: list = field(default_factory=list)
+    folds: dict = field(default_factory=dict)
+    audit_report: dict = field(default_factory=dict)
+    # fits
+    grid: Grid | None = None
+    records: dict = field(default_factory=dict)
+    leak_rows: list = field(default_factory=list)
+    # write
+    run_dir: Path | None = None
+
+
 def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
                   log: Callable[[str], None] | None = None, experiment: dict | None = None,
                   expect_fingerprint: str | None = None) -> RunResult:
@@ -96,12 +144,30 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
 
     ``experiment`` (the resolved flags, in experiment-file form) is kept in run.json and as experiment.toml;
     ``expect_fingerprint`` (``reproduce``) stops the run before any fit when the corpus found differs from it.
+    The phases run in order, each reading what the earlier ones left in one :class:`RunContext`.
     """
     say = log or ((lambda _: None) if config.quiet else print)
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
+    ctx = RunContext(config, argv, experiment, expect_fingerprint, say, clock=time.perf_counter())
+    _check_phase(ctx)
+    _corpus_phase(ctx)
+    ctx.backend = config.backend or ("dask" if config.scheduler else backends.default_backend(ctx.jobs))
+    try:
+        if ctx.backend == "dask":
+            ctx.dask = backends.DaskSession(config.scheduler, workers=ctx.jobs, threads=1)
+            say(f"dask: {ctx.dask.workers()} worker thread(s) at {ctx.dask.address}")
+        _features_phase(ctx)
+        _folds_and_audit_phase(ctx)
+        _fits_phase(ctx)
+    finally:
+        if ctx.dask is not None:
+            ctx.dask.close()
+    _write_phase(ctx)
+    return _print_phase(ctx)
 
-    # Everything that can be checked without audio is checked first.
+
+def _check_phase(ctx: RunContext) -> None:
+    """Everything that can be checked without audio."""
+    config = ctx.config
     config.validate()
     load_plugins(config.plugins)
     model_names = resolve_models(list(config.models))
@@ -124,10 +190,24 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
     jobs = effective_jobs(config.jobs)
     cache_root = Path(config.cache_dir) if config.cache_dir else default_cache_dir()
 
+    ctx.model_names = model_names
+    ctx.protocols = protocols
+    ctx.vector_sets = vector_sets
+    ctx.inputs_of = inputs_of
+    ctx.conditions = conditions
+    ctx.condition_notes = condition_notes
+    ctx.jobs = jobs
+    ctx.cache_root = cache_root
+
+
+def _corpus_phase(ctx: RunContext) -> None:
+    """The corpus, then everything its table decides (splits, fold counts), then the plan of fits."""
+    config, say, timings, clock = ctx.config, ctx.say, ctx.timings, ctx.clock
+    model_names, protocols, vector_sets, inputs_of = ctx.model_names, ctx.protocols, ctx.vector_sets, ctx.inputs_of
     corpus = open_corpus(config)
     timings["corpus"] = _lap(clock)
     say(corpus_line(corpus))
-    for line in [*getattr(corpus, "notes", []), *getattr(corpus, "warnings", [])]:
+    for line in [*corpus.notes, *corpus.warnings]:
         say(f"  {line}")
     for skip in corpus.skipped[:5]:
         say(f"  skipped {skip.path}: {skip.reason}")
@@ -152,104 +232,136 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
     vector_needed = sorted({s for spec in input_specs.values() if spec.kind == "vector" for s in spec.sets},
                            key=lambda s: (vector_sets.index(s) if s in vector_sets else len(vector_sets), s))
     sequence_needed = sorted({spec.name for spec in input_specs.values() if spec.kind == "sequence"})
+    ctx.corpus = corpus
+    ctx.split = split
+    ctx.fold_file = fold_file
+    ctx.entries = entries
+    ctx.ablation = ablation
+    ctx.input_specs = input_specs
+    ctx.vector_needed = vector_needed
+    ctx.sequence_needed = sequence_needed
 
-    backend = config.backend or ("dask" if config.scheduler else backends.default_backend(jobs))
-    dask = None
-    try:
-        if backend == "dask":
-            dask = backends.DaskSession(config.scheduler, workers=jobs, threads=1)
-            say(f"dask: {dask.workers()} worker thread(s) at {dask.address}")
+
+def _features_phase(ctx: RunContext) -> None:
+    """Every vector and sequence set the plan needs, extracted (or read from the cache)."""
+    config, say, timings, corpus = ctx.config, ctx.say, ctx.timings, ctx.corpus
+    vector_needed, sequence_needed, jobs, dask = ctx.vector_needed, ctx.sequence_needed, ctx.jobs, ctx.dask
+    expect_fingerprint = ctx.expect_fingerprint
+    clock = time.perf_counter()
+    feats = extract(corpus.table, vector_needed, config.analysis, sequence_sets=sequence_needed,
+                    cache_dir=config.cache_dir, use_cache=config.use_cache, jobs=jobs, plugins=config.plugins,
+                    content_hash=config.content_hash, progress=None if not config.quiet else False,
+                    parallel_backend="dask" if dask else None)
+    timings["features"] = _lap(clock)
+    report = feats.report
+    say(f"features: {report.summary_line()}")
+    for path, reason in report.failed[:5]:
+        say(f"  skipped {path}: {reason}")
+    for problem in report.cache_problems:
+        say(f"  cache: {problem}")
+    if report.warnings:
+        say(f"  {len(report.warnings)} warning(s), first: {report.warnings[0]}")
+    table = feats.table
+    if report.failed and (config.strict or table["emotion"].nunique() < 2):
+        # Files that failed are why too few are left (or --strict): name the set to blame and the first reason.
+        raise ConfigError(f"{report.failure_line()}{' (--strict is on)' if config.strict else ''}")
+    if table["emotion"].nunique() < 2:
+        raise ConfigError("fewer than two emotions left after feature extraction; nothing to classify")
+    if expect_fingerprint is not None and corpus_fingerprint(table) != expect_fingerprint:
+        raise CorpusChanged(f"the corpus found ({corpus_line(corpus)}; fingerprint "
+                            f"{corpus_fingerprint(table)}) is not the run's (fingerprint {expect_fingerprint}):"
+                            " other files, labels or speakers")
+    ctx.feats = feats
+    ctx.report = report
+    ctx.table = table
+
+
+def _folds_and_audit_phase(ctx: RunContext) -> None:
+    """The folds of every protocol and repeat, and the leakage audit of each draw."""
+    config, say, timings, table = ctx.config, ctx.say, ctx.timings, ctx.table
+    split, fold_file, protocols, jobs = ctx.split, ctx.fold_file, ctx.protocols, ctx.jobs
+    clock = time.perf_counter()
+    by_part = split is not None and bool(split.partition)  # a per-utterance split (MSP-Podcast's partitions)
+
+    def draw_folds(protocol: str, seed: int) -> list[Fold]:
+        if by_part and protocol in ("speaker", "speaker+text"):
+            return partition_folds(table, split, protocol)  # fixed partitions: the same in every draw
+        return make_folds(protocol, table, config.folds, seed, config.loso, fold_file)
+
+    seeds = repeat_seeds(config.seed, config.repeats)
+    draws = fold_draws(protocols, seeds, config.repeat_folds, draw_folds)
+    folds = draws[0]
+    for note in fold_notes(protocols, table, config.folds, config.loso, fold_file):
+        say(f"  {note}")
+    audit_report = audit(table, folds, split=split)
+    for draw in draws[1:]:  # every further fold draw is audited too; the report shows the first one
+        if draw is not folds:
+            audit(table, draw, split=split)
+    if config.near_duplicates:  # the same recording re-encoded, resampled, trimmed or gain-changed
+        from benchmark.evaluation.duplicates import add_near_duplicates
+
+        add_near_duplicates(audit_report, table, folds, jobs)
+    if config.groups:
+        from benchmark.evaluation.fairness import balance
+
+        audit_report["groups"] = {c: balance(table, c) for c in config.groups}
+    timings["protocols_and_audit"] = _lap(clock)
+    say("")
+    say(format_audit(audit_report))
+    say("")
+    ctx.seeds = seeds
+    ctx.draws = draws
+    ctx.folds = folds
+    ctx.audit_report = audit_report
+
+
+def _fits_phase(ctx: RunContext) -> None:
+    """The model inputs, the grid of fits (with robustness and leak pipelines when asked), run."""
+    config, say, timings, table, feats = ctx.config, ctx.say, ctx.timings, ctx.table, ctx.feats
+    input_specs, folds, draws, seeds = ctx.input_specs, ctx.folds, ctx.draws, ctx.seeds
+    entries, ablation, conditions, condition_notes = ctx.entries, ctx.ablation, ctx.conditions, ctx.condition_notes
+    cache_root, jobs, backend, dask = ctx.cache_root, ctx.jobs, ctx.backend, ctx.dask
+    inputs_of, model_names, fold_file = ctx.inputs_of, ctx.model_names, ctx.fold_file
+    arrays = build_inputs(feats, input_specs, table, config.speaker_norm, config.corpus_norm)
+    grid_table, grid_folds = table, folds
+    if config.augment:  # copies of the training clips join the training folds only
+        from .augmenting import augment_inputs
+
+        grid_table, arrays, grid_folds = augment_inputs(config, feats, table, arrays, input_specs, folds,
+                                                        cache_root, jobs, say)
+    # augmented rows join the first draw's training folds; --augment with --repeat-folds is refused up front
+    grid = Grid(entries + ablation, grid_folds, arrays, grid_table, config, cache_root,
+                draws=None if config.augment else draws, seeds=seeds)
+    if conditions:
+        grid.robust = RobustnessPlan(conditions, robust_entries(entries), condition_notes)
         clock = time.perf_counter()
-        feats = extract(corpus.table, vector_needed, config.analysis, sequence_sets=sequence_needed,
-                        cache_dir=config.cache_dir, use_cache=config.use_cache, jobs=jobs, plugins=config.plugins,
-                        content_hash=config.content_hash, progress=None if not config.quiet else False,
-                        parallel_backend="dask" if dask else None)
-        timings["features"] = _lap(clock)
-        report = feats.report
-        say(f"features: {report.summary_line()}")
-        for path, reason in report.failed[:5]:
-            say(f"  skipped {path}: {reason}")
-        for problem in report.cache_problems:
-            say(f"  cache: {problem}")
-        if report.warnings:
-            say(f"  {len(report.warnings)} warning(s), first: {report.warnings[0]}")
-        table = feats.table
-        if report.failed and (config.strict or table["emotion"].nunique() < 2):
-            # Files that failed are why too few are left (or --strict): name the set to blame and the first reason.
-            raise ConfigError(f"{report.failure_line()}{' (--strict is on)' if config.strict else ''}")
-        if table["emotion"].nunique() < 2:
-            raise ConfigError("fewer than two emotions left after feature extraction; nothing to classify")
-        if expect_fingerprint is not None and corpus_fingerprint(table) != expect_fingerprint:
-            raise CorpusChanged(f"the corpus found ({corpus_line(corpus)}; fingerprint "
-                                f"{corpus_fingerprint(table)}) is not the run's (fingerprint {expect_fingerprint}):"
-                                " other files, labels or speakers")
+        grid.robust.build(table, folds, input_specs, arrays, config, say)
+        grid.robust.attach(grid)
+        timings["robustness_features"] = _lap(clock)
+    clock = time.perf_counter()
+    records = grid.run(backend, jobs, dask, say)
+    timings["models"] = _lap(clock)
+    leak_rows = []
+    if config.leaks or config.system_leaks:  # deliberately leaky pipelines, measured beside the honest row; they never rank
+        from .leakrun import leak_stage
 
         clock = time.perf_counter()
-        by_part = split is not None and bool(split.partition)  # a per-utterance split (MSP-Podcast's partitions)
+        leak_rows = leak_stage(config, table, folds, inputs_of, arrays, model_names, cache_root, jobs,
+                               fold_file, say, canonical=_canonical_params, code_of=model_code_digest)
+        timings["leaks"] = _lap(clock)
+    ctx.grid = grid
+    ctx.records = records
+    ctx.leak_rows = leak_rows
 
-        def draw_folds(protocol: str, seed: int) -> list[Fold]:
-            if by_part and protocol in ("speaker", "speaker+text"):
-                return partition_folds(table, split, protocol)  # fixed partitions: the same in every draw
-            return make_folds(protocol, table, config.folds, seed, config.loso, fold_file)
 
-        seeds = repeat_seeds(config.seed, config.repeats)
-        draws = fold_draws(protocols, seeds, config.repeat_folds, draw_folds)
-        folds = draws[0]
-        for note in fold_notes(protocols, table, config.folds, config.loso, fold_file):
-            say(f"  {note}")
-        audit_report = audit(table, folds, split=split)
-        for draw in draws[1:]:  # every further fold draw is audited too; the report shows the first one
-            if draw is not folds:
-                audit(table, draw, split=split)
-        if config.near_duplicates:  # the same recording re-encoded, resampled, trimmed or gain-changed
-            from benchmark.evaluation.duplicates import add_near_duplicates
-
-            add_near_duplicates(audit_report, table, folds, jobs)
-        if config.groups:
-            from benchmark.evaluation.fairness import balance
-
-            audit_report["groups"] = {c: balance(table, c) for c in config.groups}
-        timings["protocols_and_audit"] = _lap(clock)
-        say("")
-        say(format_audit(audit_report))
-        say("")
-
-        arrays = build_inputs(feats, input_specs, table, config.speaker_norm, config.corpus_norm)
-        grid_table, grid_folds = table, folds
-        if config.augment:  # copies of the training clips join the training folds only
-            from .augmenting import augment_inputs
-
-            grid_table, arrays, grid_folds = augment_inputs(config, feats, table, arrays, input_specs, folds,
-                                                            cache_root, jobs, say)
-        # augmented rows join the first draw's training folds; --augment with --repeat-folds is refused up front
-        grid = Grid(entries + ablation, grid_folds, arrays, grid_table, config, cache_root,
-                    draws=None if config.augment else draws, seeds=seeds)
-        if conditions:
-            grid.robust = RobustnessPlan(conditions, robust_entries(entries), condition_notes)
-            clock = time.perf_counter()
-            grid.robust.build(table, folds, input_specs, arrays, config, say)
-            grid.robust.attach(grid)
-            timings["robustness_features"] = _lap(clock)
-        clock = time.perf_counter()
-        records = grid.run(backend, jobs, dask, say)
-        timings["models"] = _lap(clock)
-        leak_rows = []
-        if config.leaks or config.system_leaks:  # deliberately leaky pipelines, measured beside the honest row; they never rank
-            from .leakrun import leak_stage
-
-            clock = time.perf_counter()
-            leak_rows = leak_stage(config, table, folds, inputs_of, arrays, model_names, cache_root, jobs,
-                                   fold_file, say, canonical=_canonical_params, code_of=model_code_digest)
-            timings["leaks"] = _lap(clock)
-    finally:
-        if dask is not None:
-            dask.close()
-
+def _write_phase(ctx: RunContext) -> None:
+    """The run folder, written in a staging folder and committed whole (or discarded on any failure)."""
+    config, corpus, grid, records, leak_rows = ctx.config, ctx.corpus, ctx.grid, ctx.records, ctx.leak_rows
+    table, cache_root, model_names, protocols = ctx.table, ctx.cache_root, ctx.model_names, ctx.protocols
     writer = RunFolderWriter(Path(config.out), corpus.name)
     try:
         scored = score_grid(grid, records)
-        write_run(writer, scored, table, folds, audit_report, corpus, report, config, argv, timings, grid, backend,
-                  split, experiment)
+        write_run(writer, scored, ctx)
         if leak_rows:
             from .leakrun import write_leakage
 
@@ -280,6 +392,13 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
     except BaseException:
         writer.discard()
         raise
+    ctx.run_dir = run_dir
+
+
+def _print_phase(ctx: RunContext) -> RunResult:
+    """The console tables; a run whose every fit failed is an error after its folder is written."""
+    say, run_dir, grid, config, protocols = ctx.say, ctx.run_dir, ctx.grid, ctx.config, ctx.protocols
+    corpus, audit_report = ctx.corpus, ctx.audit_report
     say(render_console(run_dir))
     if (run_dir / "leakage.md").is_file():
         say("")
@@ -513,27 +632,6 @@ def model_code_digest(model: str) -> str:
     return h.hexdigest()
 
 
-def check_fit(record: FitRecord, n_test: int, train_labels: set[str]) -> str | None:
-    """Why a fit's output cannot be scored, or None: predictions and probabilities are checked, never trusted."""
-    if record.status != "ok":
-        return record.error
-    predictions = record.predictions
-    if predictions is None or predictions.ndim != 1 or len(predictions) != n_test:
-        got = "none" if predictions is None else f"shape {predictions.shape}"
-        return f"bad predictions: expected {n_test} labels, got {got}"
-    unknown = sorted(set(predictions.tolist()) - train_labels)
-    if unknown:
-        return f"bad predictions: label(s) {', '.join(unknown[:5])} never seen in training"
-    if record.proba is not None:
-        proba, classes = record.proba, record.classes
-        if classes is None or proba.shape != (n_test, len(classes)):
-            return f"bad probabilities: shape {proba.shape}, expected ({n_test}, {0 if classes is None else len(classes)})"
-        if not np.all(np.isfinite(proba)) or np.any(proba < -1e-9) or not np.allclose(proba.sum(axis=1), 1.0,
-                                                                                      atol=1e-4):
-            return "bad probabilities: not finite, negative, or rows not summing to 1"
-    return None
-
-
 @dataclass
 class Scored:
     folds: list[dict]
@@ -609,10 +707,11 @@ def _curve_rows(ids: dict, fold: int, history: dict[str, list[float]]) -> list[d
     return rows
 
 
-def write_run(writer: RunFolderWriter, scored: Scored, table: pd.DataFrame, folds: dict[str, list[Fold]],
-              audit_report: dict, corpus: Corpus, report, config: RunConfig, argv, timings: dict, grid: Grid,
-              backend: str, split=None, experiment: dict | None = None) -> None:
+def write_run(writer: RunFolderWriter, scored: Scored, ctx: RunContext) -> None:
     """Every file of the run folder but the rendered tables; schemas in :mod:`benchmark.reports.rundir`."""
+    table, folds, audit_report, corpus, report = ctx.table, ctx.folds, ctx.audit_report, ctx.corpus, ctx.report
+    config, argv, timings, grid, backend = ctx.config, ctx.argv, ctx.timings, ctx.grid, ctx.backend
+    split, experiment = ctx.split, ctx.experiment
     frame = pd.DataFrame(scored.folds)
     frame["dataset"] = corpus.name
     recall = sorted(c for c in frame.columns if c.startswith("recall_"))

@@ -178,3 +178,24 @@ def load_plugin_sources(plugins: tuple[tuple[str, bytes], ...]) -> None:
 
 def _digest(source: bytes) -> str:
     return hashlib.sha256(source).hexdigest()
+
+
+def check_fit(record: FitRecord, n_test: int, train_labels: set[str]) -> str | None:
+    """Why a fit's output cannot be scored, or None: predictions and probabilities are checked, never trusted."""
+    if record.status != "ok":
+        return record.error
+    predictions = record.predictions
+    if predictions is None or predictions.ndim != 1 or len(predictions) != n_test:
+        got = "none" if predictions is None else f"shape {predictions.shape}"
+        return f"bad predictions: expected {n_test} labels, got {got}"
+    unknown = sorted(set(predictions.tolist()) - train_labels)
+    if unknown:
+        return f"bad predictions: label(s) {', '.join(unknown[:5])} never seen in training"
+    if record.proba is not None:
+        proba, classes = record.proba, record.classes
+        if classes is None or proba.shape != (n_test, len(classes)):
+            return f"bad probabilities: shape {proba.shape}, expected ({n_test}, {0 if classes is None else len(classes)})"
+        if not np.all(np.isfinite(proba)) or np.any(proba < -1e-9) or not np.allclose(proba.sum(axis=1), 1.0,
+                                                                                      atol=1e-4):
+            return "bad probabilities: not finite, negative, or rows not summing to 1"
+    return None

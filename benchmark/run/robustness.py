@@ -28,7 +28,7 @@ from features.degrade import BABBLE_TALKERS, CODECS, NOISE_KINDS, Condition, Con
 from features.robust import Task, extract_degraded
 
 from .fitcache import row_digests, rows_digest
-from .fitting import FitRecord
+from .fitting import FitRecord, check_fit
 from .plan import CORPUS_NORM, Entry, InputSpec
 
 SNR_LEVELS = (20.0, 10.0, 5.0, 0.0)
@@ -258,8 +258,6 @@ class RobustnessPlan:
     # --- scoring --------------------------------------------------------------------------------------------
     def score(self, grid) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Per (entry, fold, condition): scores, like folds.csv; and every degraded prediction."""
-        from .engine import check_fit
-
         y, speakers, labels = grid.y, grid.speakers, grid.labels
         rows, predictions = [], []
         for entry in self.entries:

@@ -5,10 +5,12 @@
 reference systems (``seed000_lstm`` ...; see :mod:`models.neural.recipes`).
 """
 
+from dataclasses import replace
+
 from .conv import CNN1DClassifier, CNNLSTMClassifier
 from .dense import DenseNetworkClassifier
 from .recurrent import BiLSTMClassifier, GRUClassifier, LSTMClassifier, RecurrentClassifier
-from .registry import DEFAULT_INPUTS, register_network
+from .registry import register_network
 from .training import KerasClassifier, import_tensorflow
 
 register_network(
@@ -54,7 +56,6 @@ register_network(
     description="2-D CNN 16-32 over log-mel images, then LSTM 64 over time, early stopping",
 )
 
-from ..registry import NOT_IN_ALL  # noqa: E402
 from .ssl_heads import SSLHeadClassifier  # noqa: E402
 
 register_network(
@@ -63,16 +64,21 @@ register_network(
     default_input="logmel_frames",
     input_kind="sequence",
     description="EmoBox's frozen-encoder head: per-frame dense 128 ReLU, masked mean, softmax (--input ssl_head=SET)",
+    family="head",  # a head for self-supervised frames: chosen by name, never by --models all
 )
-NOT_IN_ALL.add("ssl_head")  # a head for self-supervised frames: chosen by name, never by --models all
 
-from . import recipes  # noqa: E402,F401  (registers the replications of the reference systems)
+from ..registry import MODELS  # noqa: E402
+from . import recipes  # noqa: E402  (registers the replications of the reference systems)
+
+# The replications are the `seeds` command's: their family keeps them out of --models all. Set here rather
+# than in each recipe so that recipes.py stays a list of recipes.
+for _name in recipes.RECIPES:
+    MODELS.replace(_name, replace(MODELS[_name], family="seed"))
 
 __all__ = [
     "BiLSTMClassifier",
     "CNN1DClassifier",
     "CNNLSTMClassifier",
-    "DEFAULT_INPUTS",
     "DenseNetworkClassifier",
     "GRUClassifier",
     "KerasClassifier",
