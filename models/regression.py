@@ -167,7 +167,7 @@ class DenseNetworkRegressor(ScaledRegressor):
             X, y = X[train], y[train]
         with private_layer_seeds(int(self.random_state)):
             model = self._network(keras, X.shape[1:], y.shape[1])
-        model.compile(optimizer=keras.optimizers.Adam(self.learning_rate),
+        model.compile(optimizer=keras.optimizers.Adam(float(self.learning_rate)),
                       loss=ccc_loss if self.loss == "ccc" else "mse")
         callbacks = []
         if validation is not None:

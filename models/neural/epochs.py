@@ -72,7 +72,7 @@ class EpochLoop:
                  jit_compile: bool = False):
         self.tf, self.keras, self.model = tf, keras, model
         self.batch_size = int(batch_size)
-        self.optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
+        self.optimizer = keras.optimizers.Adam(learning_rate=float(learning_rate))  # an int rate (1) would make an int variable
         self.optimizer.build(model.trainable_variables)
         self.class_weights = tf.constant(np.asarray(class_weights, dtype=np.float32))
         # Under jit_compile the whole epoch is one XLA cluster already; otherwise only the update is.

@@ -208,7 +208,7 @@ class KerasClassifier(LabelledClassifier):
 def _keras_fit(keras, model, params, inputs, y, val_inputs, val_y, weights, schedule: Schedule) -> Curves:
     """The first working loop, Keras's ``model.fit`` with its callbacks: the reference ``perf --baseline``
     times the compiled loop against (``LOOP["keras_fit"] = True``)."""
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=params.learning_rate),
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=float(params.learning_rate)),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     curves = Curves()
     started = [0.0, 0.0]
