@@ -1,47 +1,132 @@
-"""Near-duplicate audio: transformed copies found, different takes of one sentence not flagged, in the audit."""
+"""Near-duplicate audio: transformed copies found, different takes of one sentence not flagged, the candidate step
+sub-quadratic, and the audit's section."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from benchmark.evaluation.duplicates import audit_near_duplicates, fingerprint, match_score, near_duplicates
+from benchmark.evaluation.duplicates import (
+    NEIGHBOURS,
+    THRESHOLD,
+    WARPED_THRESHOLD,
+    SearchStats,
+    audit_near_duplicates,
+    fingerprint,
+    match_score,
+    near_duplicates,
+)
 from benchmark.evaluation.protocols import make_folds
 from benchmark.perf.duplicates import transform
 from features.audio import read_native
 
+# the copies the unwarped score must catch (same pitch and tempo) on the built-in corpus's 1-2 s clips: trims
+# within its 25 %
+UNWARPED = (("gain", -6.0), ("resample", 8000), ("resample", 22050), ("mp3", 64), ("ogg", 0.3),
+            ("trim-head", 0.25), ("trim-tail", 0.25), ("trim-both", 0.15), ("noise", 20.0), ("noise", 10.0))
 
-def clips(small_corpus_dir, n=6):
-    paths = sorted(small_corpus_dir.glob("*_t1.wav"))[:n]
-    return paths, [read_native(p) for p in paths]
+
+def takes(small_corpus_dir, n):
+    first = sorted(small_corpus_dir.glob("*_t1.wav"))[::7][:n]  # spread over speakers and emotions
+    return [(p, p.with_name(p.name.replace("_t1.wav", "_t2.wav"))) for p in first]
 
 
-def test_transformed_copies_score_high_and_other_takes_low(small_corpus_dir):
-    paths, audio = clips(small_corpus_dir)
+def test_unwarped_copies_found_and_other_takes_not(small_corpus_dir):
     rng = np.random.default_rng(0)
-    for (y, sr), path in zip(audio, paths, strict=True):
-        env = fingerprint(y, sr)
-        for name, strength in (("gain", -6.0), ("resample", 8000), ("resample", 22050), ("trim", 0.1),
-                               ("noise", 20.0)):
-            z, zsr = transform(y.astype(np.float32), sr, name, strength, rng)
-            assert match_score(env, fingerprint(z, zsr)) >= 0.95, (path.name, name)
-        other_take = read_native(str(path).replace("_t1.wav", "_t2.wav"))
-        assert match_score(env, fingerprint(*other_take)) < 0.95, path.name  # another take, not a copy
+    for t1, t2 in takes(small_corpus_dir, 4):
+        y, sr = read_native(t1)
+        original = fingerprint(y, sr)
+        for name, strength in UNWARPED:
+            match = match_score(original, fingerprint(*transform(y, sr, name, strength, rng)))
+            assert match.is_copy(), (t1.name, name, strength, match)
+        other = match_score(original, fingerprint(*read_native(t2)))
+        assert not other.is_copy(), (t1.name, other)  # another take of the sentence, not a copy
+
+
+def test_warped_copies_aligned_by_their_shift_and_scale(emodb_dir):
+    """Pitch-shifted and time-stretched copies of real speech: the search recovers the semitones and the rate, and
+    the warped score of the copy beats its unwarped one (on at least 3 of 4 clips each)."""
+    rng = np.random.default_rng(0)
+    paths = sorted((emodb_dir / "wav").glob("*.wav"))[::90][:4]
+    right: dict[tuple[str, float], int] = {}
+    for path in paths:
+        y, sr = read_native(path)
+        original = fingerprint(y, sr)
+        for semitones in (-4.0, -1.0, 2.0):
+            match = match_score(original, fingerprint(*transform(y, sr, "pitch", semitones, rng)))
+            ok = abs(-match.shift / 2 - semitones) <= 0.5 and match.warped > match.unwarped
+            right[("pitch", semitones)] = right.get(("pitch", semitones), 0) + ok
+        for rate in (0.8, 1.25):
+            match = match_score(original, fingerprint(*transform(y, sr, "stretch", rate, rng)))
+            # a's frame = scale * b's frame: a copy played at ``rate`` is 1 / rate as long
+            ok = abs(match.log_scale - np.log(rate)) <= 0.04 and abs(match.shift) <= 1
+            right[("stretch", rate)] = right.get(("stretch", rate), 0) + ok
+    assert all(n >= 3 for n in right.values()), right
 
 
 def test_search_finds_copies_among_clips_and_takes_without_false_pairs(small_corpus_dir):
-    paths = sorted(small_corpus_dir.glob("*.wav"))[:24]  # t1 and t2 takes side by side
+    paths = [p for pair in takes(small_corpus_dir, 10) for p in pair]  # t1 and t2 side by side
     audio = [read_native(p) for p in paths]
-    envs = [fingerprint(y, sr) for y, sr in audio]
+    fps = [fingerprint(y, sr) for y, sr in audio]
     rng = np.random.default_rng(1)
     copies = {}
-    for i in (0, 5, 11):
+    for i, (name, strength) in zip((0, 5, 11), (("resample", 22050), ("noise", 20.0), ("trim-head", 0.25)),
+                                   strict=True):
         y, sr = audio[i]
-        z, zsr = transform(y.astype(np.float32), sr, "resample", 22050, rng)
-        copies[len(envs)] = i
-        envs.append(fingerprint(np.clip(z * 0.5, -1, 1), zsr))
-    pairs = near_duplicates(envs)
+        z, zsr = transform(y, sr, name, strength, rng)
+        copies[len(fps)] = i
+        fps.append(fingerprint(np.clip(z * 0.5, -1, 1), zsr))
+    stats = SearchStats()
+    pairs = near_duplicates(fps, stats=stats)
     assert {(p.i, p.j) for p in pairs} == {(i, k) for k, i in copies.items()}
+    assert all(p.score >= THRESHOLD and not p.warped for p in pairs)
+    assert stats.verified >= len(copies)
+
+
+def test_pitch_shifted_copy_reported_with_its_semitones(emodb_dir):
+    paths = sorted((emodb_dir / "wav").glob("*.wav"))[::60][:8]
+    audio = [read_native(p) for p in paths]
+    fps = [fingerprint(y, sr) for y, sr in audio]
+    rng = np.random.default_rng(0)
+    for k, (y, sr) in enumerate(audio):  # the first clip whose +1 semitone copy only the warped score finds
+        copy = fingerprint(*transform(y, sr, "pitch", 1.0, rng))
+        match = match_score(fps[k], copy)
+        if match.is_copy() and match.unwarped < THRESHOLD:
+            break
+    else:
+        pytest.fail("no +1 semitone copy of 8 EmoDB clips reaches the warped threshold")
+    pairs = near_duplicates([*fps, copy])
+    assert [(p.i, p.j) for p in pairs] == [(k, len(fps))]
+    assert pairs[0].warped and pairs[0].score >= WARPED_THRESHOLD and pairs[0].semitones == pytest.approx(1.0)
+
+
+def distinct_clips(n, seconds=0.6, sr=8000):
+    """n different signals: each its own random sequence of tone chords with its own pitch and timing."""
+    out = []
+    for k in range(n):
+        rng = np.random.default_rng(1000 + k)
+        t = np.arange(int(seconds * sr)) / sr
+        y = np.zeros_like(t)
+        edges = np.sort(rng.uniform(0, seconds, 5))
+        for a, b in zip(np.r_[0.0, edges], np.r_[edges, seconds], strict=True):
+            part = (t >= a) & (t < b)
+            for f in rng.uniform(150, 3000, 3):
+                y[part] += np.sin(2 * np.pi * f * t[part]) * rng.uniform(0.05, 0.3)
+        out.append(((y + 0.003 * rng.normal(size=t.size)).astype(np.float32), sr))
+    return out
+
+
+def test_candidate_step_is_sub_quadratic():
+    n = 160
+    fps = [fingerprint(y, sr) for y, sr in distinct_clips(n)]
+    stats = SearchStats()
+    pairs = near_duplicates(fps, stats=stats)
+    assert stats.clips == n
+    # at most NEIGHBOURS partners a clip are verified (1 280), never every pair (12 720 here)
+    assert stats.verified <= NEIGHBOURS * n
+    assert stats.verified < n * (n - 1) // 2 // 10
+    assert pairs == []
 
 
 def test_audit_reports_pairs_across_train_and_test(small_corpus_dir):
@@ -49,14 +134,15 @@ def test_audit_reports_pairs_across_train_and_test(small_corpus_dir):
     table = pd.DataFrame({"path": [str(p) for p in paths], "speaker": [p.name.split("_")[1] for p in paths],
                           "emotion": [p.name.split("_")[2] for p in paths], "text": "s", "corpus": "a",
                           "digest": [str(i) for i in range(len(paths))]})
-    envs = [fingerprint(*read_native(p)) for p in paths]
+    fps = [fingerprint(*read_native(p)) for p in paths]
     y, sr = read_native(paths[0])
     copy = pd.DataFrame([{**table.iloc[0].to_dict(), "path": "copy.wav", "speaker": "zz", "corpus": "b",
                           "digest": "copy"}])
     table = pd.concat([table, copy], ignore_index=True)
-    envs.append(fingerprint(np.clip(y * 2.0, -1, 1), sr))
+    fps.append(fingerprint(np.clip(y * 2.0, -1, 1), sr))
     folds = {"stratified": make_folds("speaker", table, 2, seed=0)}
-    report = audit_near_duplicates(table, folds, envs)
+    report = audit_near_duplicates(table, folds, fps)
     assert [(p["a"], p["b"]) for p in report["pairs"]] == [(str(paths[0]), "copy.wav")]
+    assert report["pairs"][0]["warped"] is False and report["pairs"][0]["semitones"] == 0.0
     # once per fold that tests one clip of the pair and trains on the other: both folds here
     assert report["across_corpora"] == 1 and report["across_train_test"]["stratified"] == 2

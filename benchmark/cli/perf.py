@@ -24,8 +24,8 @@ def add_parser(sub) -> None:
     perf.add_argument("--epochs", type=int, default=3, help="--neural: epochs timed per model (default 3)")
     perf.add_argument("--baseline", action="store_true", help="--neural: also time each model's first working loop")
     perf.add_argument("--duplicates", action="store_true",
-                      help="near-duplicate detection: recall per transform and strength, precision, cost per clip "
-                           "(on --files clips of the corpus)")
+                      help="near-duplicate detection: recall per transform and strength, precision (on --files clips of "
+                           "the corpus), false flags among same-sentence recordings (whole corpus), cost per clip")
     perf.add_argument("--degrade", nargs="?", const="default", metavar="CONDITIONS",
                       help="instead: the cost per clip of each recording condition of --robustness (default: its "
                            "default preset) against decoding and analysing the clip, on --files clips")
@@ -67,9 +67,7 @@ def run(args: argparse.Namespace) -> int:
 
         corpus = load_corpus(args.dataset, args.data_dir, cache_dir=args.cache_dir, seed=args.seed,
                              profile=args.profile)
-        paths = corpus.table["path"].astype(str).tolist()
-        step = max(1, len(paths) // args.files)
-        time_duplicates(paths[::step][: args.files], seed=args.seed)
+        time_duplicates(corpus.table, n_files=args.files, seed=args.seed)
         return 0
     if args.degrade:
         from benchmark.perf.degrade import run_perf_degrade

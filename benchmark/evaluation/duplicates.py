@@ -1,151 +1,446 @@
-"""Near-duplicate audio: the same recording re-encoded, resampled, trimmed, gain-changed or lightly augmented.
+"""Near-duplicate audio: the same recording re-encoded, resampled, trimmed, gain-changed, noised, pitch-shifted or
+time-stretched.
 
-Exact content hashes (the audit's ``duplicate_groups``) miss all of these. Each clip gets a fingerprint robust to
-them: its log-mel envelope on a fixed analysis grid (16 kHz, 32 bands, 32 ms hop), each band centred and the whole
-scaled to unit norm per frame (so gain and a flat channel change cancel). Pairs are found in two steps, never by a
-quadratic scan:
+Exact content hashes (the audit's ``duplicate_groups``) miss all of these. The method follows the pitch- and
+tempo-invariant fingerprinting of Panako (Six & Leman, ISMIR 2014): on a log-frequency spectrogram a pitch shift is
+a shift along the frequency axis and a time stretch a scaling of the time axis, so
 
-1. **candidates**: each clip's ``k`` nearest neighbours by a compact summary (the mean and the spread of its
-   normalised log-mel bands), found with a ball tree (``O(n k log n)``);
-2. **verification**: the candidate pair's envelopes are cross-correlated over time lags (a trimmed copy is a
-   shifted one); the score is the best mean frame-wise cosine similarity over the overlap, in [-1, 1].
+1. **fingerprint**: each clip is resampled to 8 kHz (a telephone-rate copy keeps every band), silence-trimmed and
+   turned into a log-frequency spectrogram (half-semitone bands, 150 Hz to 3.6 kHz, 16 ms hop). Its strongest local
+   peaks are joined into **triplets**; a triplet's hash is the two frequency steps between its peaks (in bands:
+   unchanged by a pitch shift) and where the middle peak falls in time between the outer two (a ratio: unchanged by
+   a time stretch, a trim or a gain);
+2. **candidates** (no quadratic scan): an inverted index of the hashes. Two clips sharing a hash vote for one
+   (frequency shift, time scale) cell, read off the matched triplets; a copy's votes pile up in one cell, chance
+   matches scatter. Hashes held by more than ``BUCKET_CAP`` clips are dropped (stop words), and each clip keeps its
+   ``NEIGHBOURS`` best-voted partners, so at most ``n * NEIGHBOURS`` pairs reach step 3;
+3. **verification**: the pair's band-centred spectrograms are aligned around the voted shift, scale and offset,
+   searched finely, and scored by the mean frame-wise cosine similarity along the best alignment, in [-1, 1].
 
-A pair scoring at least ``threshold`` is a near-duplicate. Two takes of one sentence by one speaker share the
-summary (they are candidates) but not the frame-by-frame course (their timing and intonation differ), so they
-score well below a copy and are not flagged unless they truly are the same recording.
+A pair scoring at least ``threshold`` is a near-duplicate. Two takes of one sentence by one speaker share hashes
+(they can be candidates) but no single shift and scale lines their frames up (their timing and intonation differ
+from syllable to syllable), so they score well below a copy and are not flagged unless they truly are one
+recording.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
-SR = 16000
-N_MELS = 32
-HOP = 512  # 32 ms at 16 kHz
-N_FFT = 1024
-THRESHOLD = 0.95  # copies score >= 0.98 (trim 0.1 s, noise 10 dB); takes of a sentence <= 0.92
-NEIGHBOURS = 8
+SR = 8000
+N_FFT, HOP = 2048, 512  # the verified envelope: 256 ms windows average the phase vocoder's smearing out, 64 ms hop
+PEAK_FFT, PEAK_HOP = 512, 128  # the peaks: 64 ms windows, 16 ms hop
+FMIN, FMAX = 150.0, 3600.0
+BANDS_PER_SEMITONE = 2
+FLOOR_DB = 30.0  # the spectrogram's floor under the clip's peak band: low-level noise does not reach it
+LOUD_DB = 15.0  # frames this close to the loudest give the band means
+THRESHOLD = 0.92  # the unwarped score (16 ms frames, no pitch shift or stretch) a copy reaches; other takes
+# reach 0.89 on the built-in corpus, recordings of one sentence by one EmoDB speaker 0.69
+WARPED_THRESHOLD = 0.91  # the warped score (64 ms frames, pitch and tempo searched): takes reach 0.90 on the
+# built-in corpus, so only a copy warped little enough to keep its frames this close is found
+UNWARPED_LOG_SCALE = 0.03
+NEIGHBOURS = 8  # best-voted candidate partners kept per clip
+MIN_VOTES = 3  # matched triplets in one (shift, scale) cell for a pair to be a candidate
+BUCKET_CAP = 64  # a hash held by more clips is uninformative: dropped from the index
+MAX_SEMITONES = 4.5  # pitch shifts searched
+MAX_LOG_SCALE = float(np.log(1.3))  # time scales searched: 1/1.3 .. 1.3
 MIN_OVERLAP = 0.6  # share of the shorter clip the aligned overlap must cover
-FMAX = 4000.0  # telephone-band copies (8 kHz) keep every band
-FLOOR = 1e-3  # 30 dB below the peak: low-level noise does not reach the envelope
+PEAKS_PER_SECOND = 30
+PEAK_SIZE = (7, 9)  # (bands, frames) neighbourhood a peak is the maximum of
+FAN_OUT = 4  # a triplet joins an anchor peak with two of the next FAN_OUT peaks
+MAX_SPAN = 40  # peak frames (0.64 s) a triplet may span
+RATIO_LEVELS = 8
+SHIFT_CELL = 2  # bands per hash and vote cell (one semitone)
+SCALE_CELL = 0.05  # log time scale per vote cell
 
 
-def fingerprint(y: np.ndarray, sr: int) -> np.ndarray:
-    """A clip's envelope: (frames, 32) log-mel, band-centred, unit norm per frame; silence-trimmed at 40 dB.
+@dataclass
+class Fingerprint:
+    """A clip's band-centred log-frequency envelope and its peak triplets.
+
+    ``env`` is float32 (frames, bands) on the ``HOP`` grid, ``fine`` the same on the ``PEAK_HOP`` grid. ``triplets`` is int64 (n, 6): the two band steps
+    between the peaks, the middle peak's place in time between the outer two (per mille), the anchor's band, its
+    time and the span (both in peak frames, ``PEAK_HOP``).
+    """
+
+    env: np.ndarray
+    triplets: np.ndarray = field(repr=False)
+    fine: np.ndarray = field(repr=False)
+
+    def __len__(self) -> int:
+        return len(self.env)
+
+
+@lru_cache(maxsize=4)
+def _filterbank(n_fft: int) -> np.ndarray:
+    """(fft bins, bands) triangles on a log-frequency axis, at least one FFT bin wide, each summing to one."""
+    n_bands = int(np.floor(12 * BANDS_PER_SEMITONE * np.log2(FMAX / FMIN))) + 1
+    centres = FMIN * 2.0 ** (np.arange(n_bands) / (12 * BANDS_PER_SEMITONE))
+    freqs = np.fft.rfftfreq(n_fft, 1.0 / SR)
+    width = np.maximum(centres * (2.0 ** (1 / (12 * BANDS_PER_SEMITONE)) - 1), SR / n_fft)
+    weights = np.maximum(0.0, 1.0 - np.abs(freqs[:, None] - centres[None, :]) / width[None, :])
+    return (weights / weights.sum(axis=0, keepdims=True)).astype(np.float32)
+
+
+def _log_bands(y: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
+    """(bands, frames) log-frequency power in dB, floored ``FLOOR_DB`` under the clip's loudest band."""
+    import librosa
+
+    power = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop)) ** 2
+    bands = _filterbank(n_fft).T @ power
+    return 10 * np.log10(np.maximum(bands, 10 ** (-FLOOR_DB / 10) * max(float(bands.max()), 1e-20)))
+
+
+def fingerprint(y: np.ndarray, sr: int) -> Fingerprint:
+    """A clip's fingerprint: its log-frequency envelope (band-centred) and its peak triplets.
 
     Parameters
     ----------
     y : mono waveform.
-    sr : its sample rate (resampled to 16 kHz here, so a resampled copy gives the same grid).
+    sr : its sample rate (resampled to 8 kHz here, so a resampled copy gives the same grid).
 
     Returns
     -------
-    np.ndarray
-        float32 (frames, 32); at least one frame.
+    Fingerprint
+        ``env`` has at least one frame; ``triplets`` may be empty (silence).
     """
     import librosa
 
-    y = np.asarray(y, dtype=np.float32)
-    if sr != SR:
-        y = librosa.resample(y, orig_sr=sr, target_sr=SR)
+    from features.audio import resample
+
+    y = resample(np.asarray(y, dtype=np.float32), sr, SR)
     if y.size and np.abs(y).max() > 0:
-        y, _ = librosa.effects.trim(y, top_db=40)
+        y, _ = librosa.effects.trim(y, top_db=40, frame_length=PEAK_FFT, hop_length=PEAK_HOP)
     if y.size < N_FFT:
         y = np.pad(y, (0, N_FFT - y.size))
-    mel = librosa.feature.melspectrogram(y=y, sr=SR, n_fft=N_FFT, hop_length=HOP, n_mels=N_MELS, fmax=FMAX)
-    env = np.log(mel + FLOOR * max(float(mel.max()), 1e-20)).T  # relative floor: gain-independent, noise-tolerant
-    env = env - env.mean(axis=0, keepdims=True)
-    norms = np.linalg.norm(env, axis=1, keepdims=True)
-    return (env / np.maximum(norms, 1e-9)).astype(np.float32)
+    coarse, fine = _log_bands(y, N_FFT, HOP), _log_bands(y, PEAK_FFT, PEAK_HOP)
+    return Fingerprint(_centred(coarse), _triplets(fine), _centred(fine))
 
 
-def summary(env: np.ndarray) -> np.ndarray:
-    """The candidate key: the envelope's per-band spread and its first frames' shape, unit-normalised."""
-    parts = np.concatenate([env.std(axis=0), np.abs(env).mean(axis=0)])
-    return (parts / max(float(np.linalg.norm(parts)), 1e-9)).astype(np.float32)
+def _centred(db: np.ndarray) -> np.ndarray:
+    """(frames, bands), each band minus its mean over the loud frames: a gain or a flat channel change cancels, and
+    the pauses a noisy copy fills do not move the means."""
+    level = db.mean(axis=0)
+    loud = level >= level.max() - LOUD_DB
+    return np.ascontiguousarray((db - db[:, loud].mean(axis=1, keepdims=True)).T, dtype=np.float32)
 
 
-def match_score(a: np.ndarray, b: np.ndarray, max_lag: int | None = None) -> float:
-    """Best mean frame-wise cosine similarity of two envelopes over time lags (overlap >= 60 % of the shorter).
+def _triplets(db: np.ndarray) -> np.ndarray:
+    """Panako-style triplets of the strongest spectral peaks (smoothed 3 x 3: steadier under noise and the phase
+    vocoder), each anchor joined with two of its next ``FAN_OUT`` peaks within ``MAX_SPAN`` frames."""
+    from scipy.ndimage import maximum_filter, uniform_filter
 
-    Returns
-    -------
-    float
-        In [-1, 1]; 1 for a copy, far lower for another take.
-    """
-    if len(a) < len(b):
-        a, b = b, a
-    n_short = len(b)
-    need = max(1, int(np.ceil(MIN_OVERLAP * n_short)))
-    sim = a @ b.T  # (len a, len b) frame-pair cosines
-    best = -1.0
-    lags = range(-(n_short - need), len(a) - need + 1)
-    if max_lag is not None:
-        lags = [lag for lag in lags if abs(lag) <= max_lag + abs(len(a) - len(b))]
-    for lag in lags:  # b's frame j sits at a's frame j + lag
-        j0, j1 = max(0, -lag), min(n_short, len(a) - lag)
-        if j1 - j0 < need:
-            continue
-        score = float(np.trace(sim[j0 + lag:j1 + lag, j0:j1]) / (j1 - j0))
-        best = max(best, score)
-    return best
+    db = uniform_filter(db, size=3, mode="nearest")
+    floor = db.min()
+    is_peak = (db == maximum_filter(db, size=PEAK_SIZE, mode="constant", cval=floor)) & (db > floor + 6.0)
+    band, time = np.nonzero(is_peak)
+    keep = int(np.ceil(PEAKS_PER_SECOND * db.shape[1] * PEAK_HOP / SR))
+    if len(band) > keep:  # the strongest peaks: the ones noise leaves in place
+        top = np.argsort(-db[band, time], kind="stable")[:keep]
+        band, time = band[top], time[top]
+    order = np.lexsort((band, time))
+    band, time = band[order].astype(np.int64), time[order].astype(np.int64)
+    n = len(band)
+    rows = []
+    for a in range(n):
+        later = [b for b in range(a + 1, min(n, a + 1 + 4 * FAN_OUT))
+                 if time[a] < time[b] <= time[a] + MAX_SPAN][:FAN_OUT]
+        for x in range(len(later)):
+            for z in range(x + 1, len(later)):
+                b, c = later[x], later[z]
+                ratio = int(1000 * (time[b] - time[a]) / (time[c] - time[a]))
+                rows.append((band[b] - band[a], band[c] - band[b], ratio, band[a], time[a], time[c] - time[a]))
+    return np.array(rows, dtype=np.int64).reshape(-1, 6)
+
+
+def _codes(t: np.ndarray, probe: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Hash codes of triplets and the row each came from. The index stores one code per triplet (band steps in
+    semitone cells, the time ratio in ``RATIO_LEVELS`` cells); a probe asks for every cell within a band and half a
+    ratio cell, so a peak moved by one band or a frame still matches."""
+    x = t[:, 2] * RATIO_LEVELS / 1000.0
+    if probe:
+        d1 = [np.floor_divide(t[:, 0] + e, SHIFT_CELL) for e in (-1, 1)]
+        d2 = [np.floor_divide(t[:, 1] + e, SHIFT_CELL) for e in (-1, 1)]
+        rr = [np.clip(np.floor(x + e), 0, RATIO_LEVELS - 1).astype(np.int64) for e in (-0.5, 0.5)]
+    else:
+        d1, d2 = [np.floor_divide(t[:, 0], SHIFT_CELL)], [np.floor_divide(t[:, 1], SHIFT_CELL)]
+        rr = [np.minimum(np.floor(x), RATIO_LEVELS - 1).astype(np.int64)]
+    codes, rows = [], []
+    for a in d1:
+        for b in d2:
+            for r in rr:
+                codes.append(((a + 512) * 1024 + (b + 512)) * RATIO_LEVELS + r)
+                rows.append(np.arange(len(t)))
+    code, row = np.concatenate(codes), np.concatenate(rows)
+    unique = np.unique(np.stack([row, code]), axis=1) if len(code) else np.zeros((2, 0), np.int64)
+    return unique[1], unique[0]
 
 
 @dataclass(frozen=True)
 class Pair:
+    """A reported pair: its score (the unwarped one if it reached ``THRESHOLD``, else the warped one), and the
+    alignment found (b's pitch against a's in semitones, b's duration against a's)."""
+
     i: int
     j: int
     score: float
+    warped: bool = False
+    semitones: float = 0.0
+    stretch: float = 1.0
 
 
-def near_duplicates(envelopes: Sequence[np.ndarray], threshold: float = THRESHOLD, neighbours: int = NEIGHBOURS,
-                    exclude: set[tuple[int, int]] | None = None) -> list[Pair]:
-    """Pairs (i < j) of envelopes scoring at least ``threshold``: candidates by nearest summaries, then verified.
+@dataclass(frozen=True)
+class Match:
+    """A verified candidate: the unwarped score (16 ms frames, no shift, scale within 3 %), the warped score (64 ms
+    frames, shift and scale searched) and the warped alignment."""
+
+    unwarped: float
+    warped: float
+    shift: int
+    log_scale: float
+
+    def is_copy(self, threshold: float = THRESHOLD, warped_threshold: float = WARPED_THRESHOLD) -> bool:
+        return self.unwarped >= threshold or self.warped >= warped_threshold
+
+    @property
+    def score(self) -> float:
+        """The evidence: the unwarped score when it says copy, else the warped score."""
+        return self.unwarped if self.unwarped >= THRESHOLD else max(self.warped, self.unwarped)
+
+
+@dataclass
+class Candidates:
+    """The candidate step's output: per pair (i < j) its best vote cells (shift, log-scale, offset) and votes."""
+
+    cells: dict[tuple[int, int], list[tuple[int, float, float]]]
+    votes: dict[tuple[int, int], int]
+
+
+def _matches(fps: Sequence[Fingerprint], cap: int = BUCKET_CAP):
+    """Every probe of clip a meeting an index entry of clip b != a: (a, b, shift, log-scale, time in a, time in b),
+    with a's band = b's band + shift and a's peak frame = scale * b's + offset."""
+    index, probes = [], []
+    for k, f in enumerate(fps):
+        t = f.triplets
+        if not len(t):
+            continue
+        for store, is_probe in ((index, False), (probes, True)):
+            code, row = _codes(t, is_probe)
+            store.append((code, np.full(len(code), k, np.int64), t[row, 3], t[row, 4], t[row, 5]))
+    if not index:
+        return None
+    code, clip, band, time, span = (np.concatenate(x) for x in zip(*index, strict=True))
+    order = np.lexsort((clip, code))
+    code, clip, band, time, span = code[order], clip[order], band[order], time[order], span[order]
+    # clips per hash: a hash in more than ``cap`` clips is dropped (a stop word: it would cost cap^2 pairs)
+    first = np.r_[True, (code[1:] != code[:-1]) | (clip[1:] != clip[:-1])]
+    group = np.cumsum(np.r_[True, code[1:] != code[:-1]]) - 1
+    keep = np.bincount(group, weights=first)[group] <= cap
+    code, clip, band, time, span = code[keep], clip[keep], band[keep], time[keep], span[keep]
+    p_code, p_clip, p_band, p_time, p_span = (np.concatenate(x) for x in zip(*probes, strict=True))
+    lo, hi = np.searchsorted(code, p_code, "left"), np.searchsorted(code, p_code, "right")
+    sizes = hi - lo
+    probe = np.repeat(np.arange(len(p_code)), sizes)
+    entry = np.repeat(lo - np.cumsum(np.r_[0, sizes[:-1]]), sizes) + np.arange(int(sizes.sum()))
+    other = clip[entry] != p_clip[probe]
+    probe, entry = probe[other], entry[other]
+    return (p_clip[probe], clip[entry], p_band[probe] - band[entry],
+            np.log(p_span[probe] / span[entry]), p_time[probe].astype(np.float64), time[entry].astype(np.float64))
+
+
+def candidates(fps: Sequence[Fingerprint], neighbours: int = NEIGHBOURS, min_votes: int = MIN_VOTES,
+               cap: int = BUCKET_CAP) -> Candidates:
+    """Candidate pairs from the hash index: votes per (shift, scale) cell, each clip's best-voted partners.
 
     Parameters
     ----------
-    envelopes : one :func:`fingerprint` per clip.
-    threshold : the verified score a near-duplicate reaches.
-    neighbours : candidates per clip.
+    fps : one :func:`fingerprint` per clip.
+    neighbours : partners kept per clip (so at most ``len(fps) * neighbours`` pairs).
+    min_votes : matched triplets a pair needs in its best cell.
+    cap : hashes held by more clips are dropped.
+
+    Returns
+    -------
+    Candidates
+        Pairs (i < j) with their best cells.
+    """
+    found = _matches(fps, cap)
+    if found is None:
+        return Candidates({}, {})
+    ca, cb, shift, log_scale, ta, tb = found
+    swap = ca > cb  # each pair once, as (lower, higher): the alignment read the other way round
+    ca, cb = np.where(swap, cb, ca), np.where(swap, ca, cb)
+    shift, log_scale = np.where(swap, -shift, shift), np.where(swap, -log_scale, log_scale)
+    ta, tb = np.where(swap, tb, ta), np.where(swap, ta, tb)
+    max_shift = MAX_SEMITONES * BANDS_PER_SEMITONE + SHIFT_CELL
+    ok = (np.abs(shift) <= max_shift) & (np.abs(log_scale) <= MAX_LOG_SCALE + SCALE_CELL)
+    ca, cb, shift, log_scale, ta, tb = ca[ok], cb[ok], shift[ok], log_scale[ok], ta[ok], tb[ok]
+    s_cell = np.floor_divide(shift, SHIFT_CELL)
+    r_cell = np.floor(log_scale / SCALE_CELL).astype(np.int64)
+    n = len(fps)
+    key = ((ca * n + cb) * 64 + (s_cell + 32)) * 64 + (r_cell + 32)
+    cells, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
+    pair_of_cell = cells // (64 * 64)
+    best: dict[tuple[int, int], list[int]] = {}
+    for c in np.argsort(-counts, kind="stable"):  # cells by votes, most first
+        if counts[c] < min_votes:
+            break
+        p = int(pair_of_cell[c])
+        best.setdefault((p // n, p % n), []).append(int(c))
+    votes = {pair: int(counts[cs[0]]) for pair, cs in best.items()}
+    partners: dict[int, list[tuple[int, tuple[int, int]]]] = {}
+    for pair, v in votes.items():
+        for k in pair:
+            partners.setdefault(k, []).append((v, pair))
+    chosen = set()
+    for lst in partners.values():
+        lst.sort(key=lambda t: (-t[0], t[1]))
+        chosen.update(pair for _, pair in lst[:neighbours])
+    by_cell = np.argsort(inverse, kind="stable")
+    bounds = np.r_[0, np.cumsum(counts)]
+    out: dict[tuple[int, int], list[tuple[int, float, float]]] = {}
+    for pair in sorted(chosen):
+        for c in best[pair][:2]:  # a copy's votes may straddle two cells
+            members = by_cell[bounds[c]:bounds[c + 1]]
+            s = int(s_cell[members][0]) * SHIFT_CELL
+            lr = float(np.median(log_scale[members]))
+            offset = float(np.median(ta[members] - np.exp(lr) * tb[members]))  # peak frames
+            out.setdefault(pair, []).append((s, lr, offset))
+    return Candidates(out, {pair: votes[pair] for pair in out})
+
+
+def _aligned_score(a: np.ndarray, b: np.ndarray, shift: int, log_scales: np.ndarray, offsets: np.ndarray
+                   ) -> tuple[float, int]:
+    """Best mean frame cosine of a (frames, bands) and b, b's band k on a's band k + shift, b's frame j on a's
+    frame exp(log_scale) * j + offset, over the scales and offsets given; and the index of the best scale."""
+    n_bands = a.shape[1]
+    if abs(shift) >= n_bands - 4:
+        return -1.0, 0
+    ap = a[:, shift:] if shift >= 0 else a[:, : n_bands + shift]
+    bp = b[:, : n_bands - shift] if shift >= 0 else b[:, -shift:]
+    ap = ap / np.maximum(np.linalg.norm(ap, axis=1, keepdims=True), 1e-9)
+    bp = bp / np.maximum(np.linalg.norm(bp, axis=1, keepdims=True), 1e-9)
+    sim = ap @ bp.T  # (frames of a, frames of b)
+    na, nb = sim.shape
+    flat = np.append(sim.ravel(), np.float32(0.0))  # one zero past the end: where invalid frames point
+    j = np.arange(nb, dtype=np.float32)
+    scales = np.exp(log_scales).astype(np.float32)
+    pos = scales[:, None, None] * j[None, None, :] + offsets.astype(np.float32)[None, :, None]
+    valid = (pos >= 0) & (pos <= na - 1)  # (scales, offsets, frames of b)
+    lo = np.floor(pos)
+    w = pos - lo
+    lo = lo.astype(np.int64)
+    index = np.where(valid, lo * nb + np.arange(nb), na * nb)
+    upper = np.where(valid & (lo < na - 1), index + nb, na * nb)
+    values = (1 - w) * flat[index] + w * flat[upper]
+    count = valid.sum(axis=2)
+    need = np.ceil(MIN_OVERLAP * np.minimum(nb, na / scales))[:, None]
+    mean = np.where(count >= np.maximum(need, 1), values.sum(axis=2) / np.maximum(count, 1), -1.0)
+    best = int(np.argmax(mean))
+    return float(mean.flat[best]), best // mean.shape[1]
+
+
+def verify(a: Fingerprint, b: Fingerprint, cells: Sequence[tuple[int, float, float]]) -> Match:
+    """The pair's scores, searched around each voted (shift, log-scale, offset in peak frames) cell.
+
+    Returns
+    -------
+    Match
+        Its unwarped and warped scores and the warped alignment.
+    """
+    warped, best_shift, best_scale = -1.0, 0, 0.0
+    unwarped = -1.0
+    steps = np.linspace(-0.03, 0.03, 11)
+    for shift, log_scale, offset in cells:
+        offsets = offset * PEAK_HOP / HOP + np.arange(-6.0, 6.5, 0.5)
+        for s in range(shift - 1, shift + SHIFT_CELL + 1):
+            score, k = _aligned_score(a.env, b.env, s, log_scale + steps, offsets)
+            if score > warped:
+                warped, best_shift, best_scale = score, s, float(log_scale + steps[k])
+        # unwarped: the fine frames, the same pitch and tempo (a copy re-encoded, resampled, trimmed or noised)
+        if abs(shift) > SHIFT_CELL or abs(log_scale) > 2 * SCALE_CELL:
+            continue
+        fine_offsets = offset + np.arange(-8.0, 8.5, 0.5)
+        for s in (-1, 0, 1):
+            fine_scales = np.linspace(-UNWARPED_LOG_SCALE, UNWARPED_LOG_SCALE, 7)
+            unwarped = max(unwarped, _aligned_score(a.fine, b.fine, s, fine_scales, fine_offsets)[0])
+    return Match(unwarped, warped, best_shift, best_scale)
+
+
+def match_score(a: Fingerprint, b: Fingerprint) -> Match:
+    """The verified scores of two fingerprints, as the search computes them for a candidate pair.
+
+    Returns
+    -------
+    Match
+        Scores in [-1, 1]; near 1 for a copy, lower for another take; -1 when the two share no voted alignment.
+    """
+    found = candidates([a, b], neighbours=1, min_votes=1)
+    cells = found.cells.get((0, 1))
+    return verify(a, b, cells) if cells else Match(-1.0, -1.0, 0, 0.0)
+
+
+@dataclass
+class SearchStats:
+    """What the search did: clips, candidate pairs verified, pairs reported."""
+
+    clips: int = 0
+    verified: int = 0
+    reported: int = 0
+
+
+def near_duplicates(fps: Sequence[Fingerprint], threshold: float = THRESHOLD, neighbours: int = NEIGHBOURS,
+                    exclude: set[tuple[int, int]] | None = None, stats: SearchStats | None = None,
+                    warped_threshold: float = WARPED_THRESHOLD) -> list[Pair]:
+    """Pairs (i < j) of fingerprints scoring at least ``threshold``: candidates from the hash index, then verified.
+
+    Parameters
+    ----------
+    fps : one :func:`fingerprint` per clip.
+    threshold : the unwarped score a near-duplicate reaches.
+    neighbours : candidate partners kept per clip.
     exclude : pairs not to report (e.g. exact duplicates, already reported).
+    stats : filled in with the number of pairs verified (at most ``len(fps) * neighbours``).
+    warped_threshold : the warped score (pitch and tempo searched) a near-duplicate reaches otherwise.
 
     Returns
     -------
     list of Pair
         Sorted by score, highest first.
     """
-    from sklearn.neighbors import NearestNeighbors
-
-    n = len(envelopes)
-    if n < 2:
+    stats = stats if stats is not None else SearchStats()
+    stats.clips = len(fps)
+    if len(fps) < 2:
         return []
-    keys = np.stack([summary(e) for e in envelopes])
-    k = min(neighbours + 1, n)
-    _, idx = NearestNeighbors(n_neighbors=k).fit(keys).kneighbors(keys)
-    seen, pairs = set(), []
-    for i in range(n):
-        for j in idx[i][1:]:
-            pair = (min(i, int(j)), max(i, int(j)))
-            if pair in seen or pair[0] == pair[1] or (exclude and pair in exclude):
-                continue
-            seen.add(pair)
-            score = match_score(envelopes[pair[0]], envelopes[pair[1]])
-            if score >= threshold:
-                pairs.append(Pair(pair[0], pair[1], round(score, 4)))
+    found = candidates(fps, neighbours)
+    pairs = []
+    for (i, j), cells in found.cells.items():
+        if exclude and (i, j) in exclude:
+            continue
+        stats.verified += 1
+        match = verify(fps[i], fps[j], cells)
+        if match.is_copy(threshold, warped_threshold):
+            fired = match.unwarped if match.unwarped >= threshold else match.warped
+            warped = match.unwarped < threshold
+            pairs.append(Pair(i, j, round(fired, 4), warped,
+                              round(-match.shift / BANDS_PER_SEMITONE, 1) if warped else 0.0,
+                              round(float(np.exp(-match.log_scale)), 3) if warped else 1.0))
+    stats.reported = len(pairs)
     return sorted(pairs, key=lambda p: (-p.score, p.i, p.j))
 
 
-def fingerprint_files(paths: Sequence[str], jobs: int = 1) -> list[np.ndarray | None]:
+def fingerprint_files(paths: Sequence[str], jobs: int = 1) -> list[Fingerprint | None]:
     """Each file's fingerprint (None for a file that cannot be decoded: the extraction reports it)."""
     from joblib import Parallel, delayed
 
     return Parallel(n_jobs=max(1, jobs))(delayed(_one)(str(p)) for p in paths)
 
 
-def _one(path: str) -> np.ndarray | None:
+def _one(path: str) -> Fingerprint | None:
     from features.audio import AudioError, read_native
 
     try:
@@ -155,7 +450,7 @@ def _one(path: str) -> np.ndarray | None:
     return fingerprint(y, sr)
 
 
-def audit_near_duplicates(table, folds: dict, envelopes: Sequence[np.ndarray | None],
+def audit_near_duplicates(table, folds: dict, envelopes: Sequence[Fingerprint | None],
                           threshold: float = THRESHOLD) -> dict:
     """The audit's near-duplicate section: pairs with their score, within or across corpora, and per protocol
     how many pairs put one clip in a test fold and the other in its training rows."""
@@ -173,7 +468,7 @@ def audit_near_duplicates(table, folds: dict, envelopes: Sequence[np.ndarray | N
     position = {row: k for k, row in enumerate(keep)}
     local = near_duplicates([envelopes[i] for i in keep], threshold,
                             exclude={(position[a], position[b]) for a, b in exact if a in position and b in position})
-    pairs = [Pair(keep[p.i], keep[p.j], p.score) for p in local]
+    pairs = [Pair(keep[p.i], keep[p.j], p.score, p.warped, p.semitones, p.stretch) for p in local]
     across_folds = {}
     for protocol, fold_list in folds.items():
         count = 0
@@ -181,8 +476,10 @@ def audit_near_duplicates(table, folds: dict, envelopes: Sequence[np.ndarray | N
             test, train = set(fold.test.tolist()), set(fold.train.tolist())
             count += sum(1 for p in pairs if (p.i in test and p.j in train) or (p.j in test and p.i in train))
         across_folds[protocol] = count
-    return {"threshold": threshold, "pairs": [{"a": paths[p.i], "b": paths[p.j], "score": p.score,
-                                               "across_corpora": corpora[p.i] != corpora[p.j]} for p in pairs],
+    return {"threshold": threshold, "warped_threshold": WARPED_THRESHOLD,
+            "pairs": [{"a": paths[p.i], "b": paths[p.j], "score": p.score, "warped": p.warped,
+                       "semitones": p.semitones, "stretch": p.stretch,
+                       "across_corpora": corpora[p.i] != corpora[p.j]} for p in pairs],
             "across_corpora": sum(1 for p in pairs if corpora[p.i] != corpora[p.j]),
             "across_train_test": across_folds}
 
@@ -195,7 +492,8 @@ def add_near_duplicates(report: dict, table, folds: dict, jobs: int = 1, thresho
     if section["pairs"]:
         crossing = ", ".join(f"{p} {n}" for p, n in section["across_train_test"].items())
         report["warnings"].append(
-            f"{len(section['pairs'])} near-duplicate pair(s) (score >= {threshold}; re-encoded, resampled, trimmed "
-            f"or gain-changed copies), {section['across_corpora']} across corpora; pair-folds across train/test: "
-            f"{crossing}")
+            f"{len(section['pairs'])} near-duplicate pair(s) (score >= {threshold}, or >= {WARPED_THRESHOLD} "
+            f"pitch- or tempo-warped; re-encoded, resampled, trimmed, "
+            f"gain-changed, noised, pitch-shifted or time-stretched copies), {section['across_corpora']} across "
+            f"corpora; pair-folds across train/test: {crossing}")
     return section
