@@ -43,8 +43,9 @@ def add_parser(sub) -> None:
     g.add_argument("--balance", choices=("smote", "adasyn", "random", "class-weight"),
                    help="balance the classes inside each training fold (imbalanced-learn); never a test row")
     g.add_argument("--near-duplicates", action="store_true",
-                   help="audit near-duplicate audio (re-encoded, resampled, trimmed, gain-changed copies) by a "
-                        "log-mel fingerprint, within and across corpora and across training and test")
+                   help="audit near-duplicate audio (re-encoded, resampled, trimmed, gain-changed or noised copies, "
+                        "some pitch-shifted or stretched ones) by spectral-peak triplet hashes verified on "
+                        "candidate pairs, within and across corpora and across training and test")
     g.add_argument("--task", choices=("categorical", "dimensional"), default="categorical",
                    help="categorical (emotion classes, default) or dimensional (regression of --targets, CCC)")
     g.add_argument("--targets", help="dimensional task: comma-separated targets, e.g. arousal,valence,dominance "

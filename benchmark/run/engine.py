@@ -297,7 +297,7 @@ def _folds_and_audit_phase(ctx: RunContext) -> None:
     for draw in draws[1:]:  # every further fold draw is audited too; the report shows the first one
         if draw is not folds:
             audit(table, draw, split=split)
-    if config.near_duplicates:  # the same recording re-encoded, resampled, trimmed or gain-changed
+    if config.near_duplicates:  # the same recording re-encoded, resampled, trimmed, gain-changed, noised, shifted
         from benchmark.evaluation.duplicates import add_near_duplicates
 
         add_near_duplicates(audit_report, table, folds, jobs)
