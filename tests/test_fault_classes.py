@@ -411,6 +411,8 @@ def test_every_value_the_check_accepts_fits_a_classical_model(name, data):
     assert proba.shape == (36, 3) and np.allclose(proba.sum(axis=1), 1)
 
 
+# five accepted values, each a network trained for two epochs (seconds each on two cores); the classical
+# property above covers the shared rule types more widely
 @settings(max_examples=5, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.filter_too_much])
 @given(data=st.data())
 def test_every_value_the_check_accepts_fits_the_dense_network(data):
