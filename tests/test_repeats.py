@@ -186,9 +186,9 @@ def _run_manifest(tmp_path, manifest, cache, out="orig") -> Path:
 
 
 def test_reproduce_on_the_same_machine_is_identical_and_an_edited_seed_is_different(tmp_path, small_corpus_dir,
-                                                                                     capsys):
-    manifest = _manifest(tmp_path, small_corpus_dir)
-    run_dir = _run_manifest(tmp_path, manifest, tmp_path / "cache")
+                                                                                     cache, capsys):
+    manifest = _manifest(tmp_path, small_corpus_dir)  # the session's clips by their paths: its features are hits
+    run_dir = _run_manifest(tmp_path, manifest, cache)
     capsys.readouterr()
     # refitting everything on a fresh cache: the same machine computes the same numbers
     assert main(["reproduce", str(run_dir), "--out", str(tmp_path / "re"), "--cache-dir",
@@ -200,14 +200,15 @@ def test_reproduce_on_the_same_machine_is_identical_and_an_edited_seed_is_differ
     run = json.loads((run_dir / "run.json").read_text())
     run["experiment"]["seed"] = 1
     (run_dir / "run.json").write_text(json.dumps(run))
-    assert main(["reproduce", str(run_dir), "--out", str(tmp_path / "re1"), "--quiet"]) == 3
+    assert main(["reproduce", str(run_dir), "--out", str(tmp_path / "re1"), "--cache-dir", str(cache),
+                 "--quiet"]) == 3
     out = capsys.readouterr().out
     assert "DIFFERENT" in out and "run.json changed since the run wrote them" in out
 
 
-def test_reproduce_refuses_when_the_corpus_differs(tmp_path, small_corpus_dir, capsys):
+def test_reproduce_refuses_when_the_corpus_differs(tmp_path, small_corpus_dir, cache, capsys):
     manifest = _manifest(tmp_path, small_corpus_dir)
-    run_dir = _run_manifest(tmp_path, manifest, tmp_path / "cache")
+    run_dir = _run_manifest(tmp_path, manifest, cache)
     table = pd.read_csv(manifest)
     table.iloc[1:].to_csv(manifest, index=False)  # one file fewer
     capsys.readouterr()

@@ -15,7 +15,7 @@ from benchmark.run import fitting
 from benchmark.run.engine import run_benchmark
 from benchmark.run.robustness import babble_sources
 from tests.helpers import engine_config as config
-from tests.helpers import write_tone
+from tests.helpers import link_cache, write_tone
 
 SCORES = ["features", "model", "protocol", "fold", "status", "uar", "wa", "f1"]
 
@@ -114,8 +114,17 @@ def test_the_degraded_cache_key_holds_clip_condition_seed_and_babble_sources(tmp
     assert key not in others and len(set(others)) == 4
 
 
-def test_groups_write_fairness_tables_and_the_balance_in_the_audit(tmp_path, small_corpus_dir, cache):
-    result = run_benchmark(config(tmp_path, small_corpus_dir, cache, groups=("gender",)))
+@pytest.fixture(scope="module")
+def report_run(tmp_path_factory, shared_cache, small_corpus_dir, shared_features):
+    """One run with two degraded conditions, gender groups and the report, read by the tests that only read it."""
+    root = tmp_path_factory.mktemp("report-run")
+    cache = link_cache(root / "cache", shared_cache, shared_features)
+    return run_benchmark(config(root, small_corpus_dir, cache, robustness=("white@5", "white@20"),
+                                groups=("gender",), report=True))
+
+
+def test_groups_write_fairness_tables_and_the_balance_in_the_audit(report_run):
+    result = report_run
     tests = pd.read_csv(result.run_dir / "fairness_tests.csv")
     assert set(tests["model"]) == {"svm", "xgboost"} and (tests["column"] == "gender").all()
     assert np.allclose(tests["min_p"], 2 / 20)  # 3 + 3 speakers: never significant
@@ -152,12 +161,11 @@ def test_a_manifest_column_such_as_age_band_is_kept_for_groups(tmp_path):
     check_group_columns(table.reset_index(), ["age_band", "gender"])
 
 
-def test_the_report_shows_the_robustness_table_ranking_snr_curve_and_fairness_tables(tmp_path, small_corpus_dir, cache):
+def test_the_report_shows_the_robustness_table_ranking_snr_curve_and_fairness_tables(report_run):
     import base64
     import re
 
-    result = run_benchmark(config(tmp_path, small_corpus_dir, cache, robustness=("white@5", "white@20"),
-                                  groups=("gender",), report=True))
+    result = report_run
     page = (result.run_dir / "report.html").read_text()
     robust = re.search(r'<section id="robustness">(.*?)</section>', page, re.S).group(1)
     table = pd.read_csv(result.run_dir / "robustness" / "table.csv")
