@@ -1,29 +1,24 @@
-"""Shared fixtures: tiny generated audio trees, an isolated cache, the small built-in corpus."""
+"""Shared fixtures: tiny generated audio trees, an isolated cache, the small built-in corpus and what the session
+builds once from it (its feature cache, a 36-clip manifest, a tiny trained bundle).
+
+Plain helpers live in ``tests/helpers.py``; this file holds fixtures only.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
-import soundfile as sf
+
+from tests.helpers import link_cache, write_manifest, write_tone  # noqa: F401 - write_tone: see below
+
+# ``write_tone`` is re-exported for the modules that still import it from here (test_bundle, test_dimensional):
+# new code imports it from tests.helpers.
 
 EMODB_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "emodb"
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-
-def write_tone(path: Path, seconds: float = 0.4, sr: int = 16000, freq: float = 220.0, channels: int = 1,
-               fmt: str = "WAV", subtype: str | None = None, seed: int = 0) -> Path:
-    """A short tone with a little noise, written in ``fmt`` whatever ``path``'s extension says."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    t = np.arange(int(seconds * sr)) / sr
-    rng = np.random.default_rng(seed)
-    y = 0.3 * np.sin(2 * np.pi * freq * t) + 0.01 * rng.normal(size=t.size)
-    data = np.stack([y, 0.5 * y], axis=1) if channels == 2 else y
-    sf.write(path, data, sr, format=fmt, subtype=subtype)
-    return path
 
 
 @pytest.fixture(autouse=True)
@@ -44,6 +39,65 @@ def small_corpus_dir(shared_cache) -> Path:
     from benchmark.corpora.synthetic import ensure_synthetic_corpus
 
     return ensure_synthetic_corpus(cache_dir=shared_cache, seed=0, profile="small", quiet=True)
+
+
+@pytest.fixture(scope="session")
+def shared_features(tmp_path_factory) -> Path:
+    """A feature cache for the session's runs on the small corpus (linked in by ``tests.helpers.link_cache``).
+
+    Feature extraction is most of a small run's time; the rows are keyed by file identity and library versions,
+    so a run served from here computes exactly what it would have computed. Tests that count extraction, or
+    damage a cache, use a cache of their own instead.
+    """
+    return tmp_path_factory.mktemp("shared-features")
+
+
+@pytest.fixture
+def cache(tmp_path, shared_cache, small_corpus_dir, shared_features) -> Path:
+    """This test's cache root for runs on the small corpus: the session's corpus and feature cache linked in, the
+    fit cache (what the engine tests count) and degraded features its own."""
+    return link_cache(tmp_path / "cache", shared_cache, shared_features)
+
+
+SPEAKERS = 4
+EMOTIONS = ("angry", "happy", "sad")
+PER_CELL = 3
+
+
+@pytest.fixture(scope="session")
+def mini(small_corpus_dir, tmp_path_factory) -> Path:
+    """A manifest of 4 speakers x 3 emotions x 3 clips (36) of the small built-in corpus; tests only read it."""
+    files = sorted(p for p in small_corpus_dir.glob("syn_*.wav"))
+    speakers = sorted({p.name.split("_")[1] for p in files})[:SPEAKERS]
+    rows = []
+    for speaker in speakers:
+        for emotion in EMOTIONS:
+            cell = [p for p in files if p.name.split("_")[1:3] == [speaker, emotion]][:PER_CELL]
+            rows += [(str(p), emotion, speaker) for p in cell]
+    assert len(rows) == SPEAKERS * len(EMOTIONS) * PER_CELL
+    path = tmp_path_factory.mktemp("mini") / "manifest.csv"
+    write_manifest(path, rows)
+    return path
+
+
+@pytest.fixture(scope="module")
+def warm(tmp_path_factory) -> Path:
+    """A feature and fit cache shared by a module's runs that do not damage it."""
+    return tmp_path_factory.mktemp("warm-cache")
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory) -> tuple[Path, Path]:
+    """A tone corpus's manifest and an SVM bundle trained on it (with its speaker-CV estimate): (manifest, zip).
+
+    Trained once for the session; tests that change a bundle copy it first.
+    """
+    from tests.helpers import make_tone_corpus, train_tiny
+
+    root = tmp_path_factory.mktemp("tiny-bundle")
+    manifest = make_tone_corpus(root / "corpus")
+    bundle = train_tiny(manifest, "svm", evaluate=True, cache_dir=root / "cache")
+    return manifest, bundle.save(root / "svm.zip")
 
 
 @pytest.fixture

@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import write_tone
-from tests.test_bundle import EMOTIONS, make_tone_corpus, train_tiny
+from tests.helpers import TONE_EMOTIONS as EMOTIONS
+from tests.helpers import write_tone
 
 pytest.importorskip("streamlit")
 
@@ -33,12 +33,10 @@ CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "goog
 
 
 @pytest.fixture(scope="module")
-def app_files(tmp_path_factory) -> dict[str, Path]:
+def app_files(tmp_path_factory, tiny_bundle) -> dict[str, Path]:
     """A bundle, a folder with an example clip, and a folder with two finished (minimal) run folders."""
     root = tmp_path_factory.mktemp("app")
-    manifest = make_tone_corpus(root / "corpus")
-    bundle = train_tiny(manifest, "svm", evaluate=True, cache_dir=root / "cache")
-    bundle_path = bundle.save(root / "svm.zip")
+    bundle_path = tiny_bundle[1]  # the session's tiny SVM with its speaker-CV estimate; the tests only read it
     examples = root / "examples"
     write_tone(examples / "tone.wav", seconds=1.0, freq=520)
     write_tone(examples / "long.wav", seconds=9.5, freq=180, sr=22050)
@@ -151,6 +149,8 @@ def test_benchmarks_page_browses_and_compares_runs(app_env):
 
 
 def test_ui_helpers_on_run_folders(app_files, tmp_path):
+    from matplotlib.colors import to_rgb
+
     from benchmark.apps import ui
 
     runs = ui.list_runs(app_files["runs"])
@@ -160,7 +160,14 @@ def test_ui_helpers_on_run_folders(app_files, tmp_path):
     assert ui.compare_runs(runs, "stratified").empty
     frame = pd.DataFrame({"start": [0.0, 1.0], "end": [1.0, 2.0], "emotion": ["sad", "angry"],
                           "p_angry": [0.2, 0.7], "p_sad": [0.8, 0.3]})
-    assert ui.timeline_figure(frame, ["angry", "sad"]) is not None
+    area, strip = ui.timeline_figure(frame, ["angry", "sad"]).axes
+    assert [t.get_text() for t in area.get_legend().get_texts()] == ["angry", "sad"]
+    # the stack tops out at 1 (the probabilities of each window add up) and the strip paints each window in the
+    # colour of its predicted emotion, in order
+    assert np.isclose(area.collections[-1].get_paths()[0].vertices[:, 1].max(), 1.0)
+    spans = [tuple(np.round(p.get_facecolor()[:3], 6)) for p in strip.patches]
+    assert spans == [tuple(np.round(to_rgb(ui.colour(e, ["angry", "sad"].index(e))), 6)) for e in ("sad", "angry")]
+    assert strip.get_xlim() == (0.0, 2.0)
     y = np.sin(np.linspace(0, 100, 8000)).astype(np.float32)
     fig = ui.audio_figure(y, 16000)
     assert len(fig.axes) == 3  # waveform, spectrogram, colour bar

@@ -3,7 +3,7 @@ import pytest
 import soundfile as sf
 
 from features.audio import AudioError, probe, read_audio
-from tests.conftest import write_tone
+from tests.helpers import write_tone
 
 
 def test_reads_wav_at_analysis_rate(tmp_path):

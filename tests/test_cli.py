@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from benchmark.cli import main
-from tests.conftest import write_tone
+from tests.helpers import write_tone
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from benchmark.corpora import CorpusError, load_corpus
-from tests.conftest import write_tone
+from tests.helpers import write_tone
 
 
 def rows(corpus):

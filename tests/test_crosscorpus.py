@@ -15,7 +15,7 @@ from benchmark.evaluation.metrics import fold_scores
 from benchmark.evaluation.normalisation import corpus_normalise, speaker_normalise
 from benchmark.evaluation.protocols import make_folds
 from benchmark.reports import crosscorpus
-from tests.conftest import write_tone
+from tests.helpers import write_tone
 
 EMOTIONS = ("angry", "happy", "sad", "neutral")
 NAMES = ("emodb", "ravdess", "tess")

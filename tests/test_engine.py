@@ -14,43 +14,28 @@ from benchmark.cli import main
 from benchmark.run.config import RunConfig
 from benchmark.run.engine import RunInterrupted, run_benchmark
 from benchmark.run.fitcache import fit_key, row_digests, rows_digest
+from tests.helpers import FAST_XGBOOST as FAST
+from tests.helpers import engine_config, link_cache
 
 ROOT = Path(__file__).resolve().parents[1]
-FAST = {"xgboost": {"n_estimators": 15, "max_depth": 3}}
 
 
-def config(tmp_path, shared_cache, cache, **changes) -> RunConfig:
-    base = dict(profile="small", features=("mfcc", "rms"), models=("svm", "xgboost"), protocols=("speaker",),
-                folds=3, ablation=False, report=False, quiet=True, cache_dir=str(cache), out=str(tmp_path / "out"),
-                model_params=dict(FAST), jobs=2, backend="serial")
-    base.update(changes)
-    cfg = RunConfig(**base)
-    # the built-in corpus is generated once per session, features and fits go to this test's cache
-    _link_corpus(shared_cache, cache)
-    return cfg
-
-
-def _link_corpus(shared_cache: Path, cache: Path) -> None:
-    cache.mkdir(parents=True, exist_ok=True)
-    source, target = shared_cache / "synthetic", cache / "synthetic"
-    if source.is_dir() and not target.exists():
-        target.symlink_to(source, target_is_directory=True)
-
-
-@pytest.fixture
-def cache(tmp_path, small_corpus_dir):
-    return tmp_path / "cache"
+def config(tmp_path, corpus_dir, cache, **changes) -> RunConfig:
+    return engine_config(tmp_path, corpus_dir, cache, **changes)
 
 
 def leaderboard(run_dir: Path) -> bytes:
     return (run_dir / "leaderboard.json").read_bytes()
 
 
-def test_serial_processes_and_dask_give_byte_identical_leaderboards(tmp_path, shared_cache, cache):
+def test_serial_processes_and_dask_give_byte_identical_leaderboards(tmp_path, shared_cache, small_corpus_dir,
+                                                                    shared_features):
     pytest.importorskip("distributed")
     runs = {}
     for backend in ("serial", "processes", "dask"):
-        cfg = config(tmp_path / backend, shared_cache, cache, backend=backend, use_cache=False, folds=2,
+        # each backend its own fit cache (every fit runs in it: fits_run == 6), the session's features
+        own = link_cache(tmp_path / backend / "cache", shared_cache, shared_features)
+        cfg = config(tmp_path / backend, small_corpus_dir, own, backend=backend, folds=2,
                      models=("svm", "xgboost", "dnn"), model_params={**FAST, "dnn": {"max_epochs": 2, "hidden": [8]}})
         result = run_benchmark(cfg)
         assert result.fits_run == 6 and result.fits_cached == 0
@@ -62,27 +47,27 @@ def test_serial_processes_and_dask_give_byte_identical_leaderboards(tmp_path, sh
     assert fits["backend"] == "processes" and fits["parallel"] * fits["threads_per_fit"] <= 2
 
 
-def test_running_again_fits_nothing_and_prints_the_same_tables(tmp_path, shared_cache, cache):
-    first = run_benchmark(config(tmp_path / "a", shared_cache, cache))
-    second = run_benchmark(config(tmp_path / "b", shared_cache, cache))
+def test_running_again_fits_nothing_and_prints_the_same_tables(tmp_path, small_corpus_dir, cache):
+    first = run_benchmark(config(tmp_path / "a", small_corpus_dir, cache))
+    second = run_benchmark(config(tmp_path / "b", small_corpus_dir, cache))
     assert (first.fits_run, first.fits_cached) == (6, 0)
     assert (second.fits_run, second.fits_cached) == (0, 6)
     for name in ("leaderboard.json", "leaderboard.md", "predictions.csv"):
         assert (first.run_dir / name).read_bytes() == (second.run_dir / name).read_bytes()
 
 
-def test_adding_a_model_or_changing_a_parameter_fits_only_that(tmp_path, shared_cache, cache):
-    run_benchmark(config(tmp_path / "a", shared_cache, cache, models=("svm",)))
-    added = run_benchmark(config(tmp_path / "b", shared_cache, cache))
+def test_adding_a_model_or_changing_a_parameter_fits_only_that(tmp_path, small_corpus_dir, cache):
+    run_benchmark(config(tmp_path / "a", small_corpus_dir, cache, models=("svm",)))
+    added = run_benchmark(config(tmp_path / "b", small_corpus_dir, cache))
     assert (added.fits_run, added.fits_cached) == (3, 3)  # xgboost's 3 folds are new, svm's come back
-    changed = run_benchmark(config(tmp_path / "c", shared_cache, cache,
+    changed = run_benchmark(config(tmp_path / "c", small_corpus_dir, cache,
                                    model_params={"xgboost": {"n_estimators": 15, "max_depth": 2}}))
     assert (changed.fits_run, changed.fits_cached) == (3, 3)
 
 
-def test_adding_a_feature_set_fits_only_the_entries_that_use_it(tmp_path, shared_cache, cache):
-    run_benchmark(config(tmp_path / "a", shared_cache, cache, models=("svm",), ablation=True))
-    grown = run_benchmark(config(tmp_path / "b", shared_cache, cache, models=("svm",), ablation=True,
+def test_adding_a_feature_set_fits_only_the_entries_that_use_it(tmp_path, small_corpus_dir, cache):
+    run_benchmark(config(tmp_path / "a", small_corpus_dir, cache, models=("svm",), ablation=True))
+    grown = run_benchmark(config(tmp_path / "b", small_corpus_dir, cache, models=("svm",), ablation=True,
                                  features=("mfcc", "rms", "zcr")))
     # cached: the ablation's mfcc-alone and rms-alone folds; new: zcr alone and the three-set bank
     assert (grown.fits_cached, grown.fits_run) == (6, 6)
@@ -107,13 +92,13 @@ register_model("interrupting", Interrupting, description="an SVM that stops the 
 """
 
 
-def test_an_interrupted_grid_resumes_without_refitting_finished_fits(tmp_path, shared_cache, cache, monkeypatch):
+def test_an_interrupted_grid_resumes_without_refitting_finished_fits(tmp_path, small_corpus_dir, cache, monkeypatch):
     plugin = tmp_path / "interrupting.py"
     plugin.write_text(COUNTING_PLUGIN)
     marker = tmp_path / "fits.txt"
     monkeypatch.setenv("SER_TEST_MARKER", str(marker))
     monkeypatch.setenv("SER_TEST_STOP_AT", "3")
-    cfg = config(tmp_path, shared_cache, cache, models=("interrupting",), plugins=(str(plugin),),
+    cfg = config(tmp_path, small_corpus_dir, cache, models=("interrupting",), plugins=(str(plugin),),
                  protocols=("speaker", "stratified"), model_params={})
     with pytest.raises(RunInterrupted, match="2 of 6 fits finished and are cached"):
         run_benchmark(cfg)
@@ -179,13 +164,14 @@ register_model(NAME, Crashing, description="an SVM whose worker dies")
 
 
 @pytest.mark.parametrize("always", [False, True])
-def test_a_dead_worker_is_retried_once_then_reported(tmp_path, shared_cache, cache, always):
+def test_a_dead_worker_is_retried_once_then_reported(tmp_path, small_corpus_dir, cache, always):
     plugin = tmp_path / "crashing.py"  # worker processes outlive a test: settings travel in the source
     name = f"crashing_{'always' if always else 'once'}"  # one registered name per plugin in this process
     plugin.write_text(f"MARKER = {str(tmp_path / 'crashed.txt')!r}\nALWAYS = {always}\nNAME = {name!r}\n"
                       + CRASHING_PLUGIN)
-    cfg = config(tmp_path, shared_cache, cache, models=(name, "svm"), plugins=(str(plugin),),
-                 backend="processes", model_params={})
+    # two folds: each dead worker is a new process to start, and two folds show the retry as well as three
+    cfg = config(tmp_path, small_corpus_dir, cache, models=(name, "svm"), plugins=(str(plugin),),
+                 backend="processes", model_params={}, folds=2)
     result = run_benchmark(cfg)  # svm still succeeds: the run finishes
     folds = result.folds.set_index("model")
     if always:
@@ -218,13 +204,12 @@ register_model("buggy", Buggy, description="raises inside fit")
 """
 
 
-def test_a_bug_inside_a_model_exits_1_with_a_traceback_path(tmp_path, shared_cache, cache, capsys):
+def test_a_bug_inside_a_model_exits_1_with_a_traceback_path(tmp_path, small_corpus_dir, cache, capsys):
     plugin = tmp_path / "buggy.py"
     plugin.write_text(BUGGY_PLUGIN)
-    _link_corpus(shared_cache, cache)
-    code = main(["run", "--profile", "small", "--models", "buggy", "--plugin", str(plugin), "--features", "rms",
-                 "--folds", "2", "--protocols", "speaker", "--cache-dir", str(cache), "--out", str(tmp_path / "o"),
-                 "--quiet", "--backend", "serial"])
+    code = main(["run", "--dataset", "synthetic", "--data-dir", str(small_corpus_dir), "--models", "buggy",
+                 "--plugin", str(plugin), "--features", "rms", "--folds", "2", "--protocols", "speaker",
+                 "--cache-dir", str(cache), "--out", str(tmp_path / "o"), "--quiet", "--backend", "serial"])
     out = capsys.readouterr().out.strip().splitlines()
     assert code == 1
     assert "every fit failed" in out[-1] and "failures.txt" in out[-1]

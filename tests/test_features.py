@@ -9,7 +9,7 @@ import features.bank as bank
 from features import AnalysisConfig, Clip, FeatureError, extract, get_feature_set, pad_sequences
 from features.plugins import PluginError
 from features.sequences import sequence_lengths
-from tests.conftest import write_tone
+from tests.helpers import write_tone
 
 CONFIG = AnalysisConfig()
 N_FFT, HOP, WIN = CONFIG.n_fft, CONFIG.hop_length, CONFIG.win_length

@@ -189,16 +189,12 @@ def test_decomposition_adds_up_as_printed(tmp_path):
     assert "speakers (LEAK)" in text and "honest (LEAK)" not in text
 
 
-def test_run_leaks_writes_the_marked_table_and_reuses_the_fit_cache(tmp_path, small_corpus_dir, shared_cache):
-    from benchmark.run.config import RunConfig
+def test_run_leaks_writes_the_marked_table_and_reuses_the_fit_cache(tmp_path, small_corpus_dir, cache):
     from benchmark.run.engine import run_benchmark
+    from tests.helpers import engine_config
 
-    cache = tmp_path / "cache"
-    cache.mkdir()
-    (cache / "synthetic").symlink_to(shared_cache / "synthetic", target_is_directory=True)
-    cfg = RunConfig(profile="small", features=("mfcc",), models=("logreg",), protocols=("speaker",), folds=3,
-                    ablation=False, report=False, cache_dir=str(cache), out=str(tmp_path / "out"), jobs=1,
-                    backend="serial", leaks=("speakers", "test-in-train"))
+    cfg = engine_config(tmp_path, small_corpus_dir, cache, features=("mfcc",), models=("logreg",), quiet=False,
+                        model_params={}, jobs=1, leaks=("speakers", "test-in-train"))
     first: list[str] = []
     result = run_benchmark(cfg, log=first.append)
     frame = pd.read_csv(result.run_dir / "leakage.csv")

@@ -8,7 +8,7 @@ import pytest
 from benchmark.corpora import CorpusError, load_corpus
 from benchmark.evaluation.protocols import make_folds
 from benchmark.evaluation.splits import partition_folds, resolve_split
-from tests.conftest import write_tone
+from tests.helpers import write_tone
 
 # --------------------------------------------------------------------------------------------------------------
 # IEMOCAP

@@ -18,29 +18,13 @@ from benchmark.run.engine import run_benchmark
 from benchmark.run.experiment import to_toml
 from benchmark.run.repeats import repeat_seeds
 from benchmark.run.reproduce import DIFFERENT, IDENTICAL, WITHIN, compare_records
+from tests.helpers import engine_config
 
 FAST = {"xgboost": {"n_estimators": 10, "max_depth": 2}}
 
 
-def config(tmp_path, shared_cache, cache, **changes) -> RunConfig:
-    base = dict(profile="small", features=("mfcc", "rms"), models=("svm", "xgboost"), protocols=("speaker",),
-                folds=3, ablation=False, report=False, quiet=True, cache_dir=str(cache), out=str(tmp_path / "out"),
-                model_params=dict(FAST), jobs=1, backend="serial")
-    base.update(changes)
-    _link_corpus(shared_cache, cache)
-    return RunConfig(**base)
-
-
-def _link_corpus(shared_cache: Path, cache: Path) -> None:
-    cache.mkdir(parents=True, exist_ok=True)
-    source, target = shared_cache / "synthetic", cache / "synthetic"
-    if source.is_dir() and not target.exists():
-        target.symlink_to(source, target_is_directory=True)
-
-
-@pytest.fixture
-def cache(tmp_path, small_corpus_dir):
-    return tmp_path / "cache"
+def config(tmp_path, corpus_dir, cache, **changes) -> RunConfig:
+    return engine_config(tmp_path, corpus_dir, cache, **{"model_params": dict(FAST), "jobs": 1, **changes})
 
 
 def test_repeat_seeds_start_at_the_seed_and_keep_earlier_repeats():
@@ -54,8 +38,8 @@ def test_repeat_seeds_start_at_the_seed_and_keep_earlier_repeats():
         RunConfig(repeat_folds=True).validate()
 
 
-def test_repeats_fit_a_seeded_model_n_times_and_a_seed_free_one_once(tmp_path, shared_cache, cache):
-    result = run_benchmark(config(tmp_path, shared_cache, cache, repeats=3))
+def test_repeats_fit_a_seeded_model_n_times_and_a_seed_free_one_once(tmp_path, small_corpus_dir, cache):
+    result = run_benchmark(config(tmp_path, small_corpus_dir, cache, repeats=3))
     assert result.fits_run == 3 + 3 * 3  # svm: one fit per fold; xgboost: one per fold and repeat
     folds = pd.read_csv(result.run_dir / "folds.csv")
     xgb, svm = folds[folds["model"] == "xgboost"], folds[folds["model"] == "svm"]
@@ -78,15 +62,15 @@ def test_repeats_fit_a_seeded_model_n_times_and_a_seed_free_one_once(tmp_path, s
     assert "seed SD" in text and "rank stab." in text and "two-way percentile bootstrap" in text
 
 
-def test_adding_repeats_fits_only_the_new_ones(tmp_path, shared_cache, cache):
-    first = run_benchmark(config(tmp_path / "a", shared_cache, cache, repeats=2))
+def test_adding_repeats_fits_only_the_new_ones(tmp_path, small_corpus_dir, cache):
+    first = run_benchmark(config(tmp_path / "a", small_corpus_dir, cache, repeats=2))
     assert first.fits_run == 3 + 2 * 3
-    more = run_benchmark(config(tmp_path / "b", shared_cache, cache, repeats=3))
+    more = run_benchmark(config(tmp_path / "b", small_corpus_dir, cache, repeats=3))
     assert (more.fits_run, more.fits_cached) == (3, 3 + 2 * 3)
 
 
-def test_repeated_folds_draw_other_speaker_folds_per_repeat(tmp_path, shared_cache, cache):
-    result = run_benchmark(config(tmp_path, shared_cache, cache, models=("svm",), repeats=2, repeat_folds=True))
+def test_repeated_folds_draw_other_speaker_folds_per_repeat(tmp_path, small_corpus_dir, cache):
+    result = run_benchmark(config(tmp_path, small_corpus_dir, cache, models=("svm",), repeats=2, repeat_folds=True))
     assert result.fits_run == 2 * 3  # other folds: even a seed-free model is fitted again
     splits = pd.read_csv(result.run_dir / "splits.csv")
     assert (splits["test_fold_speaker"] != splits["test_fold_speaker@r1"]).any()
@@ -138,8 +122,7 @@ def test_rank_stability_and_seed_sensitive_on_a_constructed_case():
     assert seed_sensitive(means, [0.8, 0.3, 0.2]) == [False, False, False]
 
 
-def test_a_config_file_gives_the_byte_identical_run_of_the_same_flags(tmp_path, shared_cache, cache):
-    _link_corpus(shared_cache, cache)
+def test_a_config_file_gives_the_byte_identical_run_of_the_same_flags(tmp_path, small_corpus_dir, cache):
     flags = ["--profile", "small", "--features", "mfcc,rms", "--models", "svm", "--protocols", "speaker",
              "--folds", "3", "--no-ablation", "--no-report", "--quiet", "--jobs", "1", "--backend", "serial",
              "--cache-dir", str(cache), "--set", "svm.C=3"]
@@ -203,9 +186,9 @@ def _run_manifest(tmp_path, manifest, cache, out="orig") -> Path:
 
 
 def test_reproduce_on_the_same_machine_is_identical_and_an_edited_seed_is_different(tmp_path, small_corpus_dir,
-                                                                                     capsys):
-    manifest = _manifest(tmp_path, small_corpus_dir)
-    run_dir = _run_manifest(tmp_path, manifest, tmp_path / "cache")
+                                                                                     cache, capsys):
+    manifest = _manifest(tmp_path, small_corpus_dir)  # the session's clips by their paths: its features are hits
+    run_dir = _run_manifest(tmp_path, manifest, cache)
     capsys.readouterr()
     # refitting everything on a fresh cache: the same machine computes the same numbers
     assert main(["reproduce", str(run_dir), "--out", str(tmp_path / "re"), "--cache-dir",
@@ -217,14 +200,15 @@ def test_reproduce_on_the_same_machine_is_identical_and_an_edited_seed_is_differ
     run = json.loads((run_dir / "run.json").read_text())
     run["experiment"]["seed"] = 1
     (run_dir / "run.json").write_text(json.dumps(run))
-    assert main(["reproduce", str(run_dir), "--out", str(tmp_path / "re1"), "--quiet"]) == 3
+    assert main(["reproduce", str(run_dir), "--out", str(tmp_path / "re1"), "--cache-dir", str(cache),
+                 "--quiet"]) == 3
     out = capsys.readouterr().out
     assert "DIFFERENT" in out and "run.json changed since the run wrote them" in out
 
 
-def test_reproduce_refuses_when_the_corpus_differs(tmp_path, small_corpus_dir, capsys):
+def test_reproduce_refuses_when_the_corpus_differs(tmp_path, small_corpus_dir, cache, capsys):
     manifest = _manifest(tmp_path, small_corpus_dir)
-    run_dir = _run_manifest(tmp_path, manifest, tmp_path / "cache")
+    run_dir = _run_manifest(tmp_path, manifest, cache)
     table = pd.read_csv(manifest)
     table.iloc[1:].to_csv(manifest, index=False)  # one file fewer
     capsys.readouterr()

@@ -14,13 +14,8 @@ from benchmark.evaluation.protocols import make_folds
 from benchmark.run import fitting
 from benchmark.run.engine import run_benchmark
 from benchmark.run.robustness import babble_sources
-from tests.test_engine import config
-
-
-@pytest.fixture
-def cache(tmp_path, small_corpus_dir):
-    return tmp_path / "cache"
-
+from tests.helpers import engine_config as config
+from tests.helpers import link_cache, write_tone
 
 SCORES = ["features", "model", "protocol", "fold", "status", "uar", "wa", "f1"]
 
@@ -44,9 +39,9 @@ def test_babble_sources_are_training_clips_of_other_speakers_never_test_speakers
             assert len(set(speakers[chosen])) == 4  # four distinct talkers (4 training speakers exist)
 
 
-def test_a_robustness_run_refits_nothing_and_leaves_the_clean_scores_as_they_were(tmp_path, shared_cache, cache,
+def test_a_robustness_run_refits_nothing_and_leaves_the_clean_scores_as_they_were(tmp_path, small_corpus_dir, cache,
                                                                                  monkeypatch):
-    clean = run_benchmark(config(tmp_path, shared_cache, cache))
+    clean = run_benchmark(config(tmp_path, small_corpus_dir, cache))
     fits = []
     real = fitting.fit_model
 
@@ -58,7 +53,7 @@ def test_a_robustness_run_refits_nothing_and_leaves_the_clean_scores_as_they_wer
     other = tmp_path / "fresh-cache"  # no fit cache: every fit runs, and is counted (clean features shared)
     other.mkdir()
     (other / "features").symlink_to(cache / "features", target_is_directory=True)
-    robust = run_benchmark(config(tmp_path, shared_cache, other, robustness=("level@0", "white@5", "babble@5")))
+    robust = run_benchmark(config(tmp_path, small_corpus_dir, other, robustness=("level@0", "white@5", "babble@5")))
     planned = json.loads((robust.run_dir / "run.json").read_text())["fits"]["planned"]
     assert len(fits) == planned == clean.fits_run  # one fit per clean fold, none for any condition
     clean_inputs = {X.tobytes() for _, X in fits}
@@ -93,8 +88,8 @@ def test_a_robustness_run_refits_nothing_and_leaves_the_clean_scores_as_they_wer
         assert not set(splits["speaker"][rows]) & test_speakers
 
 
-def test_a_warm_robustness_run_decodes_and_fits_nothing(tmp_path, shared_cache, cache):
-    cfg = config(tmp_path, shared_cache, cache, robustness=("white@10",))
+def test_a_warm_robustness_run_decodes_and_fits_nothing(tmp_path, small_corpus_dir, cache):
+    cfg = config(tmp_path, small_corpus_dir, cache, robustness=("white@10",))
     first = run_benchmark(cfg)
     second = run_benchmark(cfg)
     assert first.fits_run > 0 and second.fits_run == 0
@@ -108,7 +103,6 @@ def test_a_warm_robustness_run_decodes_and_fits_nothing(tmp_path, shared_cache, 
 def test_the_degraded_cache_key_holds_clip_condition_seed_and_babble_sources(tmp_path):
     from features.degrade import Condition
     from features.robust import Task, task_key
-    from tests.conftest import write_tone
 
     a, b, c = (write_tone(tmp_path / f"{n}.wav", seed=i) for i, n in enumerate("abc"))
     base = Task(str(a), Condition("babble", 5.0), "id", (str(b),))
@@ -120,8 +114,17 @@ def test_the_degraded_cache_key_holds_clip_condition_seed_and_babble_sources(tmp
     assert key not in others and len(set(others)) == 4
 
 
-def test_groups_write_fairness_tables_and_the_balance_in_the_audit(tmp_path, shared_cache, cache):
-    result = run_benchmark(config(tmp_path, shared_cache, cache, groups=("gender",)))
+@pytest.fixture(scope="module")
+def report_run(tmp_path_factory, shared_cache, small_corpus_dir, shared_features):
+    """One run with two degraded conditions, gender groups and the report, read by the tests that only read it."""
+    root = tmp_path_factory.mktemp("report-run")
+    cache = link_cache(root / "cache", shared_cache, shared_features)
+    return run_benchmark(config(root, small_corpus_dir, cache, robustness=("white@5", "white@20"),
+                                groups=("gender",), report=True))
+
+
+def test_groups_write_fairness_tables_and_the_balance_in_the_audit(report_run):
+    result = report_run
     tests = pd.read_csv(result.run_dir / "fairness_tests.csv")
     assert set(tests["model"]) == {"svm", "xgboost"} and (tests["column"] == "gender").all()
     assert np.allclose(tests["min_p"], 2 / 20)  # 3 + 3 speakers: never significant
@@ -146,7 +149,6 @@ def test_bad_flags_are_one_line_errors(tmp_path, capsys, shared_cache, small_cor
 def test_a_manifest_column_such_as_age_band_is_kept_for_groups(tmp_path):
     from benchmark.corpora import load_corpus
     from benchmark.evaluation.fairness import check_group_columns
-    from tests.conftest import write_tone
 
     for name in ("a", "b", "c"):
         write_tone(tmp_path / f"{name}.wav")
@@ -159,12 +161,11 @@ def test_a_manifest_column_such_as_age_band_is_kept_for_groups(tmp_path):
     check_group_columns(table.reset_index(), ["age_band", "gender"])
 
 
-def test_the_report_shows_the_robustness_table_ranking_snr_curve_and_fairness_tables(tmp_path, shared_cache, cache):
+def test_the_report_shows_the_robustness_table_ranking_snr_curve_and_fairness_tables(report_run):
     import base64
     import re
 
-    result = run_benchmark(config(tmp_path, shared_cache, cache, robustness=("white@5", "white@20"),
-                                  groups=("gender",), report=True))
+    result = report_run
     page = (result.run_dir / "report.html").read_text()
     robust = re.search(r'<section id="robustness">(.*?)</section>', page, re.S).group(1)
     table = pd.read_csv(result.run_dir / "robustness" / "table.csv")
@@ -182,8 +183,8 @@ def test_the_report_shows_the_robustness_table_ranking_snr_curve_and_fairness_ta
     assert '<a href="#robustness">' in page and '<a href="#fairness">' in page
 
 
-def test_a_run_without_robustness_or_groups_has_neither_section(tmp_path, shared_cache, cache):
-    result = run_benchmark(config(tmp_path, shared_cache, cache, report=True))
+def test_a_run_without_robustness_or_groups_has_neither_section(tmp_path, small_corpus_dir, cache):
+    result = run_benchmark(config(tmp_path, small_corpus_dir, cache, report=True))
     page = (result.run_dir / "report.html").read_text()
     assert 'id="robustness"' not in page and 'id="fairness"' not in page
 
@@ -192,7 +193,6 @@ def test_each_clip_is_decoded_once_for_all_its_conditions(tmp_path, monkeypatch)
     from features import AnalysisConfig, robust
     from features.degrade import Condition
     from features.robust import Task, extract_degraded
-    from tests.conftest import write_tone
 
     clips = [str(write_tone(tmp_path / f"{i}.wav", seed=i)) for i in range(3)]
     conditions = [Condition("white", 10.0), Condition("white", 20.0), Condition("level", 0.0)]

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import write_tone
+from tests.helpers import write_tone
 
 HAVE_EXTRA = all(importlib.util.find_spec(m) is not None for m in ("torch", "transformers", "safetensors"))
 needs_extra = pytest.mark.skipif(not HAVE_EXTRA, reason='needs the ssl extra: pip install ".[ssl]"')
