@@ -147,7 +147,8 @@ BUILTIN_RULES: dict[str, Rule] = {
     "C": _POSITIVE, "gamma": either(choice("scale", "auto"), _POSITIVE),
     "class_weight": choice("balanced", None), "random_state": _WHOLE_0, "n_jobs": _WHOLE_1,
     "max_iter": _WHOLE_1, "n_estimators": _WHOLE_1, "max_depth": _WHOLE_0,
-    "learning_rate": number(0, 10, low_open=True),  # xgboost refuses rates that overflow float32
+    # [1e-30, 10]: xgboost refuses rates that overflow float32 or fall below its smallest normal (1.2e-38)
+    "learning_rate": number(1e-30, 10),
     "subsample": _SHARE, "colsample_bytree": _SHARE, "balanced": flag(),
     "probability": choice("softmax", "sigmoid"),
     "batch_size": _WHOLE_1, "dropout": _FRACTION, "conv_dropout": _FRACTION, "early_stopping": flag(),

@@ -388,15 +388,8 @@ def _accepted(name: str, key: str, value) -> bool:
 # Most drawn values are refused (about one in ten is accepted); a refused example fits nothing, so it is rejected
 # with ``assume`` rather than passed: max_examples then counts fits, and a run where the check accepted nothing
 # fails as unsatisfiable instead of passing. Rejections are cheap (no fit), hence filter_too_much is allowed.
-# A known bug this property found once refused examples stopped passing it: the check accepts a learning_rate
-# below float32's smallest normal number (models/validation.py: number(0, 10, low_open=True)), which XGBoost
-# refuses ("Out of range value for learning_rate, value='9.8e-253'"). Strict: fixing the rule fails this mark.
-XGBOOST_TINY_RATE = pytest.mark.xfail(
-    raises=pytest.importorskip("xgboost").core.XGBoostError, strict=True,
-    reason="models/validation.py accepts learning_rate < 1.2e-38, which XGBoost refuses; raise the lower bound")
-
-
-@pytest.mark.parametrize("name", ["svm", pytest.param("xgboost", marks=XGBOOST_TINY_RATE), "logreg", "linsvm"])
+# It found a learning_rate below float32's smallest normal that the check accepted and XGBoost refused.
+@pytest.mark.parametrize("name", ["svm", "xgboost", "logreg", "linsvm"])
 @settings(max_examples=25, deadline=None, derandomize=True,  # the same examples here as in CI
           suppress_health_check=[HealthCheck.filter_too_much])
 @given(data=st.data())
