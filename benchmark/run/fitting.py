@@ -70,7 +70,7 @@ def run_fit(spec: FitSpec, X, y: np.ndarray, groups: np.ndarray, train: np.ndarr
         with threadpool_limits(limits=max(1, spec.threads)):
             model = build_model(spec)
             predictions, proba = fit_on_fold(model, X, y, groups, train, test, dev)
-            extra = [predict_rows(model, open_input(E), test) for E in extras]
+            extra = predict_extras(model, [open_input(E) for E in extras], test)
         classes = np.asarray(getattr(model, "classes_", np.unique(y[train])))
     except (Exception, SystemExit) as error:  # a failed fold, in every table, traceback in failures.txt
         # SystemExit too: a plugin model calling sys.exit fails its fit, it does not end the run with its code
@@ -88,9 +88,53 @@ def run_fit(spec: FitSpec, X, y: np.ndarray, groups: np.ndarray, train: np.ndarr
 
 def predict_rows(model, X, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """A fitted model's labels (as strings) and probabilities (or None) for ``X[rows]``."""
-    X_rows = np.asarray(X[rows])
-    proba = np.asarray(model.predict_proba(X_rows), dtype=np.float64) if hasattr(model, "predict_proba") else None
-    return np.asarray(model.predict(X_rows)).astype(str), proba
+    predictions, proba = labels_and_proba(model, np.asarray(X[rows]))
+    return np.asarray(predictions).astype(str), proba
+
+
+def predict_extras(model, inputs: list, rows: np.ndarray) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    """:func:`predict_rows` of ``rows`` of every input, in one call of the model on their rows stacked.
+
+    A robustness run predicts the test fold under each condition: stacked, a network runs a few full batches
+    instead of one short batch per condition (each of which pays the per-call and per-time-step cost of its
+    forward pass). Every model here predicts a row from that row alone, so the stacked call gives each input's
+    rows what a call on them alone would (tests/test_robust_speed.py checks it for the default models).
+    """
+    if not inputs:
+        return []
+    n = len(rows)
+    stacked = np.concatenate([np.asarray(X[rows]) for X in inputs])
+    predictions, proba = labels_and_proba(model, stacked)
+    predictions = np.asarray(predictions).astype(str)
+    return [(predictions[i * n:(i + 1) * n], None if proba is None else proba[i * n:(i + 1) * n])
+            for i in range(len(inputs))]
+
+
+def labels_and_proba(model, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """``model.predict(X)`` and ``model.predict_proba(X)`` (or None), running the model once where it can.
+
+    The benchmark's own classifiers predict the class of largest probability (``LabelledClassifier.predict``),
+    so their labels are taken from the one ``predict_proba`` call instead of a second forward pass: the same
+    function of the same rows, hence the same labels. A network's pass is most of its prediction time, and a
+    robustness run predicts every test fold under every condition. Any other model is asked both.
+    """
+    if not hasattr(model, "predict_proba"):
+        return np.asarray(model.predict(X)), None
+    proba = np.asarray(model.predict_proba(X), dtype=np.float64)
+    if _predicts_by_argmax(model):
+        return np.asarray(model.classes_)[np.argmax(proba, axis=1)], proba
+    return np.asarray(model.predict(X)), proba
+
+
+def _predicts_by_argmax(model) -> bool:
+    """True when ``model.predict`` is ``classes_[argmax(predict_proba)]`` by construction (no override)."""
+    from models.balancing import Balanced
+    from models.base import LabelledClassifier
+
+    if isinstance(model, Balanced):  # predict and predict_proba both pass through to the fitted estimator
+        model = getattr(model, "estimator_", None)
+    return (isinstance(model, LabelledClassifier) and type(model).predict is LabelledClassifier.predict
+            and type(model).predict_proba is LabelledClassifier.predict_proba)
 
 
 def fit_on_fold(model, X, y: np.ndarray, groups: np.ndarray | None, train: np.ndarray, test: np.ndarray,
@@ -100,10 +144,7 @@ def fit_on_fold(model, X, y: np.ndarray, groups: np.ndarray | None, train: np.nd
     Test labels are never read. ``groups`` (speakers) and ``dev`` rows go to models whose ``fit`` takes them.
     """
     fit_model(model, X, y, groups, train, dev)
-    X_test = np.asarray(X[test])
-    predictions = np.asarray(model.predict(X_test))
-    proba = np.asarray(model.predict_proba(X_test), dtype=np.float64) if hasattr(model, "predict_proba") else None
-    return predictions, proba
+    return labels_and_proba(model, np.asarray(X[test]))
 
 
 def fit_model(model, X, y: np.ndarray, groups: np.ndarray | None, train: np.ndarray,
