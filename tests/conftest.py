@@ -11,10 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import link_cache, write_manifest, write_tone  # noqa: F401 - write_tone: see below
-
-# ``write_tone`` is re-exported for the modules that still import it from here (test_bundle, test_dimensional):
-# new code imports it from tests.helpers.
+from tests.helpers import link_cache, write_manifest
 
 EMODB_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "emodb"
 

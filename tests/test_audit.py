@@ -8,7 +8,6 @@ import pandas as pd
 
 from benchmark.evaluation.audit import audit, format_audit, repeated_file_groups
 from benchmark.evaluation.protocols import make_folds
-from tests.test_faults import mini  # noqa: F401
 
 
 def _table(repeats: dict[int, int]) -> pd.DataFrame:
@@ -54,7 +53,7 @@ def test_audit_flags_repeated_rows_in_its_json_warnings_and_console_lines():
 
 def test_a_run_on_a_manifest_with_repeated_rows_flags_them_in_audit_json_and_report(mini, tmp_path, capsys):  # noqa: F811
     from benchmark.cli import main
-    from tests.test_faults import read_rows, run_args, write_manifest
+    from tests.helpers import read_rows, run_args, write_manifest
 
     rows = read_rows(mini)[1:]
     manifest = write_manifest(tmp_path / "m.csv", rows + rows[:2])

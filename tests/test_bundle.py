@@ -25,7 +25,7 @@ from benchmark.apps.bundle import (
     segment_bounds,
 )
 from models.persistence import PersistenceError, load_estimator, save_estimator, trust_problem
-from tests.conftest import write_tone
+from tests.helpers import write_tone
 
 EMOTIONS = {"angry": 520.0, "sad": 180.0, "happy": 330.0}
 SPEAKERS = ("s1", "s2", "s3", "s4")

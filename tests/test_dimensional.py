@@ -16,7 +16,7 @@ from benchmark.evaluation.regression import (
     speaker_bootstrap_ccc,
 )
 from models.regression import REGRESSORS, make_regressor
-from tests.conftest import write_tone
+from tests.helpers import write_tone
 
 
 def reference_ccc(x, y):

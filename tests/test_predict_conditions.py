@@ -133,7 +133,7 @@ def voice_corpus(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def voice_bundle(voice_corpus, tmp_path_factory) -> tuple[Bundle, Path]:
-    from tests.test_bundle import train_tiny
+    from tests.helpers import train_tiny
 
     folder = tmp_path_factory.mktemp("voice-bundle")
     path = train_tiny(voice_corpus, "svm", cache_dir=folder / "cache").save(folder / "svm.zip")
@@ -363,7 +363,7 @@ def test_train_robustness_measures_the_profile_on_the_evaluation_folds_without_r
                                                                                          monkeypatch):
     import features.robust
     from benchmark.evaluation.protocols import make_folds
-    from tests.test_bundle import train_tiny
+    from tests.helpers import train_tiny
 
     cache = tmp_path / "cache"
     plain = train_tiny(voice_corpus, "svm", evaluate=True, cache_dir=cache, folds=2)  # 2 test speakers a fold
