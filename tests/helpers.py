@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -165,3 +166,54 @@ def train_tiny(manifest: Path, model: str = "svm", evaluate: bool = False, cache
                          evaluate=evaluate, n_resamples=200, jobs=1, model_params=params,
                          cache_dir=str(cache_dir) if cache_dir else None, **kwargs)
     return train_bundle(config)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Bundles and the use-a-model commands
+
+
+def rewrite_zip(src: Path, dst: Path, change=None, drop: str | None = None, add: dict | None = None,
+                rehash: bool = False) -> Path:
+    """Copy a bundle, changing members (name -> bytes function), dropping or adding some; optionally recompute
+    the manifest's checksums as a deliberate forger would."""
+    with zipfile.ZipFile(src) as archive:
+        members = {n: archive.read(n) for n in archive.namelist()}
+    from benchmark.apps.bundle import MANIFEST, _manifest_checksum
+
+    manifest = json.loads(members.pop(MANIFEST))
+    for name, data in list(members.items()):
+        if change is not None:
+            members[name] = change(name, data)
+    if drop:
+        members.pop(drop)
+    members.update(add or {})
+    if rehash:
+        import hashlib
+
+        manifest["members"] = {n: hashlib.sha256(d).hexdigest() for n, d in members.items()}
+        manifest["checksum"] = _manifest_checksum(manifest)
+    with zipfile.ZipFile(dst, "w") as archive:
+        archive.writestr(MANIFEST, json.dumps(manifest, indent=1, sort_keys=True))  # as save writes it
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return dst
+
+
+def cli_parser():
+    """The train/predict/ui parsers, as the command line wires them, and their modules by name."""
+    from benchmark.cli import predict, train, ui
+    from benchmark.cli.common import Parser
+
+    parser = Parser(prog="run_benchmark.py")
+    sub = parser.add_subparsers(dest="command", parser_class=Parser)
+    for module in (train, predict, ui):
+        module.add_parser(sub)
+    return parser, {"train": train, "predict": predict, "ui": ui}
+
+
+def cli(argv: list[str]) -> int:
+    """Run ``train``, ``predict`` or ``ui`` in this process with ``argv``; its exit code."""
+    parser, modules = cli_parser()
+    args = parser.parse_args(argv)
+    args.argv = argv
+    return modules[args.command].run(args)

@@ -25,42 +25,19 @@ from benchmark.apps.bundle import (
     segment_bounds,
 )
 from models.persistence import PersistenceError, load_estimator, save_estimator, trust_problem
-from tests.helpers import write_tone
+from tests.helpers import (
+    TINY,
+    TONE_SPEAKERS,
+    cli,
+    cli_parser,
+    make_tone_corpus,
+    rewrite_zip,
+    train_tiny,
+    write_tone,
+)
+from tests.helpers import TONE_EMOTIONS as EMOTIONS
 
-EMOTIONS = {"angry": 520.0, "sad": 180.0, "happy": 330.0}
-SPEAKERS = ("s1", "s2", "s3", "s4")
-TINY = {"max_epochs": 2, "hidden": (8,), "units": 4, "dense": (4,), "filters": (4, 4), "n_estimators": 8,
-        "jit_compile": False, "patience": 1}
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Helpers shared with test_app.py (no test_ prefix, so importing them collects nothing)
-
-
-def make_tone_corpus(root: Path, clips: int = 3, seconds: float = 0.5) -> Path:
-    """A manifest corpus of tones: the emotion sets the pitch, the speaker shifts it a little."""
-    rows = []
-    for s, speaker in enumerate(SPEAKERS):
-        for emotion, freq in EMOTIONS.items():
-            for k in range(clips):
-                path = root / "wav" / f"{speaker}_{emotion}_{k}.wav"
-                write_tone(path, seconds=seconds, freq=freq * (1 + 0.03 * s) + 7 * k, seed=s * 100 + k)
-                rows.append({"path": f"wav/{path.name}", "emotion": emotion, "speaker": speaker})
-    manifest = root / "manifest.csv"
-    pd.DataFrame(rows).to_csv(manifest, index=False)
-    return manifest
-
-
-def train_tiny(manifest: Path, model: str = "svm", evaluate: bool = False, cache_dir: Path | None = None,
-               **kwargs) -> Bundle:
-    from benchmark.apps.training import TrainConfig, train_bundle
-
-    params = {k: v for k, v in TINY.items() if k in _param_names(model)}
-    features = kwargs.pop("features", "mfcc,rms")
-    config = TrainConfig(model=model, dataset="manifest", data_dir=str(manifest), features=features,
-                         evaluate=evaluate, n_resamples=200, jobs=1, model_params=params,
-                         cache_dir=str(cache_dir) if cache_dir else None, **kwargs)
-    return train_bundle(config)
+SPEAKERS = TONE_SPEAKERS
 
 
 def _param_names(model: str) -> set[str]:
@@ -69,29 +46,6 @@ def _param_names(model: str) -> set[str]:
     return set(make_model(model).get_params(deep=False))
 
 
-def rewrite_zip(src: Path, dst: Path, change=None, drop: str | None = None, add: dict | None = None,
-                rehash: bool = False) -> Path:
-    """Copy a bundle, changing members (name -> bytes function), dropping or adding some; optionally recompute
-    the manifest's checksums as a deliberate forger would."""
-    with zipfile.ZipFile(src) as archive:
-        members = {n: archive.read(n) for n in archive.namelist()}
-    manifest = json.loads(members.pop(MANIFEST))
-    for name, data in list(members.items()):
-        if change is not None:
-            members[name] = change(name, data)
-    if drop:
-        members.pop(drop)
-    members.update(add or {})
-    if rehash:
-        import hashlib
-
-        manifest["members"] = {n: hashlib.sha256(d).hexdigest() for n, d in members.items()}
-        manifest["checksum"] = _manifest_checksum(manifest)
-    with zipfile.ZipFile(dst, "w") as archive:
-        archive.writestr(MANIFEST, json.dumps(manifest, indent=1, sort_keys=True))  # as save writes it
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return dst
 
 
 def forge_manifest(src: Path, dst: Path, edit) -> Path:
@@ -526,27 +480,11 @@ def test_speaker_normalised_bundle_needs_a_speaker_and_enough_recordings(corpus,
 # Command line (parsers built here, as the lead wires them into benchmark/cli)
 
 
-def _parser():
-    from benchmark.cli import predict, train, ui
-    from benchmark.cli.common import Parser
-
-    parser = Parser(prog="run_benchmark.py")
-    sub = parser.add_subparsers(dest="command", parser_class=Parser)
-    for module in (train, predict, ui):
-        module.add_parser(sub)
-    return parser, {"train": train, "predict": predict, "ui": ui}
-
-
-def _cli(argv: list[str]) -> int:
-    parser, modules = _parser()
-    args = parser.parse_args(argv)
-    args.argv = argv
-    return modules[args.command].run(args)
 
 
 def test_cli_train_then_predict_json_csv_and_text(corpus, module_cache, tmp_path, capsys):
     out = tmp_path / "cli.zip"
-    code = _cli(["train", "--dataset", "manifest", "--data-dir", str(corpus), "--model", "xgboost",
+    code = cli(["train", "--dataset", "manifest", "--data-dir", str(corpus), "--model", "xgboost",
                  "--features", "rms,zcr", "--set", "n_estimators=5", "--resamples", "50", "--jobs", "1",
                  "--cache-dir", str(module_cache), "--out", str(out), "--quiet"])
     assert code == 0 and out.is_file()
@@ -554,22 +492,22 @@ def test_cli_train_then_predict_json_csv_and_text(corpus, module_cache, tmp_path
     folder = tmp_path / "in"
     write_tone(folder / "a.wav", freq=520)
     (folder / "bad.wav").write_bytes(b"garbage" * 20)
-    assert _cli(["predict", str(out), str(folder), "--json"]) == 0
+    assert cli(["predict", str(out), str(folder), "--json"]) == 0
     answer = json.loads(capsys.readouterr().out)
     assert answer["caution"].startswith("expected UAR on unseen speakers")
     assert len(answer["predictions"]) == 1 and set(answer["predictions"][0]["probabilities"]) == set(EMOTIONS)
     assert answer["skipped"][0]["input"].endswith("bad.wav")
-    assert _cli(["predict", str(out), str(folder / "a.wav"), "--csv"]) == 0
+    assert cli(["predict", str(out), str(folder / "a.wav"), "--csv"]) == 0
     captured = capsys.readouterr()
     assert "expected UAR" in captured.err and captured.out.startswith("input,start,end,emotion")
-    assert _cli(["predict", str(out), str(folder)]) == 0
+    assert cli(["predict", str(out), str(folder)]) == 0
     text = capsys.readouterr().out
     assert text.count("expected UAR on unseen speakers") == 1 and "skipped" in text and "bad.wav" in text
     long = write_tone(tmp_path / "long.wav", seconds=2.2, freq=180)
-    assert _cli(["predict", str(out), str(long), "--segment", "1", "--hop", "0.5"]) == 0
+    assert cli(["predict", str(out), str(long), "--segment", "1", "--hop", "0.5"]) == 0
     assert "0.0-1.0" in capsys.readouterr().out
     with pytest.raises(BundleError, match="none of the 1 input"):
-        _cli(["predict", str(out), str(folder / "bad.wav")])
+        cli(["predict", str(out), str(folder / "bad.wav")])
 
 
 def test_cli_train_from_run_takes_settings_and_score_from_the_run(corpus, module_cache, svm_bundle, tmp_path,
@@ -592,7 +530,7 @@ def test_cli_train_from_run_takes_settings_and_score_from_the_run(corpus, module
                   "emotion": labels, "predicted": np.where(rng.random(60) < 0.6, labels, "sad")}
                  ).to_csv(run_dir / "predictions.csv", index=False)
     out = tmp_path / "from-run.zip"
-    assert _cli(["train", "--from-run", str(run_dir), "--model", "svm", "--cache-dir", str(module_cache),
+    assert cli(["train", "--from-run", str(run_dir), "--model", "svm", "--cache-dir", str(module_cache),
                  "--jobs", "1", "--out", str(out), "--quiet"]) == 0
     loaded = Bundle.load(out)
     score = loaded.score
@@ -600,11 +538,11 @@ def test_cli_train_from_run_takes_settings_and_score_from_the_run(corpus, module
     assert score.low is not None and score.low <= score.uar <= score.high and score.n_speakers == 4
     assert loaded.features.label == "mfcc+rms"
     with pytest.raises(BundleError, match="no speaker-protocol score for xgboost"):
-        _cli(["train", "--from-run", str(run_dir), "--model", "xgboost", "--out", str(tmp_path / "x.zip")])
+        cli(["train", "--from-run", str(run_dir), "--model", "xgboost", "--out", str(tmp_path / "x.zip")])
     run["corpus"]["fingerprint"] = "0" * 64
     (run_dir / "run.json").write_text(json.dumps(run))
     with pytest.raises(BundleError, match="fingerprint differs"):
-        _cli(["train", "--from-run", str(run_dir), "--model", "svm", "--cache-dir", str(module_cache),
+        cli(["train", "--from-run", str(run_dir), "--model", "svm", "--cache-dir", str(module_cache),
               "--out", str(tmp_path / "y.zip")])
 
 
@@ -613,7 +551,7 @@ def test_cli_ui_without_streamlit_says_how_to_install(monkeypatch, capsys):
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "streamlit" else real(name, *a))
-    assert _cli(["ui"]) == 2
+    assert cli(["ui"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and 'pip install ".[ui]"' in err
 
@@ -626,7 +564,7 @@ def test_no_pickle_anywhere_in_the_persistence_code():
 
 
 def test_cli_argv_attribute_is_not_required():
-    parser, _ = _parser()
+    parser, _ = cli_parser()
     args = parser.parse_args(["predict", "b.zip", "x.wav", "--segment", "2"])
     assert isinstance(args, argparse.Namespace) and args.segment == 2.0 and args.hop is None
     assert os.fspath(args.bundle) == "b.zip"

@@ -210,7 +210,7 @@ def test_long_recordings_are_windowed_by_default_and_their_predictions_follow_th
 
 
 def _parser_cli(argv: list[str]) -> int:
-    from tests.test_bundle import _cli
+    from tests.helpers import cli as _cli
 
     return _cli(argv)
 
@@ -301,7 +301,7 @@ def test_train_from_a_robustness_run_carries_the_profile_checksummed(robust_bund
     assert "robustness profile: 5 condition(s)" in bundle.describe()
     with zipfile.ZipFile(path) as archive:
         assert ROBUSTNESS_MEMBER in json.loads(archive.read(MANIFEST))["members"]
-    from tests.test_bundle import rewrite_zip
+    from tests.helpers import rewrite_zip
 
     def edit(name, data):
         return data.replace(b"0.4", b"0.9") if name == ROBUSTNESS_MEMBER else data
