@@ -16,7 +16,7 @@ from benchmark.evaluation.regression import (
     speaker_bootstrap_ccc,
 )
 from models.regression import REGRESSORS, make_regressor
-from tests.helpers import write_tone
+from tests.helpers import loud_manifest, write_tone
 
 
 def reference_ccc(x, y):
@@ -123,24 +123,6 @@ def test_dnn_regression_head_fits_and_stops_on_development_rows():
 # A generated corpus whose target has a known relation to the audio: arousal is each file's gain in dB.
 
 
-def loud_manifest(root, speakers=5, per_speaker=8):
-    rows = []
-    rng = np.random.default_rng(0)
-    for s in range(speakers):
-        for i in range(per_speaker):
-            db = float(rng.uniform(-30, -3))
-            path = root / f"spk{s}" / f"u{i}.wav"
-            write_tone(path, seconds=0.3, freq=180 + 40 * s, seed=s * 100 + i)
-            import soundfile as sf
-
-            y, sr = sf.read(path)
-            sf.write(path, y / np.abs(y).max() * 10 ** (db / 20), sr)
-            rows.append({"path": f"spk{s}/u{i}.wav", "speaker": f"spk{s}", "arousal": db,
-                         "valence": float(rng.normal())})  # valence: noise, nothing to learn
-    pd.DataFrame(rows).to_csv(root / "manifest.csv", index=False)
-    return root / "manifest.csv"
-
-
 def test_dimensional_run_end_to_end_and_its_exports(tmp_path):
     from benchmark.run.config import RunConfig
     from benchmark.run.dimensional import run_dimensional
@@ -210,7 +192,7 @@ def test_cli_targets_need_the_dimensional_task(tmp_path):
 def test_dimensional_on_msppodcast_official_partitions(tmp_path):
     from benchmark.run.config import RunConfig
     from benchmark.run.dimensional import run_dimensional
-    from tests.test_more_corpora import make_msppodcast
+    from tests.helpers import make_msppodcast
 
     make_msppodcast(tmp_path / "msp")
     config = RunConfig(dataset="msppodcast", data_dir=str(tmp_path / "msp"), split="official", features=("rms",),

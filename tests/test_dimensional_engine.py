@@ -15,7 +15,7 @@ from benchmark.evaluation.regression import mean_ccc
 from benchmark.run.config import RunConfig
 from benchmark.run.dimensional import corpus_normalise_in_fold, fit_regression, run_dimensional
 from models.regression import REGRESSION_GRIDS, TunedRegressor, make_regressor, tuned_regressor
-from tests.test_dimensional import loud_manifest
+from tests.helpers import loud_manifest
 
 TARGETS = ["arousal", "valence"]
 # the columns of folds.csv that say how a fit went (its time, whether the cache had it), not what it predicted

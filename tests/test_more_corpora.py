@@ -8,7 +8,7 @@ import pytest
 from benchmark.corpora import CorpusError, load_corpus
 from benchmark.evaluation.protocols import make_folds
 from benchmark.evaluation.splits import partition_folds, resolve_split
-from tests.helpers import write_tone
+from tests.helpers import make_msppodcast, write_tone
 
 # --------------------------------------------------------------------------------------------------------------
 # IEMOCAP
@@ -125,37 +125,6 @@ def test_iemocap_without_label_files_is_one_line(tmp_path):
 # --------------------------------------------------------------------------------------------------------------
 # MSP-Podcast
 
-MSP_HEADER = "FileName,EmoClass,EmoAct,EmoVal,EmoDom,SpkrID,Gender,Split_Set\n"
-
-
-def make_msppodcast(root):
-    """Every class, O and X, known and unknown speakers, all five partitions, a listed file with no audio and an
-    audio file the table does not list."""
-    lines = [MSP_HEADER]
-    n = 0
-    classes = "ASHUFDCNOX"
-    parts = {"Train": [("127", "Female"), ("128", "Male"), ("Unknown", "Unknown")],
-             "Development": [("300", "Male"), ("Unknown", "Unknown")],
-             "Test1": [("500", "Female"), ("501", "Male")],
-             "Test2": [("700", "Male"), ("Unknown", "Unknown")]}
-    for part, speakers in parts.items():
-        for speaker, gender in speakers:
-            for code in classes:
-                n += 1
-                podcast = 100 + n // 7
-                name = f"MSP-PODCAST_{podcast:04d}_{n:04d}.wav"
-                write_tone(root / "Audios" / name, seconds=0.1, seed=n)
-                act, val, dom = 1 + n % 7, 7 - n % 7, 1 + n % 5
-                lines.append(f"{name},{code},{act:.1f},{val:.1f},{dom:.1f},{speaker},{gender},{part}\n")
-    for i in range(3):  # Test3: the release lists these without labels
-        name = f"MSP-PODCAST_9000_{i:04d}.wav"
-        write_tone(root / "Audios" / name, seconds=0.1)
-        lines.append(f"{name},,,,,Unknown,Unknown,Test3\n")
-    lines.append("MSP-PODCAST_9999_0001.wav,A,2.0,2.0,2.0,128,Male,Train\n")  # no audio
-    write_tone(root / "Audios" / "MSP-PODCAST_8888_0001.wav", seconds=0.1)  # not in the table
-    (root / "Labels").mkdir(parents=True, exist_ok=True)
-    (root / "Labels" / "labels_consensus.csv").write_text("".join(lines))
-    return n
 
 
 def test_msppodcast_layout_and_quirks(tmp_path):
