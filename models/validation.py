@@ -141,10 +141,12 @@ _WHOLE_0 = number(0, whole=True)
 _FRACTION = number(0, 1, high_open=True)  # [0, 1)
 _SHARE = number(0.001, 1)  # [0.001, 1]: xgboost refuses a share that underflows float32
 _POSITIVE = number(0, low_open=True)
+# liblinear never returns for C near 1e-200 (found by the fuzz); 1e-30 is far below any useful regularisation
+_C = number(1e-30)
 
 # Every built-in model's parameters, by name (the same name means the same thing in every built-in model).
 BUILTIN_RULES: dict[str, Rule] = {
-    "C": _POSITIVE, "gamma": either(choice("scale", "auto"), _POSITIVE),
+    "C": _C, "gamma": either(choice("scale", "auto"), _POSITIVE),
     "class_weight": choice("balanced", None), "random_state": _WHOLE_0, "n_jobs": _WHOLE_1,
     "max_iter": _WHOLE_1, "n_estimators": _WHOLE_1, "max_depth": _WHOLE_0,
     # [1e-30, 10]: xgboost refuses rates that overflow float32 or fall below its smallest normal (1.2e-38)
