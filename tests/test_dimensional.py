@@ -264,8 +264,10 @@ def test_dimensional_report_export_and_compare(tmp_path, capsys):
     manifest = loud_manifest(tmp_path / "corpus")
     common = dict(dataset="manifest", data_dir=str(manifest), features=("rms",), protocols=("speaker",), folds=5,
                   quiet=True, jobs=1, bootstrap_resamples=100, cache_dir=str(tmp_path / "cache"))
-    a = run_dimensional(RunConfig(models=("ridge",), out=str(tmp_path / "a"), **common), ["arousal", "valence"])
-    b = run_dimensional(RunConfig(models=("svr",), out=str(tmp_path / "b"), **common), ["arousal", "valence"])
+    # one results folder, so the two runs' folder names differ even when both start in the same second
+    a = run_dimensional(RunConfig(models=("ridge",), out=str(tmp_path / "runs"), **common), ["arousal", "valence"])
+    b = run_dimensional(RunConfig(models=("svr",), out=str(tmp_path / "runs"), **common), ["arousal", "valence"])
+    assert a.run_dir.name != b.run_dir.name
     page = (a.run_dir / "report.html").read_text()
     assert "Leaderboard" in page and "data:image/png;base64," in page and "Leakage audit" in page
     assert f"{a.leaderboard['ccc_mean'].iloc[0]:.3f}" in page
