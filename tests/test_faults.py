@@ -219,8 +219,8 @@ def test_every_accepted_analysis_config_runs_every_builtin_set(changes):
 @pytest.mark.parametrize("flags,culprit", [
     (["--set", "svn.C=1"], "unknown model 'svn'"),
     (["--set", "svm.Cee=1"], "--set svm.Cee"),
-    (["--set", "svm.C=high"], "--set svm.C='high': must be a number > 0"),
-    (["--set", "svm.C=-1"], "--set svm.C=-1: must be a number > 0"),
+    (["--set", "svm.C=high"], "--set svm.C='high': must be a number >= 1e-30"),
+    (["--set", "svm.C=-1"], "--set svm.C=-1: must be a number >= 1e-30"),
     (["--set", "dnn.dropout=1.5"], "--set dnn.dropout=1.5: must be a number >= 0 and < 1"),
     (["--set", "dnn.hidden=[64,0]"], "--set dnn.hidden=[64, 0]: must be a list of at least one whole number(s), each at least 1"),
     (["--set", "xgboost.n_estimators=0"], "--set xgboost.n_estimators=0: must be a whole number >= 1"),
