@@ -173,9 +173,10 @@ def train_tiny(manifest: Path, model: str = "svm", evaluate: bool = False, cache
 
 
 def rewrite_zip(src: Path, dst: Path, change=None, drop: str | None = None, add: dict | None = None,
-                rehash: bool = False) -> Path:
+                rehash: bool = False, edit_manifest=None) -> Path:
     """Copy a bundle, changing members (name -> bytes function), dropping or adding some; optionally recompute
-    the manifest's checksums as a deliberate forger would."""
+    the manifest's checksums (``rehash``) or edit the manifest and recompute its own checksum
+    (``edit_manifest``: a function of the manifest dict), as a deliberate forger would."""
     with zipfile.ZipFile(src) as archive:
         members = {n: archive.read(n) for n in archive.namelist()}
     from benchmark.apps.bundle import MANIFEST, _manifest_checksum
@@ -191,6 +192,9 @@ def rewrite_zip(src: Path, dst: Path, change=None, drop: str | None = None, add:
         import hashlib
 
         manifest["members"] = {n: hashlib.sha256(d).hexdigest() for n, d in members.items()}
+    if edit_manifest is not None:
+        edit_manifest(manifest)
+    if rehash or edit_manifest is not None:
         manifest["checksum"] = _manifest_checksum(manifest)
     with zipfile.ZipFile(dst, "w") as archive:
         archive.writestr(MANIFEST, json.dumps(manifest, indent=1, sort_keys=True))  # as save writes it

@@ -20,7 +20,6 @@ from benchmark.apps.bundle import (
     MANIFEST,
     Bundle,
     BundleError,
-    _manifest_checksum,
     check_segment,
     segment_bounds,
 )
@@ -50,16 +49,7 @@ def _param_names(model: str) -> set[str]:
 
 def forge_manifest(src: Path, dst: Path, edit) -> Path:
     """Edit the manifest and recompute its checksum (a forger's edit)."""
-    with zipfile.ZipFile(src) as archive:
-        members = {n: archive.read(n) for n in archive.namelist()}
-    manifest = json.loads(members.pop(MANIFEST))
-    edit(manifest)
-    manifest["checksum"] = _manifest_checksum(manifest)
-    with zipfile.ZipFile(dst, "w") as archive:
-        archive.writestr(MANIFEST, json.dumps(manifest, indent=1, sort_keys=True))  # as save writes it
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return dst
+    return rewrite_zip(src, dst, edit_manifest=edit)
 
 
 # ---------------------------------------------------------------------------------------------------------------
