@@ -19,7 +19,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from benchmark.reports.ranking import Leaderboard, build, short_name
-from benchmark.reports.rundir import RunFolderError, is_speaker_protocol
+from benchmark.reports.rundir import RunFolderError, is_speaker_protocol, run_names
 from benchmark.reports.statistics import ALPHA, PairedTest, paired_speaker_test, pairing_keys
 
 COMPARE_FORMATS = ("console", "md", "csv", "latex", "html")
@@ -145,8 +145,9 @@ def cells(comparison: Comparison, compact: bool = False) -> tuple[list[str], lis
 
 
 def legend(comparison: Comparison) -> list[str]:
-    lines = [f"{label}: {b.folder.path.name} ({b.folder.dataset}; {b.folder.run.get('corpus', {}).get('summary_line', '')})"
-             for label, b in zip(comparison.labels, comparison.boards, strict=True)]
+    names = run_names([b.folder.path for b in comparison.boards])
+    lines = [f"{label}: {name} ({b.folder.dataset}; {b.folder.run.get('corpus', {}).get('summary_line', '')})"
+             for label, name, b in zip(comparison.labels, names, comparison.boards, strict=True)]
     lines.append("UAR: mean ± std over folds, %, under each run's ranking protocol. 95% CI: bootstrap over test "
                  "speakers. X-A: difference of pooled UAR from run A on the same utterances, in points, with a "
                  f"paired permutation test over speakers (tie = not significant at {100 * ALPHA:g}%).")
@@ -186,13 +187,14 @@ def render_compare(comparison: Comparison, fmt: str = "console") -> str:
 def _csv(comparison: Comparison) -> str:
     """Long form: one line per (run, features, model, speaker_norm)."""
     records = []
+    names = run_names([b.folder.path for b in comparison.boards])
     for k, (label, board) in enumerate(zip(comparison.labels, comparison.boards, strict=True)):
         for r in board.rows:
             key = (r["features"], r["model"], r["speaker_norm"])
             entry = r["by_protocol"].get(board.rank_by, {})
             ci = r.get("ci", {}).get(board.rank_by)
             test = comparison.tests.get((k, key))
-            records.append({"run": label, "run_dir": board.folder.path.name, "dataset": board.folder.dataset,
+            records.append({"run": label, "run_dir": names[k], "dataset": board.folder.dataset,
                             "protocol": board.rank_by, "rank": r["rank"], "features": key[0], "model": key[1],
                             "speaker_norm": key[2], "uar_mean": _round(entry.get("uar_mean")),
                             "uar_std": _round(entry.get("uar_std")), "ci_low": _round(ci[1]) if ci else None,

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.evaluation.regression import mean_ccc, paired_ccc_test, speaker_bootstrap_ccc
+from benchmark.reports.rundir import run_names
 
 RANK_ORDER = ("speaker", "speaker+text", "holdout", "stratified")  # unseen speakers first
 
@@ -321,12 +322,13 @@ def compare_tests(run_dirs: Sequence[Path]) -> list[dict]:
     """The paired speaker bootstrap of mean CCC between the first run's leader and each other run's leader on the
     ranking protocol, on the test rows both predicted; a row says why when there is nothing to test."""
     runs = [(Path(d), *load_run(Path(d))) for d in run_dirs]
+    names = run_names(run_dirs)
     targets = runs[0][1]["targets"]
     base_path, _, base_board, _, _ = runs[0]
     base_pred = pd.read_csv(base_path / "predictions.csv")
     out = []
-    for path, run, board, _, _ in runs[1:]:
-        row = {"first": base_path.name, "other": path.name, "difference": np.nan, "low": np.nan, "high": np.nan,
+    for name, (path, run, board, _, _) in zip(names[1:], runs[1:], strict=True):
+        row = {"first": names[0], "other": name, "difference": np.nan, "low": np.nan, "high": np.nan,
                "p": np.nan, "rows": 0, "note": ""}
         lead_a, lead_b = base_board[base_board["rank"] == "1"], board[board["rank"] == "1"]
         if run["targets"] != targets:
@@ -354,8 +356,8 @@ def compare_tests(run_dirs: Sequence[Path]) -> list[dict]:
                                a.loc[common, [f"pred_{t}" for t in targets]].to_numpy(float),
                                b.loc[common, [f"pred_{t}" for t in targets]].to_numpy(float),
                                a.loc[common, "speaker"].astype(str).to_numpy(), 1000, 0)
-        out.append({**row, "first": f"{base_path.name}: {lead_a['model'].iloc[0]}",
-                    "other": f"{path.name}: {lead_b['model'].iloc[0]}", **test, "rows": int(len(common))})
+        out.append({**row, "first": f"{names[0]}: {lead_a['model'].iloc[0]}",
+                    "other": f"{name}: {lead_b['model'].iloc[0]}", **test, "rows": int(len(common))})
     return out
 
 
@@ -373,13 +375,14 @@ def render_compare(run_dirs: Sequence[Path], fmt: str = "console") -> str:
     from tabulate import tabulate
 
     runs = [(Path(d), *load_run(Path(d))) for d in run_dirs]
+    names = run_names(run_dirs)
     tests = compare_tests(run_dirs)
     caption = "Paired speaker-bootstrap tests of mean CCC, leaders on the ranking protocol (first run minus other)"
     if fmt == "csv":
         frames = []
-        for k, (path, run, board, _, _) in enumerate(runs):
+        for k, (name, (_path, run, board, _, _)) in enumerate(zip(names, runs, strict=True)):
             frame = board.copy()
-            frame.insert(0, "run_dir", path.name)
+            frame.insert(0, "run_dir", name)
             frame.insert(1, "dataset", run.get("dataset"))
             frame["diff_vs_first"], frame["p_vs_first"], frame["note_vs_first"] = np.nan, np.nan, ""
             if k:
@@ -391,8 +394,8 @@ def render_compare(run_dirs: Sequence[Path], fmt: str = "console") -> str:
         return pd.concat(frames, ignore_index=True).to_csv(index=False, lineterminator="\n")
     if fmt == "latex":
         out = []
-        for path, run, board, _, _ in runs:
-            out += [f"% {path.name} ({', '.join(run['targets'])})", render(board, run["targets"], "latex"), ""]
+        for name, (_path, run, board, _, _) in zip(names, runs, strict=True):
+            out += [f"% {name} ({', '.join(run['targets'])})", render(board, run["targets"], "latex"), ""]
         out += [f"% {caption}", tabulate([_test_cells(t) for t in tests], COMPARE_HEADERS, tablefmt="latex_booktabs",
                                          disable_numparse=True)]
         return "\n".join(out) + "\n"
@@ -403,16 +406,16 @@ def render_compare(run_dirs: Sequence[Path], fmt: str = "console") -> str:
 
         out = ["<!doctype html><html><head><meta charset='utf-8'><title>Dimensional runs compared</title>",
                f"<style>{CSS}</style></head><body><h1>Dimensional runs compared</h1>"]
-        for path, run, board, _, _ in runs:
+        for name, (_path, run, board, _, _) in zip(names, runs, strict=True):
             headers, body = _board_cells(board, run["targets"])
-            out += [f"<h2>{htmllib.escape(path.name)} ({htmllib.escape(', '.join(run['targets']))})</h2>",
+            out += [f"<h2>{htmllib.escape(name)} ({htmllib.escape(', '.join(run['targets']))})</h2>",
                     table_html(headers, body, left=("model", "features", "protocol"))]
         out += [f"<h2>Paired tests</h2><p>{htmllib.escape(caption)}.</p>",
                 table_html(COMPARE_HEADERS, [_test_cells(t) for t in tests], left=("other",)), "</body></html>"]
         return "".join(out) + "\n"
     out = []
-    for path, run, board, _, _ in runs:
-        out += [f"## {path.name} ({', '.join(run['targets'])})" if fmt == "md" else f"{path.name}", "",
+    for name, (_path, run, board, _, _) in zip(names, runs, strict=True):
+        out += [f"## {name} ({', '.join(run['targets'])})" if fmt == "md" else f"{name}", "",
                 render(board, run["targets"], fmt), ""]
     out += [f"{caption}:", "", tabulate([_test_cells(t) for t in tests], COMPARE_HEADERS,
                                         tablefmt="github" if fmt == "md" else "simple", disable_numparse=True)]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -35,6 +36,26 @@ DEFAULT_RESAMPLES = 1000
 
 class RunFolderError(UserInputError):
     """A run folder that is missing or lacks a file every report needs."""
+
+
+def run_names(paths: Sequence[str | Path]) -> list[str]:
+    """A name per run folder for tables: the folder's name, or as many of its parent folders as it takes to tell
+    it from the others (two runs started in the same second in different ``--out`` folders share a name).
+
+    Examples
+    --------
+    >>> run_names(["a/emodb-1", "b/emodb-1", "a/emodb-2"])
+    ['a/emodb-1', 'b/emodb-1', 'emodb-2']
+    """
+    parts = [Path(p).resolve().parts for p in paths]
+    names = []
+    for k, own in enumerate(parts):
+        others = [o for j, o in enumerate(parts) if j != k]
+        depth = 1
+        while depth < len(own) and any(o[-depth:] == own[-depth:] for o in others):
+            depth += 1
+        names.append("/".join(own[-depth:]))
+    return names
 
 
 def is_speaker_protocol(protocol: str) -> bool:
