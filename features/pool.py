@@ -64,6 +64,15 @@ def pool_alive() -> bool:
     return executor is not None and not executor._flags.broken and not executor._flags.shutdown
 
 
+def worker_pids() -> set[int]:
+    """Process ids of the pool's workers (empty when none runs)."""
+    if not pool_alive():
+        return set()
+    from joblib.externals.loky import reusable_executor
+
+    return set(reusable_executor._executor._processes)
+
+
 def shutdown_pool(kill_workers: bool = False) -> None:
     """Stop the pool; the next :func:`shared_pool` starts a new one.
 
