@@ -105,3 +105,32 @@ print(U.localmax(x).tolist(), U._localmax.compiled)
                        "[False, False, False, False]"
     # librosa.util.localmax's own docstring example, computed by the kernel compiled on this first call
     assert lines[1] == "[False, False, False, True, False, True, False, True] True"
+
+
+def test_the_warm_up_starts_before_the_corpus_only_when_the_built_in_corpus_is_generated(tmp_path, monkeypatch):
+    from benchmark.corpora.synthetic import corpus_dir
+    from benchmark.run import engine
+    from benchmark.run.config import RunConfig
+
+    started = []
+    monkeypatch.setattr(engine, "start_warm_up", lambda names, *a, **k: started.append(sorted(names)))
+
+    def warm_up_for(**fields) -> list:
+        started.clear()
+        config = RunConfig(**{"models": ("logreg",), "ablation": False, "jobs": 2, "cache_dir": str(tmp_path),
+                              **fields})
+        ctx = engine.RunContext(config, None, None, None, lambda _: None)
+        engine._check_phase(ctx)
+        engine._warm_up_while_generating(ctx)
+        return list(started)
+
+    from features import resolve
+
+    # nothing generated yet: the sets of logreg's input, the default bank
+    assert warm_up_for() == [sorted(resolve(list(RunConfig().features)))]
+    assert warm_up_for(jobs=1) == []  # no pool: extraction compiles in this process, after the generation
+    assert warm_up_for(dataset="emodb", data_dir=str(tmp_path)) == []  # a corpus of files: nothing to overlap
+    folder = corpus_dir(str(tmp_path), 0, "default")
+    folder.mkdir(parents=True)
+    (folder / "COMPLETE.json").write_text("{}")
+    assert warm_up_for() == []  # generated already: its features may all be cached
