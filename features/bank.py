@@ -16,13 +16,15 @@ import pandas as pd
 
 # The one place the built-in sets are registered: the module that looks them up, so that no lookup can run
 # before them (builtin also registers the optional openSMILE sets).
-from . import builtin, spectrograms  # noqa: F401  (spectrograms: logmel_frames, spectrogram, ravdess2ch, ...)
+from . import builtin, lazy_kernels, pool, spectrograms  # noqa: F401  (spectrograms: logmel_frames, spectrogram, ...)
 from .analysis import Clip
 from .audio import AudioError, read_native, resample
 from .cache import Rows, SetStore, default_cache_dir, file_key
 from .config import AnalysisConfig
 from .plugins import load_plugins
 from .registry import FeatureError, FeatureSet, as_sequence, as_vector, get_feature_set
+
+lazy_kernels.arm()  # librosa's kernels that no built-in set calls compile on first call (12 of 14 CPU-s cold)
 
 CLIP_INFO = "_clip"  # pseudo-set: native rate, native duration, peak, RMS; text = digest of the decoded samples
 CLIP_INFO_COLUMNS = ["native_sr", "native_duration", "peak", "rms"]
@@ -218,7 +220,6 @@ def _open_store(root: Path, name: str, spec: FeatureSet | None, config: Analysis
 
 def _run_tasks(tasks, keys, stores, config, plugin_paths, jobs, progress, root, use_cache,
                parallel_backend) -> dict[int, tuple[str, str | None]]:
-    from joblib import Parallel, delayed, parallel_config
     from tqdm import tqdm
 
     n_jobs = min(effective_jobs(jobs), len(tasks))
@@ -231,13 +232,21 @@ def _run_tasks(tasks, keys, stores, config, plugin_paths, jobs, progress, root, 
                smoothing=0.1)
     stored = 0  # files whose every missing set is now in the cache (or in memory with --no-cache)
     try:
+        names = sorted({name for _, _, needed in tasks for name in needed})
         if n_jobs == 1 or len(chunks) == 1:  # in-process: no worker start-up for small jobs
+            pool.wait_for_warm_up()  # never compile beside a worker that compiles (numba issue 10128)
             results = (_compute_chunk_indexed(c, *args) for c, args in enumerate(jobs_args))
-        else:
-            warm_up(sorted({name for _, _, needed in tasks for name in needed}), config)
-            with parallel_config(backend=parallel_backend or "loky"):
+        elif parallel_backend:
+            from joblib import Parallel, delayed, parallel_config
+
+            pool.wait_for_warm_up()
+            warm_up(names, config)
+            with parallel_config(backend=parallel_backend):
                 results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
                     delayed(_compute_chunk_indexed)(c, *args) for c, args in enumerate(jobs_args))
+        else:
+            results = on_pool(_compute_chunk_indexed, [(c, *a) for c, a in enumerate(jobs_args)], names, config,
+                              n_jobs, plugin_paths)
         for c, outcome in results:
             chunk_failed = _store_chunk(chunks[c], outcome, keys, stores)
             failed.update(chunk_failed)
@@ -253,6 +262,72 @@ def _run_tasks(tasks, keys, stores, config, plugin_paths, jobs, progress, root, 
         raise ExtractionInterrupted(message) from None
     bar.close()
     return failed
+
+
+def on_pool(function, args: list[tuple], names: Sequence[str], config: AnalysisConfig, n_jobs: int,
+            plugin_paths: Sequence[str] = ()):
+    """``function(*a)`` for every ``a`` of ``args`` on the run's shared worker pool, yielded as each finishes.
+
+    The numba warm-up of the sets ``names`` runs first, in one worker (or was started there already, while the
+    built-in corpus was generated: :func:`start_warm_up`), and the tasks are submitted once it has finished, so
+    that every other process only loads the cache it wrote (numba issue 10128). The other workers start
+    meanwhile, and this process never imports librosa's compiled functions at all.
+    """
+    from concurrent.futures import as_completed
+
+    plugin_paths = list(plugin_paths)
+    if not set(names) <= _warmed:
+        if not pool.warm_up_pending():  # else it was started early (see start_warm_up)
+            pool.start_warm_up(warm_up_worker, sorted(set(names) - _warmed), config, plugin_paths, workers=n_jobs)
+        pool.wait_for_warm_up()
+        if not set(names) <= _warmed | _warming:  # the early one covered fewer sets: the rest, in one worker too
+            pool.start_warm_up(warm_up_worker, sorted(set(names) - _warmed - _warming), config, plugin_paths,
+                               workers=n_jobs)
+            pool.wait_for_warm_up()
+        _warmed.update(names, _warming)
+        _warming.clear()
+    executor = pool.shared_pool(n_jobs)
+    futures = [executor.submit(function, *a) for a in args]
+    finished = False
+    try:
+        for future in as_completed(futures):
+            yield future.result()
+        finished = True
+    finally:
+        if not finished:  # interrupted, or a worker died: stop what runs, run nothing more
+            for future in futures:
+                future.cancel()
+            pool.shutdown_pool(kill_workers=True)
+
+
+def start_warm_up(names: Sequence[str], config: AnalysisConfig | None = None, jobs: int | None = None,
+                  plugins: Sequence[str | Path] = ()) -> bool:
+    """Compile librosa's numba functions for the sets ``names`` in a worker of the shared pool, in the background;
+    True when one was started (more than one job, and a set that runs in workers).
+
+    For a caller that knows extraction will compute on the pool and has other work first (the run engine,
+    while it generates the built-in corpus). Until extraction joins it, the caller must not use librosa.
+    """
+    plugin_paths = [str(Path(p).resolve()) for p in plugins]
+    load_plugins(plugin_paths)
+    names = sorted(n for n in set(names) - {CLIP_INFO} - _warmed if not get_feature_set(n).in_process)
+    if effective_jobs(jobs) < 2 or not names or pool.warm_up_pending():
+        return False
+    _warming.update(names)
+    pool.start_warm_up(warm_up_worker, names, config or AnalysisConfig(), plugin_paths, workers=effective_jobs(jobs))
+    return True
+
+
+def warm_up_worker(names: Sequence[str], config: AnalysisConfig, plugin_paths: Sequence[str]) -> None:
+    """:func:`warm_up` in a worker, with the run's plugins loaded first (their sets are warmed up too)."""
+    load_plugins(plugin_paths)
+    warm_up(names, config)
+
+
+# Sets whose numba functions this process's pool has compiled (so no second warm-up is needed), and those of
+# the warm-up started early and not yet joined.
+_warmed: set[str] = set()
+_warming: set[str] = set()
 
 
 def _store_chunk(chunk, outcome, keys, stores) -> dict[int, tuple[str, str | None]]:
@@ -292,12 +367,13 @@ def _column_mismatch(results: dict, stores: dict,
 
 
 def warm_up(names: Sequence[str], config: AnalysisConfig) -> None:
-    """Run every set once on a short noise clip in this process before any worker starts.
+    """Run every set once on a short noise clip in this process, before any other process computes them.
 
     librosa compiles numba functions on first use and caches them on disk; two processes compiling the same
     function at once can leave a cache that crashes every later process that loads it (numba issue 10128).
-    Compiling here first means workers only ever load a finished cache. A set that fails on noise is left to
-    fail, with its reason, on the real files.
+    Compiling in one process first (one worker of the pool, see :func:`on_pool`, or this one before a dask
+    extraction) means the others only ever load a finished cache. A set that fails on noise is left to fail,
+    with its reason, on the real files.
     """
     from threadpoolctl import threadpool_limits
 

@@ -21,11 +21,12 @@ import numpy as np
 
 from .analysis import Clip
 from .audio import AudioError, read_native, resample
-from .bank import effective_jobs, library_versions, warm_up
+from .bank import effective_jobs, library_versions, on_pool
 from .cache import Rows, SetStore, default_cache_dir, file_key
 from .config import AnalysisConfig
 from .degrade import Condition, ConditionError, apply, condition_seed
 from .plugins import load_plugins
+from .pool import wait_for_warm_up
 from .registry import FeatureError, as_sequence, as_vector, get_feature_set
 
 DEGRADED_DIR = "features-degraded"
@@ -137,8 +138,6 @@ def extract_degraded(tasks: Sequence[Task], sets: Sequence[str], config: Analysi
 
 
 def _run(todo, tasks, keys, stores, config, seed, plugin_paths, jobs) -> dict[int, str]:
-    from joblib import Parallel, delayed
-
     # All conditions of one clip go to the same chunk, in a row: the worker decodes and resamples the clip (and
     # its babble sources) once for them all (``_decoded`` is memoised per process) instead of once per condition.
     # Results are keyed per task and each task's noise is seeded by (seed, condition, clip), so order changes
@@ -149,11 +148,11 @@ def _run(todo, tasks, keys, stores, config, seed, plugin_paths, jobs) -> dict[in
     chunks = [todo[i: i + size] for i in range(0, len(todo), size)]
     args = [([(tasks[i], needed) for i, needed in chunk], config, seed, plugin_paths) for chunk in chunks]
     if n_jobs == 1 or len(chunks) == 1:
+        wait_for_warm_up()  # never compile beside a worker that compiles (numba issue 10128)
         results = (_indexed(c, *a) for c, a in enumerate(args))
-    else:
-        warm_up(sorted({n for _, needed in todo for n in needed}), config)
-        results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-            delayed(_indexed)(c, *a) for c, a in enumerate(args))
+    else:  # the run's shared pool, after a numba warm-up in one of its workers
+        results = on_pool(_indexed, [(c, *a) for c, a in enumerate(args)],
+                          sorted({n for _, needed in todo for n in needed}), config, n_jobs)
     failed: dict[int, str] = {}
     for c, outcome in results:
         per_set: dict[str, list] = {}

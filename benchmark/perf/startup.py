@@ -8,8 +8,11 @@ Each figure comes from a fresh Python process started by this one, so nothing im
 - TensorFlow through :func:`models.neural.import_tensorflow` (paid once by every process that fits a network);
 - a loky worker pool of ``--jobs`` processes running one task that imports the feature bank (what extraction
   workers pay before their first file), against the same task run in the parent;
+- the fits' phase after extraction's: the same pool handed back (:mod:`features.pool`, one pool per run)
+  against a pool of its own started for the fits (how runs worked before), each worker importing the models;
 - librosa's numba compilation: the bank's warm-up (the default run's feature sets on 1 s of noise) with an empty
-  ``NUMBA_CACHE_DIR``, then again in a new process on the cache the first one left.
+  ``NUMBA_CACHE_DIR``, with the kernels no set calls deferred (:mod:`features.lazy_kernels`) and with librosa's
+  eager compilation (``SER_NUMBA_EAGER=1``), then again in a new process on the cache the first one left.
 
     python run_benchmark.py perf --startup [--jobs 2]
 """
@@ -49,6 +52,26 @@ def task():
 Parallel(n_jobs={jobs}, backend="loky")(delayed(task)() for _ in range({jobs}))
 """
 
+# The fits' phase after extraction's: "shared" asks features.pool again (what a run does), "own" starts a pool of
+# its own as the fits did before; the first phase is the same in both.
+_SECOND_POOL = """
+import time
+from features.pool import init_worker, shared_pool, worker_environment
+from joblib.externals.loky import ProcessPoolExecutor
+def bank(_):
+    import features.bank  # noqa: F401
+    return 1
+def fits(_):
+    import benchmark.run.fitting, models  # noqa: F401  (what a fit's worker imports before its first fit)
+    return 1
+list(shared_pool({jobs}).map(bank, range({jobs})))
+second = time.perf_counter()
+executor = shared_pool({jobs}) if {shared} else ProcessPoolExecutor({jobs}, env=worker_environment(1),
+                                                                    initializer=init_worker)
+list(executor.map(fits, range({jobs})))
+print("SECOND", time.perf_counter() - second)
+"""
+
 
 def timed_subprocess(body: str, env: dict | None = None, python_flags: tuple[str, ...] = ()) -> tuple[float, float, str]:
     """(wall seconds, CPU seconds of the timed part, stderr) of ``body`` run in a fresh interpreter.
@@ -65,7 +88,13 @@ def timed_subprocess(body: str, env: dict | None = None, python_flags: tuple[str
         raise RuntimeError(f"perf --startup: the timed child failed:\n{done.stderr[-2000:]}")
     line = next(x for x in done.stdout.splitlines() if x.startswith("SECONDS"))
     _, _, cpu = line.split()
-    return wall, float(cpu), done.stderr
+    return wall, float(cpu), done.stdout + done.stderr
+
+
+def second_phase(jobs: int, shared: bool) -> float:
+    """Wall seconds of the fits' phase after an extraction phase, on the shared pool or a pool of its own."""
+    _, _, out = timed_subprocess(_SECOND_POOL.format(jobs=jobs, shared=shared))
+    return float(next(x for x in out.splitlines() if x.startswith("SECOND ")).split()[1])
 
 
 def heaviest_imports(importtime_log: str, top: int = 8) -> list[tuple[str, float]]:
@@ -101,12 +130,17 @@ def run_startup(jobs: int = 2) -> dict:
     pool_wall, _, _ = timed_subprocess(_POOL.format(jobs=jobs))
     local_wall, _, _ = timed_subprocess(_POOL.format(jobs=1))
     figures["pool_s"], figures["in_process_s"] = pool_wall, local_wall
+    figures["fits_pool_shared_s"] = second_phase(jobs, True)
+    figures["fits_pool_own_s"] = second_phase(jobs, False)
     with tempfile.TemporaryDirectory(prefix="ser-perf-numba-") as cache:
-        env = {"NUMBA_CACHE_DIR": cache}
+        eager_wall, eager_cpu, _ = timed_subprocess(_WARM_UP, env={"NUMBA_CACHE_DIR": cache,
+                                                                   "SER_NUMBA_EAGER": "1"})
+    with tempfile.TemporaryDirectory(prefix="ser-perf-numba-") as cache:
+        env = {"NUMBA_CACHE_DIR": cache, "SER_NUMBA_EAGER": "0"}
         cold_wall, cold_cpu, _ = timed_subprocess(_WARM_UP, env=env)
         warm_wall, warm_cpu, _ = timed_subprocess(_WARM_UP, env=env)
     figures.update(numba_cold_s=cold_wall, numba_cold_cpu_s=cold_cpu, numba_warm_s=warm_wall,
-                   numba_warm_cpu_s=warm_cpu)
+                   numba_warm_cpu_s=warm_cpu, numba_eager_s=eager_wall, numba_eager_cpu_s=eager_cpu)
 
     print(f"fixed costs, each in a fresh process ({jobs} worker(s) where a pool is started)")
     print(f"  interpreter alone                               {interpreter:6.2f} s   (reference)")
@@ -118,7 +152,13 @@ def run_startup(jobs: int = 2) -> dict:
           "process that fits a network")
     print(f"  loky pool of {jobs}, one feature-bank import each   {pool_wall:6.2f} s   against {local_wall:.2f} s in "
           f"the parent ({pool_wall - local_wall:+.2f} s for the workers)")
-    print(f"  numba warm-up, empty NUMBA_CACHE_DIR            {cold_wall:6.2f} s   {cold_cpu:.2f} CPU-s")
+    shared, own = figures["fits_pool_shared_s"], figures["fits_pool_own_s"]
+    print(f"  fits after extraction, the same pool            {shared:6.2f} s   against {own:.2f} s on a pool of "
+          f"their own ({own - shared:+.2f} s saved)")
+    print(f"  numba warm-up, empty cache, librosa's eager     {eager_wall:6.2f} s   {eager_cpu:.2f} CPU-s "
+          "(SER_NUMBA_EAGER=1)")
+    print(f"  numba warm-up, empty cache, unused deferred     {cold_wall:6.2f} s   {cold_cpu:.2f} CPU-s: "
+          f"{eager_cpu / max(cold_cpu, 1e-9):.1f}x less CPU")
     print(f"  numba warm-up, the cache it left                {warm_wall:6.2f} s   {warm_cpu:.2f} CPU-s: "
           f"compilation {cold_cpu - warm_cpu:.2f} CPU-s, {cold_cpu / max(warm_cpu, 1e-9):.1f}x the cached warm-up")
     return figures

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from features.pool import init_worker, shared_pool, shutdown_pool, worker_environment
+
 from .fitting import FitRecord, FitSpec, run_fit
 
 WORKER_DIED = "worker died twice (killed, or out of memory)"
@@ -52,10 +54,7 @@ def thread_budget(jobs: int, backend: str, n_jobs_to_run: int) -> tuple[int, int
 
 def thread_environment(threads: int) -> dict[str, str]:
     """What every worker process is started with: BLAS, OpenMP and TensorFlow threads from the budget."""
-    value = str(max(1, threads))
-    return {"OMP_NUM_THREADS": value, "OPENBLAS_NUM_THREADS": value, "MKL_NUM_THREADS": value,
-            "TF_NUM_INTRAOP_THREADS": value, "TF_NUM_INTEROP_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    # oneDNN is decided in every process alike by models.neural.training.import_tensorflow (SER_TF_ONEDNN)
+    return worker_environment(threads)
 
 
 def run_serial(jobs: Sequence[Job], inputs: dict[str, np.ndarray], y, groups, on_done: OnDone,
@@ -87,9 +86,10 @@ def run_processes(jobs: Sequence[Job], inputs: dict[str, np.ndarray], y, groups,
             return executor.submit(fit, job.spec, paths[job.input_name], y, groups, job.train, job.test,
                                    job.dev, tuple(paths[e] for e in job.extras))
 
-        # A pool of its own, not loky's process-wide reusable one, which joblib's extraction workers share.
+        # The run's one pool (features.pool), which extraction started already when it ran in parallel: the
+        # same environment and initializer, so loky hands back its running workers instead of starting others.
         while queue:
-            executor = ProcessPoolExecutor(max_workers=parallel, env=env, initializer=keep_workers_alive)
+            executor = shared_pool(parallel, threads)
             running = {}
             try:
                 while queue or running:
@@ -102,10 +102,11 @@ def run_processes(jobs: Sequence[Job], inputs: dict[str, np.ndarray], y, groups,
                         on_done(running.pop(future), record)
             except BrokenProcessPool:
                 suspects += list(running.values())  # one of these killed its worker
-            finally:
-                executor.shutdown(wait=True, kill_workers=True)
-            for job in suspects:  # retried alone, so a second death names the culprit
-                lone = ProcessPoolExecutor(max_workers=1, env=env, initializer=keep_workers_alive)
+            except BaseException:  # interrupted: the fits still running are stopped with their workers
+                shutdown_pool(kill_workers=True)
+                raise
+            for job in suspects:  # retried alone, in a pool of its own, so a second death names the culprit
+                lone = ProcessPoolExecutor(max_workers=1, env=env, initializer=init_worker)
                 try:
                     on_done(job, submit(lone, job).result())
                 except BrokenProcessPool:
@@ -115,12 +116,7 @@ def run_processes(jobs: Sequence[Job], inputs: dict[str, np.ndarray], y, groups,
             suspects = []
 
 
-def keep_workers_alive() -> None:
-    """Raise loky's leak guard in a worker: TensorFlow's per-process caches grow past its 300 MB, and a restarted
-    worker pays TensorFlow's import again for its next fit (seconds per fit, on every neural fold)."""
-    from joblib.externals.loky import process_executor
-
-    process_executor._MAX_MEMORY_LEAK_SIZE = 8 * 10**9
+keep_workers_alive = init_worker  # the initializer of every worker (features.pool.init_worker)
 
 
 def run_dask(jobs: Sequence[Job], inputs: dict[str, np.ndarray], y, groups, on_done: OnDone, client,

@@ -51,9 +51,10 @@ from benchmark.reports.rundir import (
 from benchmark.reports.tables import render_console, write_exports
 from benchmark.seeds.claims import recipes_for, write_claims
 from features import extract, load_plugins, pad_sequences, resolve
-from features.bank import effective_jobs
+from features.bank import effective_jobs, start_warm_up
 from features.cache import default_cache_dir
 from features.opensmile_sets import require as require_extras
+from features.pool import shutdown_pool, wait_for_warm_up
 from features.sequences import MAX_SEQUENCE_STEPS
 from models import make_model
 from models.registry import MODELS, check_params, get_model, resolve_models
@@ -148,21 +149,47 @@ def run_benchmark(config: RunConfig, argv: Sequence[str] | None = None,
     """
     say = log or ((lambda _: None) if config.quiet else print)
     ctx = RunContext(config, argv, experiment, expect_fingerprint, say, clock=time.perf_counter())
-    _check_phase(ctx)
-    _corpus_phase(ctx)
-    ctx.backend = config.backend or ("dask" if config.scheduler else backends.default_backend(ctx.jobs))
     try:
-        if ctx.backend == "dask":
-            ctx.dask = backends.DaskSession(config.scheduler, workers=ctx.jobs, threads=1)
-            say(f"dask: {ctx.dask.workers()} worker thread(s) at {ctx.dask.address}")
-        _features_phase(ctx)
-        _folds_and_audit_phase(ctx)
-        _fits_phase(ctx)
-    finally:
-        if ctx.dask is not None:
-            ctx.dask.close()
+        _check_phase(ctx)
+        _warm_up_while_generating(ctx)
+        _corpus_phase(ctx)
+        ctx.backend = config.backend or ("dask" if config.scheduler else backends.default_backend(ctx.jobs))
+        try:
+            if ctx.backend == "dask":
+                ctx.dask = backends.DaskSession(config.scheduler, workers=ctx.jobs, threads=1)
+                say(f"dask: {ctx.dask.workers()} worker thread(s) at {ctx.dask.address}")
+            _features_phase(ctx)
+            _folds_and_audit_phase(ctx)
+            _fits_phase(ctx)
+        finally:
+            if ctx.dask is not None:
+                ctx.dask.close()
+    except BaseException:
+        shutdown_pool(kill_workers=True)  # a failed or interrupted run stops its workers, whatever they run
+        raise
+    # One pool per run (extraction's and the fits' workers): stopped here, so that no worker keeps a run's
+    # plugins, TensorFlow state or memory-mapped inputs into the next run of this process.
+    shutdown_pool(kill_workers=True)
     _write_phase(ctx)
     return _print_phase(ctx)
+
+
+def _warm_up_while_generating(ctx: RunContext) -> None:
+    """When the built-in corpus is about to be generated, compile librosa's numba functions meanwhile, in a
+    worker of the run's pool (which extraction will use): the corpus's files are new, so their features will be
+    computed. Every other corpus goes straight to extraction, which warms up on the pool first anyway."""
+    config = ctx.config
+    if config.backend not in (None, "processes") or config.scheduler or is_multi_corpus(config.dataset) \
+            or config.emotions or (config.dataset or "synthetic") != "synthetic" or ctx.jobs < 2:
+        return
+    from benchmark.corpora.synthetic import corpus_dir
+
+    folder = Path(config.data_dir) if config.data_dir else corpus_dir(config.cache_dir, config.seed, config.profile)
+    if (folder / "COMPLETE.json").is_file():
+        return
+    names = {s for spec in ctx.inputs_of.values() for s in spec.sets} | set(ctx.vector_sets if config.ablation
+                                                                             else ())
+    start_warm_up(sorted(names), config.analysis, ctx.jobs, config.plugins)
 
 
 def _check_phase(ctx: RunContext) -> None:
@@ -252,6 +279,7 @@ def _features_phase(ctx: RunContext) -> None:
                     cache_dir=config.cache_dir, use_cache=config.use_cache, jobs=jobs, plugins=config.plugins,
                     content_hash=config.content_hash, progress=None if not config.quiet else False,
                     parallel_backend="dask" if dask else None)
+    wait_for_warm_up()  # joined even when nothing was computed: later phases may use librosa here
     timings["features"] = _lap(clock)
     report = feats.report
     say(f"features: {report.summary_line()}")
