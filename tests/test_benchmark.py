@@ -15,16 +15,32 @@ from benchmark.evaluation.protocols import make_folds
 from benchmark.run.fitting import fit_on_fold
 from features import extract
 from models import make_model
+from tests.helpers import link_cache
 
 QUICK_NEURAL = ["--set", "dnn.max_epochs=6", "--set", "lstm.max_epochs=3", "--set", "lstm.units=32"]
 
 
 def run(capsys, *args) -> Path:
-    """Run the CLI quietly on the small built-in profile; returns the run folder it printed."""
+    """Run the CLI quietly on the small built-in profile; returns the run folder it printed. A later
+    ``--cache-dir`` in ``args`` wins over none (the test's isolated cache)."""
     code = main(["run", "--profile", "small", "--quiet", *args])
     out = capsys.readouterr().out.strip().splitlines()
     assert code == 0
     return Path(out[-1])
+
+
+@pytest.fixture
+def shared_run(tmp_path, shared_cache, small_corpus_dir) -> list[str]:
+    """Flags of a run that reuses the session's feature cache (what ``full_run`` extracted: every default set of
+    the small corpus) with a fit cache of its own: ``--dataset``, ``--data-dir`` and ``--cache-dir``.
+
+    Extracting the whole default bank is most of a small run's time, and none of the tests that use this counts
+    or damages features; every fit still runs (none is served from another test's fits). Feature rows are keyed
+    by the clip's absolute path, so the corpus is named by the session's folder, not by a link in this cache.
+    """
+    (shared_cache / "features").mkdir(exist_ok=True)
+    cache = link_cache(tmp_path / "cache", shared_cache, shared_cache / "features")
+    return ["--dataset", "synthetic", "--data-dir", str(small_corpus_dir), "--cache-dir", str(cache)]
 
 
 @pytest.fixture(scope="module")
@@ -93,18 +109,26 @@ def test_export_reproduces_the_tables_exactly(full_run, capsys, fmt, filename, t
     assert capsys.readouterr().out == (full_run / filename).read_text()
 
 
-def test_same_seed_gives_identical_leaderboard(tmp_path, shared_cache, capsys):
-    args = ["--models", "svm,xgboost,dnn", "--set", "dnn.max_epochs=4", "--cache-dir", str(shared_cache),
-            "--folds", "3", "--no-ablation"]
-    first = run(capsys, *args, "--out", str(tmp_path / "a"))
-    second = run(capsys, *args, "--out", str(tmp_path / "b"))
+def test_same_seed_gives_identical_leaderboard(tmp_path, shared_cache, small_corpus_dir, capsys):
+    # each run fits everything in a fit cache of its own: the second is a recomputation, never a cache hit; in
+    # this process, after the first run's networks (the backends agree: tests/test_engine.py)
+    args = ["--models", "svm,xgboost,dnn", "--set", "dnn.max_epochs=4", "--set", "xgboost.n_estimators=40",
+            "--folds", "3", "--no-ablation", "--backend", "serial", "--dataset", "synthetic", "--data-dir", str(small_corpus_dir)]
+    (shared_cache / "features").mkdir(exist_ok=True)
+    caches = {n: link_cache(tmp_path / f"cache-{n}", shared_cache, shared_cache / "features") for n in "abc"}
+    first = run(capsys, *args, "--cache-dir", str(caches["a"]), "--out", str(tmp_path / "a"))
+    second = run(capsys, *args, "--cache-dir", str(caches["b"]), "--out", str(tmp_path / "b"))
+    assert json.loads((second / "run.json").read_text())["fits"]["cached"] == 0
     assert (first / "leaderboard.json").read_text() == (second / "leaderboard.json").read_text()
+    assert (first / "predictions.csv").read_text() == (second / "predictions.csv").read_text()
     assert (first / "splits.csv").read_text() == (second / "splits.csv").read_text()
-    other = run(capsys, *args, "--seed", "1", "--out", str(tmp_path / "c"))
+    # another seed draws other folds (what the folds are does not depend on the models: one cheap model)
+    other = run(capsys, "--models", "svm", "--folds", "3", "--no-ablation", "--seed", "1", "--dataset", "synthetic",
+                "--data-dir", str(small_corpus_dir), "--cache-dir", str(caches["c"]), "--out", str(tmp_path / "c"))
     assert (other / "splits.csv").read_text() != (first / "splits.csv").read_text()
 
 
-def test_injected_duplicate_is_flagged(tmp_path, small_corpus_dir, capsys):
+def test_injected_duplicate_is_flagged(tmp_path, small_corpus_dir, shared_run, capsys):
     files = sorted(small_corpus_dir.glob("syn_*.wav"))
     chosen = [f for f in files if "_s01_" in f.name or "_s02_" in f.name]
     lines = ["path,emotion,speaker,text"]
@@ -116,7 +140,8 @@ def test_injected_duplicate_is_flagged(tmp_path, small_corpus_dir, capsys):
     lines.append(f"{twin},{chosen[0].stem.split('_')[2]},m03,s01")
     (tmp_path / "manifest.csv").write_text("\n".join(lines) + "\n")
     run_dir = run(capsys, "--dataset", "manifest", "--data-dir", str(tmp_path / "manifest.csv"),
-                  "--models", "svm", "--no-ablation", "--loso", "--out", str(tmp_path / "out"))
+                  "--models", "svm", "--no-ablation", "--loso", *shared_run[-2:],  # its own corpus: the cache only
+                  "--out", str(tmp_path / "out"))
     audit = json.loads((run_dir / "audit.json").read_text())
     assert audit["corpus"]["duplicate_groups"] == [[str(chosen[0]), str(twin)]]
     # each copy's speaker is held out once, with the other copy in training: two crossings
@@ -127,7 +152,7 @@ def test_injected_duplicate_is_flagged(tmp_path, small_corpus_dir, capsys):
     assert "dup" in (run_dir / "leaderboard.md").read_text()
 
 
-def test_failing_model_is_reported_and_the_run_finishes(tmp_path, capsys):
+def test_failing_model_is_reported_and_the_run_finishes(tmp_path, shared_run, capsys):
     plugin = tmp_path / "fragile.py"
     plugin.write_text(textwrap.dedent('''
         from sklearn.svm import SVC
@@ -142,7 +167,7 @@ def test_failing_model_is_reported_and_the_run_finishes(tmp_path, capsys):
         register_model("fragile", Fragile, replace=True)
     '''))
     run_dir = run(capsys, "--plugin", str(plugin), "--models", "svm,fragile", "--protocols", "speaker",
-                  "--loso", "--no-ablation", "--out", str(tmp_path / "out"))
+                  "--loso", "--no-ablation", *shared_run, "--out", str(tmp_path / "out"))
     folds = pd.read_csv(run_dir / "folds.csv")
     fragile = folds[folds["model"] == "fragile"]
     assert (fragile["status"] == "failed").sum() == 1 and (fragile["status"] == "ok").sum() == 5
@@ -151,7 +176,7 @@ def test_failing_model_is_reported_and_the_run_finishes(tmp_path, capsys):
     assert "failed 1/6" in (run_dir / "leaderboard.md").read_text()
 
 
-def test_user_feature_set_through_the_cli(tmp_path, capsys):
+def test_user_feature_set_through_the_cli(tmp_path, shared_run, capsys):
     plugin = tmp_path / "my_features.py"
     plugin.write_text(textwrap.dedent('''
         import numpy as np
@@ -171,15 +196,16 @@ def test_user_feature_set_through_the_cli(tmp_path, capsys):
             return {"mean": f0.mean(), "std": f0.std()}
     '''))
     run_dir = run(capsys, "--plugin", str(plugin), "--features", "pitch,mfcc", "--models", "svm",
-                  "--out", str(tmp_path / "out"))
+                  *shared_run, "--out", str(tmp_path / "out"))
     records = json.loads((run_dir / "leaderboard.json").read_text())
     assert {r["features"] for r in records} == {"pitch+mfcc", "pitch", "mfcc"}
     pitch_only = [r for r in records if r["features"] == "pitch" and r["table"] == "ablation"]
     assert pitch_only and pitch_only[0]["uar_mean"] > 1 / 7  # F0 alone carries emotion in this corpus
 
 
-def test_speaker_norm_rows_are_marked(tmp_path, capsys):
-    run_dir = run(capsys, "--models", "svm", "--speaker-norm", "--no-ablation", "--out", str(tmp_path / "o"))
+def test_speaker_norm_rows_are_marked(tmp_path, shared_run, capsys):
+    run_dir = run(capsys, "--models", "svm", "--speaker-norm", "--no-ablation", *shared_run,
+                  "--out", str(tmp_path / "o"))
     records = json.loads((run_dir / "leaderboard.json").read_text())
     assert sorted({r["speaker_norm"] for r in records}) == [False, True]
     assert "spk-norm" in (run_dir / "leaderboard.md").read_text()

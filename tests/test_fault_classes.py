@@ -417,6 +417,28 @@ def test_every_value_the_check_accepts_fits_the_dense_network(data):
     assert model.predict_proba(TINY_X.astype("float32")).shape == (36, 3)
 
 
+# The values the two properties above found, kept as explicit examples whatever Hypothesis draws: each found
+# value is refused now (it was accepted and the fit failed or never returned), and the rule's new bound itself is
+# accepted and fits. XGBoost refused learning_rate=9.8e-253 (below float32's smallest normal), liblinear never
+# returned for C near 1e-200, Keras refused an integer learning rate.
+@pytest.mark.parametrize("name,key,found,bound", [
+    ("xgboost", "learning_rate", 9.8e-253, 1e-30),
+    ("linsvm", "C", 1e-200, 1e-30),
+    ("logreg", "C", 1e-200, 1e-30),
+    ("svm", "C", 1e-200, 1e-30),
+    ("dnn", "learning_rate", None, 1),
+])
+def test_the_values_the_fuzz_found_are_refused_or_fit(name, key, found, bound):
+    if found is not None:
+        assert not _accepted(name, key, found)
+    assert _accepted(name, key, bound)
+    X = TINY_X.astype("float32") if name == "dnn" else TINY_X
+    params = {"max_epochs": 2} if name == "dnn" else {}
+    model = make_model(name, **params, **{key: bound}).fit(X, TINY_Y)
+    proba = model.predict_proba(X)
+    assert proba.shape == (36, 3) and np.allclose(proba.sum(axis=1), 1, atol=1e-5)
+
+
 def test_a_plugin_models_parameters_are_checked_from_its_signature_or_declared_schema():
     from models.validation import Rule, number
 
