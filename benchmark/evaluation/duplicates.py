@@ -42,12 +42,14 @@ THRESHOLD = 0.92  # the unwarped score (16 ms frames, no pitch shift or stretch)
 # reach 0.89 on the built-in corpus, recordings of one sentence by one EmoDB speaker 0.69
 WARPED_THRESHOLD = 0.91  # the warped score (64 ms frames, pitch and tempo searched): takes reach 0.90 on the
 # built-in corpus, so only a copy warped little enough to keep its frames this close is found
-PITCH_THRESHOLD = 0.87  # the pitch-hypothesis score (64 ms frames, the tempo kept, a shift of a semitone or more):
-# a librosa pitch-shifted copy keeps the original's timing, another take does not (its best is 0.87 on the built-in
-# corpus, where takes differ only by the synthesiser's random changes)
+PITCH_THRESHOLD = 0.91  # the pitch-hypothesis score (64 ms frames, the tempo kept, a shift of a semitone or more):
+# a librosa pitch-shifted copy keeps the original's timing, another take does not (EmoDB takes reach 0.66, the
+# built-in corpus's 0.87); but the synthesiser's speakers differ by pitch and formant scale, which is what a pitch
+# shift does, and two of them saying one sentence reach 0.90 on the small profile, so it is held to the warped bar
 STRETCH_THRESHOLD = 0.86  # the stretch-hypothesis score (64 ms frames, the pitch kept, the tempo searched) ...
 STRETCH_MARGIN = 0.04  # ... beating the pitch hypothesis by this much: a stretched copy only lines up at its own
 # tempo, while a take whose tempo differs a little lines up about as well at the original tempo
+HYPOTHESIS_OFFSET = 2.0  # coarse frames the two hypotheses search either side of the trimmed starts
 MIN_PITCH_SHIFT = 2  # bands (one semitone): a smaller shift is a near-unwarped pair, judged by the other scores
 MIN_LOG_STRETCH = 0.04  # the same for a stretch
 UNWARPED_LOG_SCALE = 0.03
@@ -413,9 +415,10 @@ def verify(a: Fingerprint, b: Fingerprint, cells: Sequence[tuple[int, float, flo
             fine_scales = np.linspace(-UNWARPED_LOG_SCALE, UNWARPED_LOG_SCALE, 7)
             unwarped = max(unwarped, _aligned_score(a.fine, b.fine, s, fine_scales, fine_offsets)[0])
     # The two hypotheses, searched over the whole range rather than around the voted cells: the phase vocoder
-    # breaks many peaks, so a copy's votes are few and its cell is often off. Offsets near 0: a whole-clip copy
-    # starts where the original does once both are silence-trimmed (the aligned overlap still needs MIN_OVERLAP).
-    offsets = np.arange(-6.0, 6.5, 0.5)
+    # breaks many peaks, so a copy's votes are few and its cell is often off. Offsets within 2 frames (128 ms):
+    # a whole-clip copy starts where the original does once both are silence-trimmed (within a frame on both
+    # corpora; 6 frames found the same copies and let another speaker's sentence line up with a trimmed copy).
+    offsets = np.arange(-HYPOTHESIS_OFFSET, HYPOTHESIS_OFFSET + 0.5, 0.5)
     pitch, pitch_shift = -1.0, 0
     max_shift = int(MAX_SEMITONES * BANDS_PER_SEMITONE)
     for s in range(-max_shift, max_shift + 1):  # the tempo kept (within 1 %: the coarse frames' rounding)
