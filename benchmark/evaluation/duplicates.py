@@ -15,9 +15,13 @@ a shift along the frequency axis and a time stretch a scaling of the time axis, 
    matches scatter. Hashes held by more than ``BUCKET_CAP`` clips are dropped (stop words), and each clip keeps its
    ``NEIGHBOURS`` best-voted partners, so at most ``n * NEIGHBOURS`` pairs reach step 3;
 3. **verification**: the pair's band-centred spectrograms are aligned around the voted shift, scale and offset,
-   searched finely, and scored by the mean frame-wise cosine similarity along the best alignment, in [-1, 1].
+   searched finely, and scored by the mean frame-wise cosine similarity along the best alignment, in [-1, 1];
+   then two hypotheses that a phase-vocoder copy (librosa ``pitch_shift`` / ``time_stretch``, as augmentation makes
+   them) fits and another take does not: **pitch**, the original tempo kept exactly (a pitch shift keeps the
+   duration) with the shift searched, and **stretch**, the original pitch kept exactly with the tempo searched,
+   both starting where the silence-trimmed original starts.
 
-A pair scoring at least ``threshold`` is a near-duplicate. Two takes of one sentence by one speaker share hashes
+A pair scoring at least ``threshold`` (or a hypothesis holding) is a near-duplicate. Two takes of one sentence by one speaker share hashes
 (they can be candidates) but no single shift and scale lines their frames up (their timing and intonation differ
 from syllable to syllable), so they score well below a copy and are not flagged unless they truly are one
 recording.
