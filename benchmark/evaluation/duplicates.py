@@ -541,7 +541,8 @@ def audit_near_duplicates(table, folds: dict, envelopes: Sequence[Fingerprint | 
             test, train = set(fold.test.tolist()), set(fold.train.tolist())
             count += sum(1 for p in pairs if (p.i in test and p.j in train) or (p.j in test and p.i in train))
         across_folds[protocol] = count
-    return {"threshold": threshold, "warped_threshold": WARPED_THRESHOLD,
+    return {"threshold": threshold, "warped_threshold": WARPED_THRESHOLD, "pitch_threshold": PITCH_THRESHOLD,
+            "stretch_threshold": STRETCH_THRESHOLD,
             "pairs": [{"a": paths[p.i], "b": paths[p.j], "score": p.score, "warped": p.warped,
                        "semitones": p.semitones, "stretch": p.stretch,
                        "across_corpora": corpora[p.i] != corpora[p.j]} for p in pairs],
@@ -558,7 +559,7 @@ def add_near_duplicates(report: dict, table, folds: dict, jobs: int = 1, thresho
         crossing = ", ".join(f"{p} {n}" for p, n in section["across_train_test"].items())
         report["warnings"].append(
             f"{len(section['pairs'])} near-duplicate pair(s) (score >= {threshold}, or >= {WARPED_THRESHOLD} "
-            f"pitch- or tempo-warped; re-encoded, resampled, trimmed, "
+            f"pitch- or tempo-warped, or a pitch-shift or stretch hypothesis holding; re-encoded, resampled, trimmed, "
             f"gain-changed, noised, pitch-shifted or time-stretched copies), {section['across_corpora']} across "
             f"corpora; pair-folds across train/test: {crossing}")
     return section
