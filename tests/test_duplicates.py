@@ -9,6 +9,7 @@ import pytest
 
 from benchmark.evaluation.duplicates import (
     NEIGHBOURS,
+    PITCH_THRESHOLD,
     THRESHOLD,
     WARPED_THRESHOLD,
     SearchStats,
@@ -89,16 +90,45 @@ def test_pitch_shifted_copy_reported_with_its_semitones(emodb_dir):
     audio = [read_native(p) for p in paths]
     fps = [fingerprint(y, sr) for y, sr in audio]
     rng = np.random.default_rng(0)
-    for k, (y, sr) in enumerate(audio):  # the first clip whose +1 semitone copy only the warped score finds
-        copy = fingerprint(*transform(y, sr, "pitch", 1.0, rng))
+    for k, (y, sr) in enumerate(audio):  # the first clip whose +2 semitone copy only a warped score finds
+        copy = fingerprint(*transform(y, sr, "pitch", 2.0, rng))
         match = match_score(fps[k], copy)
         if match.is_copy() and match.unwarped < THRESHOLD:
             break
     else:
-        pytest.fail("no +1 semitone copy of 8 EmoDB clips reaches the warped threshold")
+        pytest.fail("no +2 semitone copy of 8 EmoDB clips is found")
     pairs = near_duplicates([*fps, copy])
     assert [(p.i, p.j) for p in pairs] == [(k, len(fps))]
-    assert pairs[0].warped and pairs[0].score >= WARPED_THRESHOLD and pairs[0].semitones == pytest.approx(1.0)
+    assert pairs[0].warped and pairs[0].score >= min(WARPED_THRESHOLD, PITCH_THRESHOLD)
+    assert pairs[0].semitones == pytest.approx(2.0)
+
+
+def test_phase_vocoder_copies_of_real_speech_found_and_its_takes_not(emodb_dir):
+    """librosa pitch-shifted (tempo kept) and time-stretched (pitch kept) copies of EmoDB clips fit their
+    hypothesis; two takes of one sentence by one speaker in one emotion (03a01Fa / 03a01Fb: files differing in the
+    last letter) fit neither."""
+    wav = emodb_dir / "wav"
+    rng = np.random.default_rng(0)
+    paths = sorted(wav.glob("*.wav"))[::90][:4]
+    found = {"pitch": 0, "stretch": 0}
+    for path in paths:
+        y, sr = read_native(path)
+        original = fingerprint(y, sr)
+        for semitones in (-2.0, 4.0):
+            match = match_score(original, fingerprint(*transform(y, sr, "pitch", semitones, rng)))
+            # b's band k sits on a's band k + shift: a copy raised by n semitones has shift -2n
+            found["pitch"] += match.is_pitch_shifted() and match.pitch_shift == -2 * semitones
+        for rate in (0.9, 1.1):
+            match = match_score(original, fingerprint(*transform(y, sr, "stretch", rate, rng)))
+            found["stretch"] += match.is_stretched() and abs(match.stretch_log_scale - np.log(rate)) <= 0.03
+    assert found["pitch"] >= 6 and found["stretch"] >= 3, found
+    stems = sorted({p.stem[:-1] for p in wav.glob("*.wav")})
+    take_pairs = [sorted(wav.glob(f"{stem}?.wav"))[:2] for stem in stems]
+    take_pairs = [pair for pair in take_pairs if len(pair) == 2][:8]
+    assert len(take_pairs) == 8
+    for a, b in take_pairs:
+        match = match_score(fingerprint(*read_native(a)), fingerprint(*read_native(b)))
+        assert not match.is_copy(), (a.name, b.name, match)
 
 
 def distinct_clips(n, seconds=0.6, sr=8000):
@@ -146,3 +176,17 @@ def test_audit_reports_pairs_across_train_and_test(small_corpus_dir):
     assert report["pairs"][0]["warped"] is False and report["pairs"][0]["semitones"] == 0.0
     # once per fold that tests one clip of the pair and trains on the other: both folds here
     assert report["across_corpora"] == 1 and report["across_train_test"]["stratified"] == 2
+
+
+def test_phase_vocoder_copies_of_built_in_clips_found(small_corpus_dir):
+    """The same on the built-in corpus (no download needed), whose other takes the first test checks."""
+    rng = np.random.default_rng(0)
+    found = {"pitch": 0, "stretch": 0}
+    for t1, _ in takes(small_corpus_dir, 4):
+        y, sr = read_native(t1)
+        original = fingerprint(y, sr)
+        match = match_score(original, fingerprint(*transform(y, sr, "pitch", -1.0, rng)))
+        found["pitch"] += match.is_copy() and match.alignment[0] == 2
+        match = match_score(original, fingerprint(*transform(y, sr, "stretch", 0.8, rng)))
+        found["stretch"] += match.is_copy() and abs(match.alignment[1] - np.log(0.8)) <= 0.03
+    assert found["pitch"] >= 3 and found["stretch"] >= 3, found

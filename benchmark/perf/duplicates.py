@@ -15,6 +15,10 @@ import time
 import numpy as np
 
 from benchmark.evaluation.duplicates import (
+    MIN_LOG_STRETCH,
+    MIN_PITCH_SHIFT,
+    PITCH_THRESHOLD,
+    STRETCH_THRESHOLD,
     THRESHOLD,
     WARPED_THRESHOLD,
     SearchStats,
@@ -114,8 +118,8 @@ def run(table, n_files: int = 40, seed: int = 0, say=print) -> dict:
     say(f"near-duplicates: {len(chosen)} clips, each searched with one copy per transform (2 x {len(chosen)} "
         f"clips a search)")
     say(f"{'transform':<11}{'strength':>9}{'recall':>8}{'false':>7}{'unwarped':>10}{'warped':>8}"
-        f"{'at ' + str(LOW_WARPED):>9}  (median scores; recall of the pair alone with the warped threshold at "
-        f"{LOW_WARPED})")
+        f"{'at ' + str(LOW_WARPED):>9}{'pitch':>7}{'stretch':>8}  (median scores; recall of the pair alone with the "
+        f"warped threshold at {LOW_WARPED}; pitch and stretch: the hypotheses' scores)")
     recall, false_total, found_total = {}, 0, 0
     for name, strength in TRANSFORMS:
         copies = [fingerprint(*transform(audio[i][0], audio[i][1], name, strength, rng)) for i in chosen]
@@ -130,7 +134,8 @@ def run(table, n_files: int = 40, seed: int = 0, say=print) -> dict:
         found_total += len(pairs)
         say(f"{name:<11}{strength:>9g}{hits / m:>8.2f}{false:>7d}{np.median([x.unwarped for x in matches]):>10.3f}"
             f"{np.median([x.warped for x in matches]):>8.3f}"
-            f"{np.mean([x.is_copy(THRESHOLD, LOW_WARPED) for x in matches]):>9.2f}")
+            f"{np.mean([x.is_copy(THRESHOLD, LOW_WARPED) for x in matches]):>9.2f}"
+            f"{np.median([x.pitch for x in matches]):>7.3f}{np.median([x.stretch for x in matches]):>8.3f}")
     precision = (found_total - false_total) / found_total if found_total else float("nan")
     say(f"pairs reported {found_total}, between different recordings {false_total}: precision {precision:.3f}")
 
@@ -148,7 +153,11 @@ def run(table, n_files: int = 40, seed: int = 0, say=print) -> dict:
         scores = [match_score(fps[a], fps[b]) for a, b in sorted(group)]  # the margin: every pair scored
         say(f"  {label}: {len(hit)} of {len(group)} flagged ({len(hit) / len(group):.4f}); max unwarped "
             f"{max(s.unwarped for s in scores):.3f} (flags at {THRESHOLD}), max warped "
-            f"{max(s.warped for s in scores):.3f} (flags at {WARPED_THRESHOLD})")
+            f"{max(s.warped for s in scores):.3f} (flags at {WARPED_THRESHOLD}), max pitch "
+            f"{max([s.pitch for s in scores if abs(s.pitch_shift) >= MIN_PITCH_SHIFT] or [-1.0]):.3f} (at a shift of "
+            f"a semitone or more; flags at {PITCH_THRESHOLD}), max stretch "
+            f"{max([s.stretch for s in scores if abs(s.stretch_log_scale) >= MIN_LOG_STRETCH] or [-1.0]):.3f} "
+            f"(at 5 % or more; flags at {STRETCH_THRESHOLD} with the margin)")
     per_clip = fp_seconds + search_seconds
     say(f"cost per clip: fingerprint {1000 * fp_seconds:.1f} ms + search {1000 * search_seconds:.1f} ms = "
         f"{per_clip / decode:.0f}x decoding the clip ({1000 * decode:.1f} ms)")
