@@ -1,9 +1,9 @@
-"""Candidate recurrent layers for CPU with Keras's weights, initialisers and results (to float rounding).
+"""Recurrent layers for CPU with Keras's weights, initialisers and results (to float rounding).
 
-Measured against Keras's own layers by ``python -m benchmark.perf.neural --layers keras,hoisted,fused`` and,
-on this project's CPU (AVX-512, oneDNN on), slower: the networks use Keras's layers; these stay so the
-comparison can be re-run on other machines (``models.neural.recurrent.LAYERS`` selects them). See
-``docs/speed.md``.
+``ManualLSTM`` and ``ManualGRU`` are the networks' recurrent layers (``models.neural.recurrent.LAYERS``);
+the others were slower than Keras's own on this project's CPU (AVX-512, oneDNN on) and stay so that
+``python -m benchmark.perf.neural --layers manual,keras,hoisted,fused,manual-graph`` can re-run the
+comparison on other machines. See ``docs/speed.md``.
 
 Keras's ``LSTM`` and ``GRU`` run, off the GPU, a ``tf.while_loop`` over the time steps whose every step is a
 few small ops forward and more backward: the input projection ``x_t @ kernel`` and the recurrent product
@@ -12,10 +12,16 @@ few small ops forward and more backward: the input projection ``x_t @ kernel`` a
 - :class:`FusedLSTM` runs the whole masked sequence in TensorFlow's fused ``BlockLSTMV2`` kernel (the gates
   in Keras's i, f, c, o order in one product per step, forward and backward in C++, no per-step graph ops),
   and stops at the batch's longest real sequence rather than at the padded length;
-- :class:`HoistedGRU` computes the input projection of all time steps as one large matrix product before
-  the loop, so that only the recurrent product stays inside it.
+- :class:`HoistedGRU` (and ``HoistedLSTM``) computes the input projection of all time steps as one large
+  matrix product before the loop, so that only the recurrent product stays inside it;
+- ``ManualLSTM`` and ``ManualGRU`` (the default) hoist the input projection too and write the loop's gradient
+  by hand (``tf.custom_gradient``): the backward loop carries only the state's gradient, one product a step,
+  and the kernel's, recurrent kernel's, bias's and input's gradients are then one product each over all
+  steps. Both loops, forward and backward, are XLA-compiled (``MANUAL["xla_loops"]``), so a step is one
+  product and XLA's fused elementwise code rather than some sixty graph ops, each with the executor's
+  fixed cost: on the 64 x 128 products of a GRU step that cost was most of an epoch.
 
-Both are subclasses of Keras's layers: the same constructor, weights (names, shapes, initialisers, order of
+All are subclasses of Keras's layers: the same constructor, weights (names, shapes, initialisers, order of
 creation, hence the same seeded initial weights), configuration and saved format; they fall back on Keras's
 own loop whenever they would not be exact (dropout inside the layer, non-default activations, a GPU, XLA,
 ``return_sequences`` or ``return_state``, stateful or unrolled layers).
