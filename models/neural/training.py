@@ -42,11 +42,6 @@ def import_tensorflow(threads: int = 1):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     # Every process decides alike (workers inherit SER_TF_ONEDNN), so fits agree whatever the backend.
     os.environ["TF_ENABLE_ONEDNN_OPTS"] = onednn_setting()
-    # XLA's CPU fusion emitters made the recurrent layers' backward step 1.5x slower than the loop emitters
-    # (a step's gates are many small fusions); a user's own choice in XLA_FLAGS stands. Both deterministic.
-    flags = os.environ.get("XLA_FLAGS", "")
-    if "xla_cpu_use_fusion_emitters" not in flags:
-        os.environ["XLA_FLAGS"] = (flags + " --xla_cpu_use_fusion_emitters=false").strip()
     with _quiet_stderr():  # the C++ runtime prints start-up notes past TF_CPP_MIN_LOG_LEVEL
         import tensorflow as tf
     if _CONFIGURED_THREADS is None:
