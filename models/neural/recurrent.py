@@ -109,7 +109,7 @@ def recurrent_layer(keras, cell: str, units: int, return_sequences: bool = False
 
     By default :class:`~models.neural.fused` ``ManualLSTM`` / ``ManualGRU``: Keras's layers (same weights,
     initialisers, configuration) whose time loop has a hand-written gradient and runs as two XLA-compiled
-    loops, Keras's result to float rounding and 1.05-1.6x cheaper per epoch on this project's CPU
+    loops, Keras's result to float rounding and 1.05-1.7x cheaper per later epoch on this project's CPU
     (``perf --neural --layers``, ``docs/speed.md``); they fall back on Keras's loop wherever they would not
     be exact. ``LAYERS["recurrent"]`` selects another layer for that comparison.
     """
