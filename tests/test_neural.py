@@ -214,7 +214,8 @@ def input_shape(layer):
 
 
 def layers(keras_model, *kinds):
-    return [layer for layer in keras_model.layers if type(layer).__name__ in kinds]
+    """The model's layers of these Keras kinds, subclasses included (the networks' LSTM is ``ManualLSTM``)."""
+    return [layer for layer in keras_model.layers if {c.__name__ for c in type(layer).__mro__} & set(kinds)]
 
 
 def test_seed000_lstm_stack():

@@ -63,12 +63,18 @@ def _gradients(tf, model, x, mask):
     return [np.asarray(g) for g in tape.gradient(loss, model.trainable_variables)]
 
 
-@pytest.mark.parametrize("candidate,reference", [("FusedLSTM", "LSTM"), ("HoistedLSTM", "LSTM"),
-                                                 ("HoistedGRU", "GRU")])
+@pytest.mark.parametrize("candidate,reference,xla_loops", [
+    ("FusedLSTM", "LSTM", True), ("HoistedLSTM", "LSTM", True), ("HoistedGRU", "GRU", True),
+    ("ManualLSTM", "LSTM", True), ("ManualGRU", "GRU", True),  # the networks' default: loops under XLA
+    ("ManualLSTM", "LSTM", False), ("ManualGRU", "GRU", False),  # the same loops in the graph executor
+])
 @pytest.mark.parametrize("bidirectional", [False, True])
-def test_candidate_layers_compute_keras_layers_to_float_rounding(tf, candidate, reference, bidirectional):
+def test_candidate_layers_compute_keras_layers_to_float_rounding(tf, monkeypatch, candidate, reference, xla_loops,
+                                                                 bidirectional):
+    from models.neural import fused
     from models.neural.fused import fused_layers
 
+    monkeypatch.setitem(fused.MANUAL, "xla_loops", xla_loops)
     keras = tf.keras
     x, mask = _sequences()
     ours = _model(tf, fused_layers(keras)[candidate], 4, bidirectional, x.shape)
@@ -80,6 +86,53 @@ def test_candidate_layers_compute_keras_layers_to_float_rounding(tf, candidate, 
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-6)
     for g, h in zip(_gradients(tf, ours, x, mask), _gradients(tf, theirs, x, mask), strict=True):
         np.testing.assert_allclose(g, h, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("candidate,reference", [("ManualLSTM", "LSTM"), ("ManualGRU", "GRU")])
+def test_hand_written_gradients_reach_the_input_as_keras_does(tf, candidate, reference):
+    """The CNN-LSTM's convolutions learn from the recurrent layer's input gradient: it must be Keras's too."""
+    from models.neural.fused import fused_layers
+
+    keras = tf.keras
+    x, mask = _sequences()
+    grads = []
+    for cls in (fused_layers(keras)[candidate], getattr(keras.layers, reference)):
+        model = _model(tf, cls, 4, True, x.shape)
+        frames = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(frames)
+            loss = tf.reduce_sum(model([frames, tf.constant(mask)], training=True) ** 2)
+        grads.append(np.asarray(tape.gradient(loss, frames)))
+    assert np.abs(grads[1]).max() > 1e-3
+    assert np.all(grads[1][~mask] == 0)  # masked frames get no gradient, in either
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru", "bilstm"])
+def test_networks_fit_with_the_manual_layers_as_with_keras_layers(tf, monkeypatch, name):
+    """Before and after: the same seeded fit (same input, seed, epochs) on Keras's layer and on the default
+    manual one ends on the same probabilities to float rounding, and the default is the manual layer."""
+    from models import make_model
+    from models.neural import recurrent
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(40, 10, 6)).astype(np.float32)
+    y = np.array(["a", "b"] * 20)
+    X[:, :, 0] += (y == "a")[:, None]
+    X[::4, 7:] = np.nan
+    groups = np.array([f"s{i % 4}" for i in range(40)])
+    probabilities, kinds = [], []
+    for variant in ("keras", "manual"):
+        monkeypatch.setitem(recurrent.LAYERS, "recurrent", variant)
+        m = make_model(name, units=8, dense=(8,), max_epochs=3, early_stopping=False, batch_size=16,
+                       random_state=0, n_jobs=1)
+        m.fit(X, y, groups=groups)
+        probabilities.append(m.predict_proba(X))
+        layer = next(la for la in m.model_.layers if hasattr(la, "cell") or hasattr(la, "forward_layer"))
+        kinds.append(type(getattr(layer, "forward_layer", layer)).__name__)
+    assert kinds == [name.replace("bi", "").upper(), "Manual" + name.replace("bi", "").upper()]
+    assert np.abs(probabilities[0] - 0.5).max() > 0.01  # trained away from the prior: a result that could differ
+    np.testing.assert_allclose(probabilities[1], probabilities[0], rtol=1e-4, atol=1e-5)
 
 
 def test_the_gap_matters_so_the_equality_test_can_fail(tf):
@@ -298,8 +351,10 @@ def test_forward_flops_counts_candidate_layers_like_keras_layers(tf):
 
     x, _ = _sequences()
     flops = [forward_flops(_model(tf, cls, 4, False, x.shape))
-             for cls in (tf.keras.layers.LSTM, fused_layers(tf.keras)["HoistedLSTM"])]
+             for cls in (tf.keras.layers.LSTM, fused_layers(tf.keras)["HoistedLSTM"],
+                         fused_layers(tf.keras)["ManualLSTM"])]
     assert flops[0] == flops[1] == 2 * 4 * 4 * (5 + 4) * (9 + 1) + 2 * 4 * 3  # 9 steps, and step 0 once more
+    assert flops[2] == 2 * 4 * 4 * (5 + 4) * 9 + 2 * 4 * 3  # the manual loop runs no step twice
 
 
 def _epoch_kernels(tf, model, inputs, n_classes):

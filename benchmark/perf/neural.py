@@ -11,7 +11,7 @@ threads. ``--baseline`` also times the first working configuration (Keras's ``mo
 input frame a step), so before and after come from one run.
 
     python -m benchmark.perf.neural [--models lstm,cnn1d] [--epochs 3] [--jobs 2] [--baseline] [--full]
-                                    [--layers keras,hoisted,fused] [--update auto,xla,keras]
+                                    [--layers manual,keras,hoisted,fused,manual-graph] [--update auto,xla,keras]
                                     [--batch-sizes 32,64,128] [--onednn] [--json]
 
 Every epoch is timed twice: wall seconds, and the process's CPU seconds. On a machine shared with other work
@@ -33,7 +33,10 @@ TRAIN_CLIPS = 1150
 VALIDATION_FRACTION = 0.15
 SECONDS = (3.0, 4.0)
 SPEECH_BANK_COLUMNS = 7431  # the default vector input, the speech bank "all" (docs/features.md)
-RECURRENT = ("LSTM", "GRU", "FusedLSTM", "HoistedLSTM", "HoistedGRU")
+# --layers: "manual" (the networks' default) and the others of models.neural.fused; "manual-graph": the
+# manual layers with their loops in the graph executor instead of XLA
+LAYER_VARIANTS = ("manual", "keras", "hoisted", "fused", "manual-graph")
+RECURRENT = ("LSTM", "GRU", "FusedLSTM", "HoistedLSTM", "HoistedGRU", "ManualLSTM", "ManualGRU")
 
 
 def synthetic_input(default_input: str | None, n: int, rng: np.random.Generator, y: np.ndarray) -> np.ndarray:
@@ -94,7 +97,8 @@ def layer_flops(model) -> list[dict]:
     - forward: a dense layer's ``inputs x units``, a convolution's ``kernel x in x out`` per output position,
       a recurrent layer's ``gates x units x (inputs + units)`` per step. Keras's masked loop runs every padded
       step (a masked step is computed, then discarded by a select), and its TensorFlow backend runs the step
-      function once more before the loop to learn the output's shape: ``steps + 1`` steps are counted.
+      function once more before the loop to learn the output's shape: ``steps + 1`` steps are counted
+      (``steps`` for the manual layers of :mod:`models.neural.fused`, whose loop does not).
     - backward: the weight gradient (as many FLOPs as the forward product) and the gradient of the layer's
       input, except for the first weight layer, whose input is the data: the tape computes no gradient for it
       (a profiler trace of an epoch shows, per step of the LSTM, the products for the kernel's and the
@@ -122,7 +126,9 @@ def layer_flops(model) -> list[dict]:
             gates = 4 if "LSTM" in type(cell_layer).__name__ else 3
             units, features, steps = cell_layer.units, in_shape[-1], in_shape[1]
             on_input, on_state = 2 * gates * units * features, 2 * gates * units * units  # per step
-            forward = directions * (on_input + on_state) * (steps + 1)
+            # Keras's loop runs step 0 once more first; the manual layers' custom loop does not
+            extra = 0 if type(cell_layer).__name__.startswith("Manual") else 1
+            forward = directions * (on_input + on_state) * (steps + extra)
             backward = directions * steps * (on_input + 2 * on_state + (on_input if upstream else 0))
         rows.append({"layer": layer.name, "forward": float(forward), "backward": float(backward)})
         upstream = True
@@ -183,14 +189,14 @@ def time_model(
     tuned: bool = True,
     attainable: float | None = None,
     overrides: dict | None = None,
-    layers: str = "keras",
+    layers: str = "manual",
     attainable_cpu: float | None = None,
     update: str = "auto",
 ) -> dict:
     """Train ``name`` on a RAVDESS-sized synthetic fold; epochs and FLOPs as described in the module."""
     from models import MODELS, make_model
     from models.neural import epochs as epoch_loop
-    from models.neural import recurrent, training
+    from models.neural import fused, recurrent, training
 
     rng = np.random.default_rng(seed)
     n = int(TRAIN_CLIPS / (1 - VALIDATION_FRACTION)) + 1
@@ -203,8 +209,10 @@ def time_model(
         model.set_params(**{k: v for k, v in UNTUNED.items() if k in model.get_params()})
     cap = int(make_model(name).max_epochs)
     saved, saved_layers, saved_update = dict(training.LOOP), dict(recurrent.LAYERS), dict(epoch_loop.LOOP)
+    saved_manual = dict(fused.MANUAL)
     training.LOOP["keras_fit"] = not tuned
-    recurrent.LAYERS["recurrent"] = layers
+    recurrent.LAYERS["recurrent"] = "manual" if layers == "manual-graph" else layers
+    fused.MANUAL["xla_loops"] = layers == "manual"
     epoch_loop.LOOP["xla_update"] = {"auto": "auto", "xla": True, "keras": False}[update]
     try:
         start = time.perf_counter()
@@ -214,6 +222,7 @@ def time_model(
         training.LOOP.update(saved)
         recurrent.LAYERS.update(saved_layers)
         epoch_loop.LOOP.update(saved_update)
+        fused.MANUAL.update(saved_manual)
     seconds = model.epoch_seconds_
     later = float(np.median(seconds[1:])) if len(seconds) > 1 else seconds[0]
     cpu = model.epoch_cpu_seconds_
@@ -264,14 +273,14 @@ def run(
     epochs: int = 3,
     baseline: bool = False,
     full: bool = False,
-    layers: tuple[str, ...] = ("keras",),
+    layers: tuple[str, ...] = ("manual",),
     updates: tuple[str, ...] = ("auto",),
     batch_sizes: tuple[int | None, ...] = (None,),
 ) -> list[dict]:
     """Time every neural model (or ``models``); print one line per model and configuration.
 
-    ``layers``: recurrent layer variants to time for the recurrent models (``keras``, ``hoisted``, ``fused``;
-    see :mod:`models.neural.fused`); ``updates``: Adam's update compiled by XLA (``xla``), Keras's op by op
+    ``layers``: recurrent layer variants to time for the recurrent models (``manual``, the default,
+    ``keras``, ``hoisted``, ``fused``, ``manual-graph``; see :mod:`models.neural.fused`); ``updates``: Adam's update compiled by XLA (``xla``), Keras's op by op
     (``keras``) or the default choice between them (``auto``; :mod:`models.neural.epochs`); ``batch_sizes``:
     batch sizes to time (None: the model's own), a different model each, for the batch size against the cache. The first configuration is the reference of the ``vs`` column.
     Each model's ratios are against a matmul timed just before it, so that a change of load between models
@@ -375,8 +384,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--baseline", action="store_true", help="also time the untuned loop")
     parser.add_argument("--full", action="store_true", help="train whole folds (early stopping) instead")
-    parser.add_argument("--layers", default="keras",
-                        help="recurrent layer variants to time, comma-separated: keras, hoisted, fused")
+    parser.add_argument("--layers", default="manual",
+                        help="recurrent layer variants to time, comma-separated: " + ", ".join(LAYER_VARIANTS))
     parser.add_argument("--update", default="auto",
                         help="Adam's update, comma-separated: auto (the default: compiled for weights past the "
                              "cache), xla (always compiled), keras (op by op)")
@@ -394,9 +403,9 @@ def main() -> None:
         compare_onednn(models or [m for m, spec in MODELS.items() if spec.neural], args.jobs, args.epochs)
         return
     layers = tuple(v.strip() for v in args.layers.split(",") if v.strip())
-    unknown = sorted(set(layers) - {"keras", "hoisted", "fused"})
+    unknown = sorted(set(layers) - set(LAYER_VARIANTS))
     if unknown:
-        parser.error(f"--layers: unknown variant(s) {', '.join(unknown)} (keras, hoisted, fused)")
+        parser.error(f"--layers: unknown variant(s) {', '.join(unknown)} ({', '.join(LAYER_VARIANTS)})")
     updates = tuple(v.strip() for v in args.update.split(",") if v.strip())
     if not updates or set(updates) - {"auto", "xla", "keras"}:
         parser.error(f"--update: {args.update!r}: a comma-separated list of auto, xla, keras")

@@ -99,14 +99,19 @@ class RecurrentClassifier(SequenceInput, KerasClassifier):
         )
 
 
-LAYERS = {"recurrent": "keras"}  # "hoisted" or "fused": the candidate layers perf --neural --layers times
+# "manual": Keras's LSTM/GRU with the hand-written gradient of models.neural.fused (its loops XLA-compiled,
+# fused.MANUAL); "keras", "hoisted", "fused": the layers perf --neural --layers compares it with
+LAYERS = {"recurrent": "manual"}
 
 
 def recurrent_layer(keras, cell: str, units: int, return_sequences: bool = False, jit: bool = False):
     """An LSTM or GRU layer; under XLA without the cuDNN path, which XLA cannot compile (unused on CPU).
 
-    Keras's own layers: the candidates of :mod:`models.neural.fused` were slower on this project's CPU
-    (``perf --neural --layers``); ``LAYERS["recurrent"]`` selects one for that comparison.
+    By default :class:`~models.neural.fused` ``ManualLSTM`` / ``ManualGRU``: Keras's layers (same weights,
+    initialisers, configuration) whose time loop has a hand-written gradient and runs as two XLA-compiled
+    loops, Keras's result to float rounding and 1.05-1.7x cheaper per later epoch on this project's CPU
+    (``perf --neural --layers``, ``docs/speed.md``); they fall back on Keras's loop wherever they would not
+    be exact. ``LAYERS["recurrent"]`` selects another layer for that comparison.
     """
     cudnn = False if jit else "auto"
     if cell not in ("lstm", "gru"):
@@ -119,7 +124,7 @@ def recurrent_layer(keras, cell: str, units: int, return_sequences: bool = False
 
         candidates = fused_layers(keras)
         names = {("lstm", "hoisted"): "HoistedLSTM", ("lstm", "fused"): "FusedLSTM", ("gru", "hoisted"): "HoistedGRU",
-                 ("gru", "fused"): "HoistedGRU"}
+                 ("gru", "fused"): "HoistedGRU", ("lstm", "manual"): "ManualLSTM", ("gru", "manual"): "ManualGRU"}
         layer = candidates[names[cell, variant]]
     return layer(units, return_sequences=return_sequences, use_cudnn=cudnn)
 

@@ -50,6 +50,9 @@ def import_tensorflow(threads: int = 1):
         tf.config.threading.set_inter_op_parallelism_threads(1)
         tf.config.experimental.enable_op_determinism()
         _CONFIGURED_THREADS = max(1, int(threads))
+        from .fused import fused_layers
+
+        fused_layers(tf.keras)  # registers the networks' recurrent layers, so a saved network loads anywhere
     return tf
 
 
