@@ -46,35 +46,44 @@ N_CLIPS = 36
 
 
 # --------------------------------------------------------------------------------------------------------------
-# 1. numba's on-disk cache: compiled in the parent before any worker starts
+# 1. numba's on-disk cache: compiled by one process (a worker of the run's pool) before any other uses it
 
 
-def test_the_parent_compiles_the_chosen_sets_before_any_worker_starts(tmp_path, monkeypatch):
-    import joblib
-
-    from features import bank
+def test_the_warm_up_compiles_the_chosen_sets_before_any_extraction_task_is_submitted(tmp_path, monkeypatch):
+    from features import bank, pool
 
     clips = [write_tone(tmp_path / f"c{i}.wav", seconds=0.2, seed=i) for i in range(18)]
     order = []
-    original = bank.warm_up
 
     class Stop(Exception):
         pass
 
-    def recording_warm_up(names, config):
-        order.append(("warm-up", tuple(names)))
-        return original(names, config)
+    class NoWorkers:  # the order is all this test needs: no process is started
+        def submit(self, *args, **kwargs):
+            order.append(("task", None))
+            raise Stop
 
-    def no_workers(*args, **kwargs):
-        order.append(("workers", None))
-        raise Stop  # the order is all this test needs: no process is started
+    pending = []
 
-    monkeypatch.setattr(bank, "warm_up", recording_warm_up)
-    monkeypatch.setattr(joblib, "Parallel", no_workers)
+    def recording_start(function, *args, workers=2):
+        order.append(("warm-up started", tuple(args[0])))
+        pending.append(True)
+
+    def recording_wait():
+        order.append(("warm-up joined", None))
+        pending.clear()
+        return True
+
+    monkeypatch.setattr(bank, "_warmed", set())
+    monkeypatch.setattr(pool, "start_warm_up", recording_start)
+    monkeypatch.setattr(pool, "wait_for_warm_up", recording_wait)
+    monkeypatch.setattr(pool, "warm_up_pending", lambda: bool(pending))
+    monkeypatch.setattr(pool, "shared_pool", lambda *args, **kwargs: NoWorkers())
     table = pd.DataFrame({"path": [str(c) for c in clips]})
     with pytest.raises(Stop):
         bank.extract(table, ["zcr", "chroma"], cache_dir=tmp_path / "cache", jobs=2)
-    assert [step for step, _ in order] == ["warm-up", "workers"]
+    steps = [step for step, _ in order]
+    assert steps.index("warm-up started") < steps.index("warm-up joined") < steps.index("task")
     assert {"zcr", "chroma"} <= set(order[0][1])
 
 

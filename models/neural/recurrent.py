@@ -99,19 +99,22 @@ class RecurrentClassifier(SequenceInput, KerasClassifier):
         )
 
 
-# "manual": Keras's LSTM/GRU with the hand-written gradient of models.neural.fused (its loops XLA-compiled,
-# fused.MANUAL); "keras", "hoisted", "fused": the layers perf --neural --layers compares it with
-LAYERS = {"recurrent": "manual"}
+# "keras" (the default), or the candidates perf --neural --layers compares with it: "manual" (Keras's LSTM/GRU
+# with the hand-written gradient of models.neural.fused, its loops XLA-compiled), "hoisted", "fused". "manual" is
+# 1.05-1.7x cheaper per epoch but not the default: its one input projection over the whole batch makes a row's
+# probabilities depend on its batch-mates at float rounding (oneDNN picks its kernel by the row count), so a
+# clip predicted alone and in a batch, or the robustness copies stacked and alone, would differ in the last bits.
+LAYERS = {"recurrent": "keras"}
 
 
 def recurrent_layer(keras, cell: str, units: int, return_sequences: bool = False, jit: bool = False):
     """An LSTM or GRU layer; under XLA without the cuDNN path, which XLA cannot compile (unused on CPU).
 
-    By default :class:`~models.neural.fused` ``ManualLSTM`` / ``ManualGRU``: Keras's layers (same weights,
-    initialisers, configuration) whose time loop has a hand-written gradient and runs as two XLA-compiled
-    loops, Keras's result to float rounding and 1.05-1.7x cheaper per later epoch on this project's CPU
-    (``perf --neural --layers``, ``docs/speed.md``); they fall back on Keras's loop wherever they would not
-    be exact. ``LAYERS["recurrent"]`` selects another layer for that comparison.
+    By default Keras's own layers. ``LAYERS["recurrent"]`` selects a candidate of :mod:`models.neural.fused`
+    instead, e.g. ``"manual"`` (``ManualLSTM`` / ``ManualGRU``: Keras's layers whose time loop has a
+    hand-written gradient and runs as two XLA-compiled loops, Keras's result to float rounding and 1.05-1.7x
+    cheaper per later epoch on this project's CPU; ``perf --neural --layers``, ``docs/speed.md``), which is not
+    the default because a row's probabilities then depend on its batch-mates at float rounding.
     """
     cudnn = False if jit else "auto"
     if cell not in ("lstm", "gru"):
