@@ -92,16 +92,24 @@ def _define(keras) -> dict[str, type]:
             last_c = _state_after(tf, cs, lengths, c0)
             return last_h, last_h[:, None, :], [last_h, last_c]
 
+    def gru_loop_inputs(layer, sequences, initial_state, mask):
+        """(cell, frames moved to the front, lengths, initial state) for a GRU's own loop, or None where only
+        Keras's loop is exact (see ``exact_fallback``; the own loops implement ``reset_after`` only)."""
+        if exact_fallback(layer) or not layer.cell.reset_after:
+            return None
+        x, lengths = _front_real_steps(tf, sequences, mask, layer.go_backwards)
+        h0 = initial_state[0] if isinstance(initial_state, (list, tuple)) else initial_state
+        return layer.cell, x, lengths, h0
+
     @keras3.saving.register_keras_serializable(package="ser_benchmark")
     class HoistedGRU(keras.layers.GRU):
         """``keras.layers.GRU`` with the input projection of all steps computed before the loop (see module)."""
 
         def inner_loop(self, sequences, initial_state, mask, training=False):
-            cell = self.cell
-            if exact_fallback(self) or not cell.reset_after:
+            own = gru_loop_inputs(self, sequences, initial_state, mask)
+            if own is None:
                 return super().inner_loop(sequences, initial_state, mask, training=training)
-            x, lengths = _front_real_steps(tf, sequences, mask, self.go_backwards)
-            h0 = initial_state[0] if isinstance(initial_state, (list, tuple)) else initial_state
+            cell, x, lengths, h0 = own
             units = self.units
             input_bias, recurrent_bias = cell.bias[0], cell.bias[1]
             steps = tf.maximum(tf.reduce_max(lengths), 1)
@@ -167,11 +175,10 @@ def _define(keras) -> dict[str, type]:
         """``keras.layers.GRU`` (``reset_after``) whose loop has a hand-written gradient, as ``ManualLSTM``."""
 
         def inner_loop(self, sequences, initial_state, mask, training=False):
-            cell = self.cell
-            if exact_fallback(self) or not cell.reset_after:
+            own = gru_loop_inputs(self, sequences, initial_state, mask)
+            if own is None:
                 return super().inner_loop(sequences, initial_state, mask, training=training)
-            x, lengths = _front_real_steps(tf, sequences, mask, self.go_backwards)
-            h0 = initial_state[0] if isinstance(initial_state, (list, tuple)) else initial_state
+            cell, x, lengths, h0 = own
             steps = _manual_steps(tf, x, lengths)
             h = _manual_gru(tf)(x[:, :steps], lengths, h0, *_values(tf, cell))
             return h, h[:, None, :], [h]
