@@ -159,3 +159,18 @@ def test_perf_degrade_reports_every_condition_against_the_clean_extraction(share
     assert figures["robust_feature_multiple"] == pytest.approx(
         1 + sum(c["share_of_clean"] for c in figures["conditions"].values()))
     assert "telephone" in capsys.readouterr().out
+
+
+def test_perf_degrade_times_the_sets_a_default_robustness_run_computes_per_copy():
+    """The default models' inputs: the bank for the SVM and the DNN, XGBoost's classic sets, the LSTM's frames,
+    each once, so that the estimate is the cost of that run's copies and not of the bank alone."""
+    from benchmark.perf.degrade import run_sets
+    from features import GROUPS
+    from models.registry import get_model
+
+    sets = run_sets()
+    assert len(sets) == len(set(sets))
+    assert set(GROUPS["all"]) <= set(sets) and set(GROUPS["classic"]) <= set(sets)
+    assert get_model("lstm").default_input in sets
+    assert run_sets(("svm",)) == list(GROUPS["all"])
+    assert run_sets(("svm",), bank=("mfcc",)) == ["mfcc"]

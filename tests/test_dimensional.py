@@ -167,6 +167,34 @@ def test_dimensional_run_end_to_end_and_its_exports(tmp_path):
     pd.testing.assert_frame_equal(again.leaderboard, board)
 
 
+def test_a_parallel_dimensional_run_stops_its_worker_pool(tmp_path, monkeypatch):
+    """Extraction and the fits share one pool of workers; the run stops it when its fits are done, as the
+    categorical engine does, so no worker outlives the run."""
+    from benchmark.run.config import RunConfig
+    from benchmark.run.dimensional import run_dimensional
+    from features import pool
+
+    manifest = loud_manifest(tmp_path / "corpus")
+    config = RunConfig(dataset="manifest", data_dir=str(manifest), features=("rms", "zcr"), models=("ridge",),
+                       protocols=("speaker",), folds=5, out=str(tmp_path / "out"), quiet=True, jobs=2,
+                       backend="processes", bootstrap_resamples=200, cache_dir=str(tmp_path / "cache"))
+    alive: list[set[int]] = []
+    original = pool.shared_pool
+
+    def watched(workers: int, threads: int = 1):
+        executor = original(workers, threads)
+        alive.append(pool.worker_pids())
+        return executor
+
+    monkeypatch.setattr(pool, "shared_pool", watched)  # extraction asks for the pool through the module
+    try:
+        run_dimensional(config, ["arousal"])
+        assert alive, "the run never asked for the pool: nothing was tested"
+        assert not pool.pool_alive() and pool.worker_pids() == set()
+    finally:
+        pool.shutdown_pool(kill_workers=True)
+
+
 def test_target_manifest_faults(tmp_path):
     from benchmark.corpora.targets import load_dimensional
 

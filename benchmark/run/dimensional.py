@@ -38,6 +38,7 @@ from benchmark.reports import dimensional as report
 from features import GROUPS, extract, get_feature_set, load_plugins, pad_sequences, resolve
 from features.bank import effective_jobs
 from features.cache import default_cache_dir
+from features.pool import shutdown_pool
 from features.sequences import MAX_SEQUENCE_STEPS
 from models.regression import (
     DEFAULT_REGRESSORS,
@@ -370,6 +371,10 @@ def run_dimensional(config: RunConfig, targets: Sequence[str], argv: Sequence[st
     finally:
         if dask is not None:
             dask.close()
+        # The run's one pool (extraction's and the fits' workers) stops with its fits, as in the categorical
+        # engine: no worker keeps this run's plugins, TensorFlow state or memory-mapped inputs into the next run
+        # of the same process, and an interrupted run leaves no worker behind.
+        shutdown_pool(kill_workers=True)
 
     fold_rows, prediction_frames = [], []
     for model, protocol, fold, key, label in planned:
