@@ -28,7 +28,8 @@ def add_parser(sub) -> None:
                            "the corpus), false flags among same-sentence recordings (whole corpus), cost per clip")
     perf.add_argument("--degrade", nargs="?", const="default", metavar="CONDITIONS",
                       help="instead: the cost per clip of each recording condition of --robustness (default: its "
-                           "default preset) against decoding and analysing the clip, on --files clips")
+                           "default preset) against decoding and analysing the clip with the sets a run of the default models "
+                           "computes per copy, on --files clips")
     perf.add_argument("--startup", action="store_true",
                       help="instead: a run's fixed costs (imports, TensorFlow, worker start-up, numba compilation), "
                            "each in a fresh process")
