@@ -22,7 +22,8 @@ a shift along the frequency axis and a time stretch a scaling of the time axis, 
    original pitch kept exactly with the tempo searched. They are scored on a third envelope, ``wide`` (512 ms
    windows on the coarse hop, floored 50 dB down): the phase vocoder smears a copy's short-time detail, which long
    windows average out, so a copy's pitch score rises (EmoDB medians from 0.89-0.92 on the coarse frames to
-   0.95-0.96) while another recording's hardly moves. The stretch's tempo is read off the coarse frames, which tell a 10 % stretch from none better.
+   0.95-0.96) while another recording's hardly moves. The stretch's tempo is read off the coarse frames, which
+   tell a 10 % stretch from none better.
 
 A pair scoring at least ``threshold`` (or a hypothesis holding) is a near-duplicate. Two takes of one sentence by one
 speaker share hashes (they can be candidates) but no single shift and scale lines their frames up (their timing and
@@ -60,9 +61,9 @@ WARPED_THRESHOLD = 0.91  # the warped score (64 ms frames, pitch and tempo searc
 # built-in corpus, so only a copy warped little enough to keep its frames this close is found
 PITCH_THRESHOLD = 0.92  # the pitch-hypothesis score (``wide`` frames, the tempo kept, a shift of a semitone or
 # more): a librosa pitch-shifted copy keeps the original's timing, another take does not. Copies reach 0.93-0.94 at
-# the tenth percentile (both corpora), EmoDB's other recordings of a sentence 0.71, the built-in corpus's takes 0.88;
-# but the synthesiser's speakers differ by pitch and formant scale, which is what a pitch shift does, and two of them
-# saying one sentence reach 0.905 (default profile, 3.5 semitones apart), so the bar sits above that ...
+# the tenth percentile (both corpora), EmoDB's other recordings of a sentence 0.75, the built-in corpus's takes
+# 0.91; and the synthesiser's speakers differ by pitch and formant scale, which is what a pitch shift does: two of
+# them saying one sentence reach 0.905 (default profile, 3.5 semitones apart), so the bar sits above that ...
 SHORT_FRAMES = 25  # ... and for a clip shorter than this (coarse frames: 1.6 s), whose mean over fewer frames varies
 SHORT_PITCH_THRESHOLD = 0.93  # more, this bar: two small-profile speakers (f02, f03, neutral, sentence 3: 19
 # frames) reach 0.928 a semitone apart
@@ -70,7 +71,7 @@ STRETCH_THRESHOLD = 0.86  # the stretch-hypothesis score (coarse frames, the pit
 STRETCH_MARGIN = 0.04  # ... beating the best coarse score at the original tempo by this much: a stretched copy only
 # lines up at its own tempo, while a take whose tempo differs a little lines up about as well at the original tempo
 WIDE_STRETCH_THRESHOLD = 0.88  # or the ``wide`` score at that tempo (copies: 0.89-0.94 at the tenth percentile;
-# the built-in corpus's takes 0.93, EmoDB's recordings of a sentence 0.81) ...
+# the built-in corpus's takes 0.93, EmoDB's recordings of a sentence 0.67) ...
 WIDE_STRETCH_MARGIN = 0.08  # ... with a larger margin: the built-in corpus's takes (one synthesiser, the tempo
 # drawn anew) line up at a tempo 6-8 % off almost as a stretched copy does, 0.078 above the original tempo at most
 HYPOTHESIS_OFFSET = 2.0  # coarse frames the two hypotheses search either side of the trimmed starts
@@ -107,7 +108,7 @@ class Fingerprint:
     fine: np.ndarray = field(repr=False)
     wide: np.ndarray | None = field(repr=False, default=None)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.wide is None:  # a fingerprint built by hand: the hypotheses use the coarse envelope
             self.wide = self.env
 
@@ -592,6 +593,7 @@ def audit_near_duplicates(table, folds: dict, envelopes: Sequence[Fingerprint | 
             count += sum(1 for p in pairs if (p.i in test and p.j in train) or (p.j in test and p.i in train))
         across_folds[protocol] = count
     return {"threshold": threshold, "warped_threshold": WARPED_THRESHOLD, "pitch_threshold": PITCH_THRESHOLD,
+            "short_pitch_threshold": SHORT_PITCH_THRESHOLD,
             "stretch_threshold": STRETCH_THRESHOLD, "wide_stretch_threshold": WIDE_STRETCH_THRESHOLD,
             "pairs": [{"a": paths[p.i], "b": paths[p.j], "score": p.score, "warped": p.warped,
                        "semitones": p.semitones, "stretch": p.stretch,
