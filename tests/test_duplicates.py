@@ -190,3 +190,48 @@ def test_phase_vocoder_copies_of_built_in_clips_found(small_corpus_dir):
         match = match_score(original, fingerprint(*transform(y, sr, "stretch", 0.8, rng)))
         found["stretch"] += match.is_copy() and abs(match.alignment[1] - np.log(0.8)) <= 0.03
     assert found["pitch"] >= 3 and found["stretch"] >= 3, found
+
+
+def test_search_finds_pitch_shifted_and_stretched_copies_of_real_speech(emodb_dir):
+    """The whole search (hash candidates, then verification) on 4 EmoDB clips, another take of each sentence and
+    a +-2 semitone and a 0.85 / 1.2 rate librosa copy of each: every copy's pair is reported and no pair of
+    different recordings is."""
+    wav = emodb_dir / "wav"
+    originals = sorted(wav.glob("*.wav"))[::90][:4]
+    others = [next(p for p in sorted(wav.glob(f"{o.stem[:-1]}?.wav")) + sorted(wav.glob(f"{o.stem[:2]}*.wav"))
+                   if p != o) for o in originals]  # another take of the sentence, else another clip of the speaker
+    audio = [read_native(p) for p in originals + others]
+    fps = [fingerprint(y, sr) for y, sr in audio]
+    rng = np.random.default_rng(0)
+    copy_of = {}
+    for k in range(len(originals)):
+        y, sr = audio[k]
+        for name, strength in (("pitch", -2.0), ("pitch", 2.0), ("stretch", 0.85), ("stretch", 1.2)):
+            copy_of[len(fps)] = (k, name, strength)
+            fps.append(fingerprint(*transform(y, sr, name, strength, rng)))
+    pairs = near_duplicates(fps)
+    found = {(p.i, p.j) for p in pairs}
+    missed = [what for c, what in copy_of.items() if (what[0], c) not in found]
+    # two copies of one clip are one recording too; any other pair is false
+    same = {(a, b) for a in range(len(fps)) for b in range(a + 1, len(fps))
+            if copy_of.get(b, (None,))[0] == (copy_of[a][0] if a in copy_of else a)}
+    assert missed == [], missed
+    assert found <= same, found - same
+
+
+def test_different_speakers_a_semitone_apart_are_not_a_pitch_shift(small_corpus_dir):
+    """Two built-in speakers saying one sentence (f02 and f03, neutral, sentence 3: their voices differ by pitch
+    and formant scale, as a pitch shift would make them) line up at one semitone almost as a copy would; they are
+    different recordings, and the short clips' stricter bar keeps them apart. A +-2 semitone and a 0.85 / 1.2
+    rate copy of each is found."""
+    a, b = (small_corpus_dir / f"syn_{s}_neutral_s03_t2.wav" for s in ("f02", "f03"))
+    fa, fb = fingerprint(*read_native(a)), fingerprint(*read_native(b))
+    match = match_score(fa, fb)
+    assert match.pitch > 0.88 and abs(match.pitch_shift) == 2  # the case this guards: nearly a copy's score
+    assert not match.is_copy(), match
+    rng = np.random.default_rng(0)
+    for path, original in ((a, fa), (b, fb)):
+        y, sr = read_native(path)
+        for name, strength in (("pitch", -2.0), ("pitch", 2.0), ("stretch", 0.85), ("stretch", 1.2)):
+            copy = match_score(original, fingerprint(*transform(y, sr, name, strength, rng)))
+            assert copy.is_copy(), (path.name, name, strength, copy)
