@@ -288,15 +288,15 @@ class Match:
         clearly better than the original tempo does (coarse frames; or ``wide`` ones with a larger margin)."""
         if abs(self.stretch_log_scale) < MIN_LOG_STRETCH:
             return False
-        margin = self.stretch - self.kept
-        return ((self.stretch >= STRETCH_THRESHOLD and margin >= STRETCH_MARGIN)
-                or (self.wide_stretch >= WIDE_STRETCH_THRESHOLD and margin >= WIDE_STRETCH_MARGIN))
+        return self._coarse_stretch_holds() or (self.wide_stretch >= WIDE_STRETCH_THRESHOLD
+                                                and self.stretch - self.kept >= WIDE_STRETCH_MARGIN)
+
+    def _coarse_stretch_holds(self) -> bool:
+        return self.stretch >= STRETCH_THRESHOLD and self.stretch - self.kept >= STRETCH_MARGIN
 
     def stretch_score(self) -> float:
         """The stretch hypothesis's evidence: the coarse score if it holds there, else the ``wide`` one."""
-        if self.stretch >= STRETCH_THRESHOLD and self.stretch - self.kept >= STRETCH_MARGIN:
-            return self.stretch
-        return self.wide_stretch
+        return self.stretch if self._coarse_stretch_holds() else self.wide_stretch
 
     def is_copy(self, threshold: float = THRESHOLD, warped_threshold: float = WARPED_THRESHOLD) -> bool:
         return (self.unwarped >= threshold or self.warped >= warped_threshold or self.is_pitch_shifted()
