@@ -1,9 +1,11 @@
 """Audio augmentation: seeded, pure transforms of a waveform, and the features of augmented clips, cached.
 
 Each transform is a function ``(y, sr, rng, **params) -> y`` of a mono float waveform. An :class:`Augmentation`
-names one transform with its parameters (e.g. ``noise`` at an SNR drawn from 10-30 dB); the random draw of a
-clip's copy comes from a generator seeded by (the run's seed, the clip's content key, the transform), so a copy
-is the same whatever the order, the number of processes or the other clips of the run.
+names one transform with its parameters (e.g. ``noise`` at an SNR drawn from 10-30 dB); a
+:class:`DegradedCopy` is one recording condition of ``run --robustness`` (telephone, a codec, noise at an SNR,
+reverberation ...) used as a transform, so that a model can be trained on the conditions it is scored under.
+The random draw of a clip's copy comes from a generator seeded by (the run's seed, the clip's content key, the
+transform), so a copy is the same whatever the order, the number of processes or the other clips of the run.
 
 Augmentation is good practice inside the training fold (``run --augment``) and a leak when the whole corpus is
 augmented before the split (``run --leaks augment-before-split``): the copies of a test clip then train the
@@ -24,6 +26,8 @@ import numpy as np
 from .analysis import Clip
 from .audio import read_native, resample
 from .config import AnalysisConfig
+from .degrade import Condition, ConditionError, condition_from_name
+from .degrade import apply as degrade
 from .errors import UserInputError
 from .registry import as_vector, get_feature_set
 
@@ -125,26 +129,90 @@ class Augmentation:
     def label(self) -> str:
         return f"{self.name}={self.low:g}:{self.high:g}"
 
+    @property
+    def key(self) -> str:
+        """What seeds a copy and keys its cache entry."""
+        return self.label
+
     def apply(self, y: np.ndarray, sr: int, rng: np.random.Generator) -> np.ndarray:
         func, param = TRANSFORMS[self.name]
         return func(y, sr, rng, **{param: (self.low, self.high)})
 
 
-def augmentation(name: str, low: float | None = None, high: float | None = None) -> Augmentation:
-    """An :class:`Augmentation` with the default range of ``name`` where none is given."""
-    if name not in DEFAULTS:
-        raise AugmentError(f"--augment {name}: unknown transform; choose from {', '.join(TRANSFORMS)}")
-    lo, hi = DEFAULTS[name]
-    return Augmentation(name, lo if low is None else float(low), hi if high is None else float(high))
+@dataclass(frozen=True)
+class DegradedCopy:
+    """A recording condition of ``run --robustness`` as an augmentation: each clip's copy is the clip under it.
+
+    Babble is not one: it is made of other speakers' training clips chosen per fold, and a copy of a training
+    clip serves every fold that clip trains in, some of whose test speakers would be among any talkers chosen
+    once (their voices would then train the model that is scored on them).
+    """
+
+    condition: Condition
+
+    def __post_init__(self):
+        if self.condition.kind == "babble":
+            raise AugmentError(f"--augment {self.condition.name}: babble is not an augmentation (its talkers are "
+                               "chosen per fold from training speakers); use white or pink noise")
+
+    @property
+    def name(self) -> str:
+        return self.condition.name
+
+    @property
+    def label(self) -> str:
+        return self.condition.name
+
+    @property
+    def key(self) -> str:
+        """Every parameter of the condition (a codec's compression level too), so a change is a new copy."""
+        return f"degraded|{sorted(self.condition.params().items())}"
+
+    def apply(self, y: np.ndarray, sr: int, rng: np.random.Generator) -> np.ndarray:
+        return degrade(self.condition, y, sr, rng)
 
 
-def copy_rng(seed: int, clip_key: str, aug: Augmentation) -> np.random.Generator:
+Transform = Augmentation | DegradedCopy  # what one copy per clip is made with
+
+
+def augmentation(name: str, low: float | None = None, high: float | None = None) -> Transform:
+    """An :class:`Augmentation` with the default range of ``name`` where none is given, or the
+    :class:`DegradedCopy` of a recording condition's name (``telephone``, ``mp3``, ``white@10``, ``reverb@0.6``).
+
+    Raises
+    ------
+    AugmentError
+        An unknown name, a range out of bounds, a range given to a condition, or babble; one line.
+
+    Examples
+    --------
+    >>> augmentation("noise").label
+    'noise=10:30'
+    >>> augmentation("reverb@0.6").label
+    'reverb@0.6'
+    """
+    if name in DEFAULTS:
+        lo, hi = DEFAULTS[name]
+        return Augmentation(name, lo if low is None else float(low), hi if high is None else float(high))
+    try:
+        condition = condition_from_name(name)
+    except ConditionError as error:
+        if "unknown kind" not in str(error):
+            raise AugmentError(str(error).replace("condition ", "--augment ", 1)) from None
+        raise AugmentError(f"--augment {name}: unknown transform; choose from {', '.join(TRANSFORMS)} or a recording "
+                           "condition of --robustness (telephone, mp3, white@10, reverb@0.6 ...)") from None
+    if low is not None or high is not None:
+        raise AugmentError(f"--augment {name}: a recording condition takes no range (its parameter is in its name)")
+    return DegradedCopy(condition)
+
+
+def copy_rng(seed: int, clip_key: str, aug: Transform) -> np.random.Generator:
     """The generator of one copy: the run's seed, the clip's identity and the transform decide it, nothing else."""
-    digest = hashlib.sha256(f"{seed}|{clip_key}|{aug.label}".encode()).digest()
+    digest = hashlib.sha256(f"{seed}|{clip_key}|{aug.key}".encode()).digest()
     return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
 
-def augment_clip(y: np.ndarray, sr: int, aug: Augmentation, seed: int, clip_key: str) -> np.ndarray:
+def augment_clip(y: np.ndarray, sr: int, aug: Transform, seed: int, clip_key: str) -> np.ndarray:
     """The augmented copy of one waveform (pure: same inputs, same copy)."""
     return aug.apply(np.asarray(y, dtype=np.float32), sr, copy_rng(seed, clip_key, aug))
 
@@ -156,7 +224,7 @@ class AugmentedFeatures:
     X: np.ndarray
     source: np.ndarray  # row of the corpus table each copy was made from
     which: np.ndarray  # index into ``augmentations``
-    augmentations: list[Augmentation] = field(default_factory=list)
+    augmentations: list[Transform] = field(default_factory=list)
     computed: int = 0
     cached: int = 0
     widths: dict[str, int] = field(default_factory=dict)  # columns of each set, side by side in ``sets`` order
@@ -170,19 +238,19 @@ class AugmentedFeatures:
         return np.hstack([self.X[:, where[name]] for name in sets]) if sets else self.X[:, :0]
 
 
-def _cache_key(clip_key: str, aug: Augmentation, seed: int, sets: Sequence[str], config: AnalysisConfig,
+def _cache_key(clip_key: str, aug: Transform, seed: int, sets: Sequence[str], config: AnalysisConfig,
                versions: dict[str, str]) -> str:
     set_keys = [get_feature_set(s).key(config, versions) for s in sets]
-    payload = {"v": AUGMENT_VERSION, "clip": clip_key, "aug": aug.label, "seed": seed, "sets": set_keys}
+    payload = {"v": AUGMENT_VERSION, "clip": clip_key, "aug": aug.key, "seed": seed, "sets": set_keys}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def _copy_features(path: str, clip_key: str, sets: tuple[str, ...], aug: Augmentation, seed: int,
+def _copy_features(path: str, clip_key: str, sets: tuple[str, ...], aug: Transform, seed: int,
                    config: AnalysisConfig) -> np.ndarray:
     return _copy_parts(path, clip_key, sets, aug, seed, config)[0]
 
 
-def _copy_parts(path: str, clip_key: str, sets: tuple[str, ...], aug: Augmentation, seed: int,
+def _copy_parts(path: str, clip_key: str, sets: tuple[str, ...], aug: Transform, seed: int,
                 config: AnalysisConfig) -> tuple[np.ndarray, list[int]]:
     native, native_sr = read_native(path)
     y = resample(native, native_sr, config.sr)
@@ -196,7 +264,7 @@ def _copy_parts(path: str, clip_key: str, sets: tuple[str, ...], aug: Augmentati
 
 
 def augmented_features(paths: Sequence[str], clip_keys: Sequence[str], rows: Sequence[int],
-                       augmentations: Sequence[Augmentation], sets: Sequence[str], seed: int,
+                       augmentations: Sequence[Transform], sets: Sequence[str], seed: int,
                        config: AnalysisConfig | None = None, cache_dir: str | Path | None = None,
                        jobs: int = 1, widths: dict[str, int] | None = None) -> AugmentedFeatures:
     """Vector features (``sets`` side by side, as :meth:`Features.matrix` lays them) of one copy per

@@ -120,6 +120,40 @@ class Condition:
         return self
 
 
+def condition_from_name(name: str) -> Condition:
+    """The condition a name spells: ``white@10``, ``pink@0``, ``babble@5``, ``telephone``, ``mp3``, ``opus``,
+    ``vorbis``, ``reverb@0.6``, ``level@-20``, ``clip@0.3`` (``db`` and ``s`` suffixes allowed).
+
+    Raises
+    ------
+    ConditionError
+        A name that is no condition, a missing or non-numeric parameter, or one out of range; the message names it.
+
+    Examples
+    --------
+    >>> condition_from_name("white@10").params()["snr_db"]
+    10.0
+    >>> condition_from_name("reverb@0.6s").name
+    'reverb@0.6'
+    """
+    name = name.strip().lower()
+    if name in CODECS:
+        return Condition("codec", name).validate()
+    if name == "telephone":
+        return Condition("telephone").validate()
+    kind, _, value = name.partition("@")
+    if kind not in KINDS or kind == "codec":
+        raise ConditionError(f"condition {name!r}: unknown kind; choose from {', '.join(KINDS)} "
+                             f"(codecs by name: {', '.join(CODECS)})")
+    if not value:
+        raise ConditionError(f"condition {name!r}: give a parameter, e.g. {kind}@10")
+    try:
+        number = float(value.removesuffix("db").removesuffix("s"))
+    except ValueError:
+        raise ConditionError(f"condition {name!r}: {value!r} is not a number") from None
+    return Condition(kind, number).validate()
+
+
 def _number(value) -> str:
     return f"{float(value):g}"
 

@@ -90,3 +90,82 @@ def test_run_augment_adds_copies_to_training_folds_only(tmp_path, small_corpus_d
     pb = pd.read_csv(augmented.run_dir / "predictions.csv")
     assert list(pa["row"]) == list(pb["row"])  # the same corpus rows scored, no copy among them
     assert pb["row"].max() < len(pd.read_csv(plain.run_dir / "splits.csv"))
+
+
+def test_recording_conditions_are_augmentations_that_do_what_they_say_seeded_per_clip():
+    from features.degrade import band_energy_db, snr_db
+
+    y = tone(seconds=2.0)
+    noisy = augmentation("white@10")
+    a, b = augment_clip(y, 16000, noisy, 0, "clip1"), augment_clip(y, 16000, noisy, 0, "clip1")
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(augment_clip(y, 16000, noisy, 0, "clip2"), a)  # each clip its own noise
+    assert snr_db(y, a) == pytest.approx(10.0, abs=0.5) and a.shape == y.shape
+    wide = y + 0.05 * np.random.default_rng(1).normal(size=y.size).astype(np.float32)
+    phone = augment_clip(wide, 16000, augmentation("telephone"), 0, "clip1")
+    assert band_energy_db(phone, 16000, 4000.0) < -40.0 < band_energy_db(wide, 16000, 4000.0)
+    # what seeds a copy and keys its cache entry holds every parameter (a codec's level too), not just the name
+    assert augmentation("reverb@0.3").key != augmentation("reverb@0.8").key
+    assert "compression_level" in augmentation("mp3").key if "mp3" in _codecs() else True
+
+
+def _codecs():
+    from features.degrade import available_codecs
+
+    return available_codecs()
+
+
+@pytest.mark.parametrize("args, words", [
+    (("babble@5",), "babble is not an augmentation"),
+    (("telephone", 1.0, 2.0), "takes no range"),
+    (("reverb@9",), "RT60 must lie between"),
+    (("white@loud",), "is not a number"),
+])
+def test_conditions_that_cannot_be_augmentations_are_one_line_errors(args, words):
+    with pytest.raises(AugmentError, match=words) as error:
+        augmentation(*args)
+    assert str(error.value).startswith("--augment ") and "\n" not in str(error.value)
+
+
+def test_augment_robustness_trains_on_the_scored_conditions_and_compare_shows_what_it_buys(tmp_path, small_corpus_dir,
+                                                                                          cache):
+    from benchmark.cli.run import parse_augment
+    from benchmark.reports.compare import compare, render_compare
+    from benchmark.run.engine import run_benchmark
+    from tests.helpers import engine_config
+
+    conditions = ("white@10", "telephone", "babble@10")
+    plain = run_benchmark(engine_config(tmp_path / "a", small_corpus_dir, cache, models=("logreg",),
+                                        robustness=conditions))
+    augment = parse_augment("robustness")
+    trained = run_benchmark(engine_config(tmp_path / "b", small_corpus_dir, cache, models=("logreg",),
+                                          robustness=conditions, augment=augment))
+    a = pd.read_csv(plain.run_dir / "folds.csv")
+    b = pd.read_csv(trained.run_dir / "folds.csv")
+    # two copies per training clip (white@10 and telephone; babble left out), the test folds unchanged
+    assert list(b["n_train"]) == [3 * n for n in a["n_train"]] and list(b["n_test"]) == list(a["n_test"])
+
+    comparison = compare([plain.run_dir, trained.run_dir])
+    assert {key[2] for key in comparison.robust_rows} == set(conditions)
+    for key in comparison.robust_rows:
+        test = comparison.robust_tests[(1, key)]
+        # the paired test is on the same degraded utterances the table's UAR pools: A's and B's figures agree
+        assert test.uar_b == pytest.approx(comparison.robust_uar[(0, key)])
+        assert test.uar_a == pytest.approx(comparison.robust_uar[(1, key)])
+        assert test.n_utterances == int(a["n_test"].sum())
+    table = pd.read_csv(plain.run_dir / "robustness" / "table.csv")
+    white = table[(table["model"] == "logreg") & (table["condition"] == "white@10")]["uar"].iloc[0]
+    assert comparison.robust_uar[(0, ("mfcc+rms", "logreg", "white@10"))] == pytest.approx(white)
+    md = render_compare(comparison, "md")
+    assert "## Under degraded conditions" in md and "telephone" in md
+    lines = pd.read_csv(__import__("io").StringIO(render_compare(comparison, "csv")))
+    assert set(lines.dropna(subset=["condition"])["condition"]) == set(conditions)
+
+
+def test_augment_robustness_without_robustness_is_a_one_line_error(tmp_path, capsys, shared_cache):
+    from benchmark.cli import main
+
+    code = main(["run", "--profile", "small", "--models", "logreg", "--augment", "robustness", "--out",
+                 str(tmp_path), "--quiet", "--cache-dir", str(shared_cache)])
+    err = capsys.readouterr().err
+    assert code == 2 and "--augment robustness: give --robustness too" in err and len(err.strip().splitlines()) == 1

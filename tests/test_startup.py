@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from benchmark.run import backends
@@ -134,3 +135,24 @@ def test_the_warm_up_starts_before_the_corpus_only_when_the_built_in_corpus_is_g
     folder.mkdir(parents=True)
     (folder / "COMPLETE.json").write_text("{}")
     assert warm_up_for() == []  # generated already: its features may all be cached
+
+
+def test_matmul_rate_counts_the_flops_of_the_product_over_the_fastest_repeat(monkeypatch):
+    import benchmark.perf.machine as machine
+
+    clock = iter([0.0, 0.5, 1.0, 1.25, 2.0, 3.0])  # three products: 0.5 s, 0.25 s, 1.0 s
+    monkeypatch.setattr(machine.time, "perf_counter", lambda: next(clock))
+    rate = machine.matmul_rate(threads=1, size=64, repeats=3)
+    assert rate == pytest.approx(2 * 64**3 / 0.25 / 1e9)  # the fastest, not the mean or the last
+    with pytest.raises(ValueError, match="repeats"):
+        machine.matmul_rate(size=64, repeats=0)
+
+
+def test_every_perf_command_prints_the_machine_figure_first(capsys):
+    from benchmark.cli import main
+
+    assert main(["perf", "--machine"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("machine: float32 matmul 2048^3 ")
+    rate = float(lines[0].split("2048^3 ")[1].split(" GFLOP/s")[0])
+    assert rate > 0

@@ -37,6 +37,9 @@ def add_parser(sub) -> None:
                       help="instead: this project end to end beside nkululeko on the same corpus (needs nkululeko)")
     perf.add_argument("--nkululeko-python", metavar="PYTHON",
                       help="--nkululeko: an interpreter that imports nkululeko (default: this one)")
+    perf.add_argument("--machine", action="store_true",
+                      help="instead: only the machine figure every perf command prints first (numpy's float32 "
+                           "2048^3 matmul rate), to scale published timings to this machine")
     perf.add_argument("--opensmile", action="store_true",
                       help="instead: the full bank against openSMILE ComParE_2016 on the same files, one process "
                            "each (needs the opensmile extra)")
@@ -44,6 +47,11 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from benchmark.perf.features import run_perf
+    from benchmark.perf.machine import machine_line
+
+    print(machine_line(), flush=True)  # first, so that every timing below can be scaled to this machine
+    if args.machine:
+        return 0
 
     if args.run:
         from benchmark.perf.run import run_perf_engine

@@ -47,11 +47,17 @@ def config_from_args(args: argparse.Namespace):
 
 
 def parse_augment(text: str) -> tuple[tuple[str, float | None, float | None], ...]:
-    """``noise=10:30,pitch`` -> ((name, low, high), ...); a range left out takes the transform's default."""
+    """``noise=10:30,pitch,telephone,white@10`` -> ((name, low, high), ...); a range left out takes the
+    transform's default; a recording condition of ``--robustness`` takes none; ``robustness`` stands for all of
+    the run's ``--robustness`` conditions (resolved with them, in the run)."""
+    from benchmark.run.config import AUGMENT_ROBUSTNESS
     from features.augment import AugmentError, augmentation
 
     out = []
     for item in split_list(text, "--augment"):
+        if item.strip().lower() == AUGMENT_ROBUSTNESS:
+            out.append((AUGMENT_ROBUSTNESS, None, None))
+            continue
         name, _, bounds = item.partition("=")
         low = high = None
         if bounds:

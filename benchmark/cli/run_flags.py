@@ -38,8 +38,11 @@ def add_parser(sub) -> None:
                         "speaker folds and then together: speakers, sentences, scale-on-all, select-on-all, "
                         "augment-before-split, oversample-before-split, epoch-on-test, tune-on-test, test-in-train")
     g.add_argument("--augment", metavar="T[=LOW:HIGH],...",
-                   help="augmentation transforms (noise=SNR dB, pitch=semitones, stretch=rate, gain=dB), one "
-                        "seeded copy each; the copies used by --leaks augment-before-split and its in-fold twin")
+                   help="augmentation inside the training folds, one seeded copy of each training clip per item: "
+                        "transforms (noise=SNR dB, pitch=semitones, stretch=rate, gain=dB), recording conditions "
+                        "of --robustness (telephone, mp3, white@10, reverb@0.6 ...; not babble), or 'robustness' "
+                        "for the run's --robustness conditions (train on what is scored); the copies are also "
+                        "those of --leaks augment-before-split and its in-fold twin")
     g.add_argument("--balance", choices=("smote", "adasyn", "random", "class-weight"),
                    help="balance the classes inside each training fold (imbalanced-learn); never a test row")
     g.add_argument("--near-duplicates", action="store_true",

@@ -3,6 +3,11 @@
 
 Typical uses: two feature sets, two corpora, before and after a change. Rendered for the console and as md,
 csv, latex or a self-contained html page.
+
+Where the runs scored degraded copies of their test folds (``run --robustness``), a second table puts each
+model's UAR under each condition side by side, with the same paired test: ``compare`` of a run with
+``--robustness`` and the same run with ``--augment robustness`` shows what training on degraded audio buys, per
+condition, on the same utterances.
 """
 
 from __future__ import annotations
@@ -33,6 +38,10 @@ class Comparison:
     rows: list[tuple[str, str, bool]]  # (features, model, speaker_norm) in A's order, then the others'
     tests: dict[tuple[int, tuple], PairedTest] = field(default_factory=dict)  # (run k, row key) -> B vs A
     notes: list[str] = field(default_factory=list)
+    # under --robustness: (features, model, condition) rows in A's order, each run's UAR, and B vs A tests
+    robust_rows: list[tuple[str, str, str]] = field(default_factory=list)
+    robust_uar: dict[tuple[int, tuple], float] = field(default_factory=dict)
+    robust_tests: dict[tuple[int, tuple], PairedTest] = field(default_factory=dict)
 
 
 def _fold_signature(board: Leaderboard) -> pd.DataFrame | None:
@@ -96,7 +105,77 @@ def compare(run_dirs: list[str | Path]) -> Comparison:
                                                          seed=boards[0].folder.seed)
     if any(b.folder.predictions is None for b in boards):
         result.notes.append("Runs without predictions.csv have no intervals and no paired tests.")
+    _compare_robustness(result)
     return result
+
+
+ROBUST_KEY = ["features", "model", "condition"]
+
+
+def _robust_predictions(board: Leaderboard) -> pd.DataFrame | None:
+    """A run's predictions of degraded copies (``robustness/predictions.csv``), or None without them."""
+    path = Path(board.folder.path) / "robustness" / "predictions.csv"
+    if not path.is_file():
+        return None
+    frame = pd.read_csv(path, dtype={"speaker": str, "emotion": str, "predicted": str})
+    return frame[frame["protocol"] == board.rank_by]
+
+
+def _compare_robustness(result: Comparison) -> None:
+    """Fill the degraded-conditions table: each run's pooled UAR per (features, model, condition) and, where a
+    run shares its folds with A, the paired test over speakers on the same degraded utterances."""
+    from benchmark.evaluation.metrics import fold_scores
+
+    frames = [_robust_predictions(b) for b in result.boards]
+    if sum(f is not None for f in frames) < 2:
+        return
+    for k, frame in enumerate(frames):
+        if frame is None:
+            continue
+        for key, group in frame.groupby(ROBUST_KEY, sort=False):
+            if key not in result.robust_rows:
+                result.robust_rows.append(key)
+            labels = sorted(set(group["emotion"]))  # pooled, over the classes present, as the paired test counts
+            result.robust_uar[(k, key)] = float(fold_scores(group["emotion"], group["predicted"], labels)["uar"])
+    base = frames[0]
+    if base is None:
+        result.notes.append("Run A scored no degraded copies: the conditions' table has no paired tests.")
+        return
+    groups_a = dict(iter(base.groupby(ROBUST_KEY, sort=False)))
+    for k, frame in enumerate(frames[1:], start=1):
+        if frame is None or not result.shared[k]:
+            continue
+        for key, b in frame.groupby(ROBUST_KEY, sort=False):
+            a = groups_a.get(key)
+            if a is None:
+                continue
+            pair = a.merge(b, on=["fold", "row"], suffixes=("_a", "_b"))
+            if not pair.empty:
+                result.robust_tests[(k, key)] = paired_speaker_test(
+                    pair["emotion_a"], pair["predicted_b"], pair["predicted_a"], pair["speaker_a"],
+                    seed=result.boards[0].folder.seed)
+
+
+def robust_cells(comparison: Comparison) -> tuple[list[str], list[list[str]]]:
+    """Headers and body of the degraded-conditions table (empty without two runs that scored conditions)."""
+    if not comparison.robust_rows:
+        return [], []
+    headers = ["features", "model", "condition"]
+    tested = {k for k, _ in comparison.robust_tests}
+    for k, label in enumerate(comparison.labels):
+        headers.append(f"{label} UAR")
+        if k in tested:
+            headers.append(f"{label}-A")
+    body = []
+    for key in comparison.robust_rows:
+        line = list(key)
+        for k in range(len(comparison.boards)):
+            value = comparison.robust_uar.get((k, key))
+            line.append("" if value is None else f"{100 * value:.1f}")
+            if k in tested:
+                line.append(_test_cell(comparison.robust_tests.get((k, key))))
+        body.append(line)
+    return headers, body
 
 
 def _cell(board: Leaderboard, key, with_ci: bool) -> tuple[str, str]:
@@ -159,29 +238,48 @@ def render_compare(comparison: Comparison, fmt: str = "console") -> str:
     if fmt not in COMPARE_FORMATS:
         raise RunFolderError(f"unknown format {fmt!r}; choose from: {', '.join(COMPARE_FORMATS)}")
     headers, body = cells(comparison, compact=fmt == "console")
+    r_headers, r_body = robust_cells(comparison)
     notes = legend(comparison)
+    if r_body:
+        notes.append(ROBUST_LEGEND)
     if fmt == "console":
         wrapped = [w for n in notes for w in textwrap.wrap(n, 100, subsequent_indent="   ")]
+        extra = ["Under degraded conditions (UAR, %)",
+                 tabulate(r_body, r_headers, tablefmt="simple", disable_numparse=True), ""] if r_body else []
         return "\n".join(["Comparison of runs (UAR, %)",
-                          tabulate(body, headers, tablefmt="simple", disable_numparse=True), ""] + wrapped) + "\n"
+                          tabulate(body, headers, tablefmt="simple", disable_numparse=True), ""] + extra
+                         + wrapped) + "\n"
     if fmt == "md":
+        extra = ["## Under degraded conditions", "", tabulate(r_body, r_headers, tablefmt="github",
+                                                               disable_numparse=True), ""] if r_body else []
         return "\n".join(["# Comparison of runs", "", tabulate(body, headers, tablefmt="github",
                                                                disable_numparse=True), ""]
-                         + [f"- {n}" for n in notes]) + "\n"
+                         + extra + [f"- {n}" for n in notes]) + "\n"
     if fmt == "csv":
         return _csv(comparison)
     if fmt == "latex":
         from benchmark.reports.tables import _latex_table
 
-        return _latex_table(headers, body, "Comparison of runs, UAR (\\%). " + " ".join(notes[:len(
+        text = _latex_table(headers, body, "Comparison of runs, UAR (\\%). " + " ".join(notes[:len(
             comparison.boards)]), "tab:compare")
+        if r_body:
+            text += "\n" + _latex_table(r_headers, r_body, "UAR (\\%) under degraded conditions. " + ROBUST_LEGEND,
+                                        "tab:compare-conditions")
+        return text
     from benchmark.reports.html import CSS, table_html
 
+    extra = ["<h2>Under degraded conditions</h2>", table_html(r_headers, r_body, cls="compare")] if r_body else []
     return "\n".join(["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
                       "<title>SER benchmark: comparison of runs</title>", f"<style>{CSS}</style></head>",
                       "<body><main><h1>Comparison of runs</h1>", table_html(headers, body, cls="compare"),
-                      "".join(f'<p class="legend">{html.escape(n)}</p>' for n in notes),
+                      *extra, "".join(f'<p class="legend">{html.escape(n)}</p>' for n in notes),
                       "</main></body></html>"]) + "\n"
+
+
+ROBUST_LEGEND = ("Under degraded conditions: each model, fitted on the run's training folds, predicting degraded "
+                 "copies of its test folds (run --robustness); UAR pooled over the copies, X-A as above on the "
+                 "same degraded utterances. A run with --augment robustness against the same run without it: "
+                 "what training on degraded audio buys under each condition.")
 
 
 def _csv(comparison: Comparison) -> str:
@@ -200,6 +298,18 @@ def _csv(comparison: Comparison) -> str:
                             "uar_std": _round(entry.get("uar_std")), "ci_low": _round(ci[1]) if ci else None,
                             "ci_high": _round(ci[2]) if ci else None,
                             "diff_vs_A": _round(test.diff) if test else None,
+                            "p_vs_A": _round(test.p_value) if test else None,
+                            "shares_folds_with_A": comparison.shared[k]})
+    for key in comparison.robust_rows:  # degraded conditions: one line per (run, features, model, condition)
+        for k, label in enumerate(comparison.labels):
+            value = comparison.robust_uar.get((k, key))
+            if value is None:
+                continue
+            test = comparison.robust_tests.get((k, key))
+            board = comparison.boards[k]
+            records.append({"run": label, "run_dir": names[k], "dataset": board.folder.dataset,
+                            "protocol": board.rank_by, "features": key[0], "model": key[1], "condition": key[2],
+                            "uar_mean": _round(value), "diff_vs_A": _round(test.diff) if test else None,
                             "p_vs_A": _round(test.p_value) if test else None,
                             "shares_folds_with_A": comparison.shared[k]})
     buffer = io.StringIO()

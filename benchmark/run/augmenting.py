@@ -17,7 +17,7 @@ import pandas as pd
 
 from benchmark.evaluation.protocols import Fold
 
-from .config import ConfigError
+from .config import AUGMENT_ROBUSTNESS, ConfigError
 
 
 def augment_folds(folds: dict[str, list[Fold]], source: np.ndarray, n: int) -> dict[str, list[Fold]]:
@@ -41,10 +41,35 @@ def augment_folds(folds: dict[str, list[Fold]], source: np.ndarray, n: int) -> d
     return out
 
 
+def transforms(config) -> tuple[list, list[str]]:
+    """The run's augmentations (:func:`features.augment.augmentation` of each ``--augment`` item) and notes.
+
+    ``robustness`` stands for every ``--robustness`` condition, in its order, except babble (its talkers are
+    chosen per fold; a note says it was left out), so that a model is trained on what it is scored under.
+    """
+    from features.augment import augmentation
+
+    from .robustness import parse_conditions
+
+    out, notes = [], []
+    for name, low, high in config.augment:
+        if name != AUGMENT_ROBUSTNESS:
+            out.append(augmentation(name, low, high))
+            continue
+        conditions, _ = parse_conditions(list(config.robustness))
+        babble = [c.name for c in conditions if c.kind == "babble"]
+        out.extend(augmentation(c.name) for c in conditions if c.kind != "babble")
+        if babble:
+            notes.append(f"--augment {AUGMENT_ROBUSTNESS}: {', '.join(babble)} left out (babble's talkers are "
+                         "chosen per fold from training speakers, so it cannot be one copy per clip)")
+    unique = list({a.key: a for a in out}.values())  # a transform named twice makes one copy
+    return unique, notes
+
+
 def augment_inputs(config, feats, table: pd.DataFrame, arrays: dict, input_specs: dict, folds: dict,
                    cache_root, jobs: int, say: Callable[[str], None]) -> tuple[pd.DataFrame, dict, dict]:
     """(the table with the copies' rows, the input arrays with the copies' rows, the augmented folds)."""
-    from features.augment import augmentation, augmented_features
+    from features.augment import augmented_features
 
     if config.speaker_norm or config.corpus_norm:
         raise ConfigError("--augment with --speaker-norm or --corpus-norm: not supported (the copies would need "
@@ -55,7 +80,9 @@ def augment_inputs(config, feats, table: pd.DataFrame, arrays: dict, input_specs
                           "(leave those models out, or drop --augment)")
     sets = list(dict.fromkeys(s for spec in input_specs.values() for s in spec.sets))
     widths = {s: feats.matrix([s])[0].shape[1] for s in sets}
-    augs = [augmentation(*a) for a in config.augment]
+    augs, notes = transforms(config)
+    for note in notes:
+        say(note)
     copies = augmented_features(table["path"].astype(str).tolist(), table["digest"].astype(str).tolist(),
                                 np.arange(len(table)), augs, sets, config.seed, config.analysis,
                                 cache_root if config.use_cache else None, jobs, widths)

@@ -14,6 +14,7 @@ DEFAULT_PROTOCOLS = ("stratified", "speaker")
 BACKENDS = ("serial", "processes", "dask")
 MAX_FOLDS = 100
 MAX_REPEATS = 100
+AUGMENT_ROBUSTNESS = "robustness"  # --augment robustness: one copy per --robustness condition (babble left out)
 
 
 class ConfigError(UserInputError):
@@ -62,7 +63,8 @@ class RunConfig:
     profile: str = "default"
     model_params: dict[str, dict] = field(default_factory=dict)
     leaks: tuple[str, ...] = ()  # deliberately leaky pipelines to measure (benchmark.evaluation.leaks.LEAKS)
-    augment: tuple[tuple[str, float | None, float | None], ...] = ()  # (transform, low, high), in-fold only
+    # (transform or recording condition, low, high), in-fold only; AUGMENT_ROBUSTNESS: the --robustness conditions
+    augment: tuple[tuple[str, float | None, float | None], ...] = ()
     balance: str | None = None  # smote, adasyn, random or class-weight, inside the training fold
     near_duplicates: bool = False  # fingerprint every clip and audit near-duplicate pairs
     system_leaks: dict[str, tuple[str, ...]] = field(default_factory=dict)  # model -> the leaks its system made
@@ -83,6 +85,8 @@ class RunConfig:
         if self.repeat_folds and self.augment:
             # augmented copies are planned on one draw of the folds; each draw would need its own copies
             raise ConfigError("--augment with --repeat-folds: not supported; use --repeats alone (seeds) with it")
+        if any(name == AUGMENT_ROBUSTNESS for name, _, _ in self.augment) and not self.robustness:
+            raise ConfigError(f"--augment {AUGMENT_ROBUSTNESS}: give --robustness too (the conditions to train on)")
         if self.jobs is not None and (self.jobs == 0 or self.jobs < -(os.cpu_count() or 1)):
             raise ConfigError(f"--jobs {self.jobs}: give a positive number of cores, or a negative count back "
                               "from all cores")

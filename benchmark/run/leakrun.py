@@ -232,6 +232,8 @@ def run_leaks(leaks: Sequence[str], model_names: Sequence[str], inputs_of: dict,
     """Every decomposition row of every vector-input model of the run (``run --leaks``)."""
     from features.augment import augmentation, augmented_features
 
+    from .augmenting import transforms
+
     y = table["emotion"].astype(str).to_numpy()
     groups = table["speaker"].astype(str).to_numpy()
     cache = FitCache(cache_root, persist=config.use_cache)
@@ -247,8 +249,8 @@ def run_leaks(leaks: Sequence[str], model_names: Sequence[str], inputs_of: dict,
         augmented = None
         if "augment-before-split" in mine and spec.kind == "vector":
             if spec.sets not in augmented_of:
-                augs = [augmentation(*a) if isinstance(a, tuple) else augmentation(a)
-                        for a in (config.augment or DEFAULT_LEAK_AUGMENT)]
+                augs = (transforms(config)[0] if config.augment
+                        else [augmentation(a) for a in DEFAULT_LEAK_AUGMENT])
                 copies = augmented_features(table["path"].astype(str).tolist(), table["digest"].astype(str).tolist(),
                                             np.arange(len(table)), augs, spec.sets, config.seed, config.analysis,
                                             cache_root if config.use_cache else None, jobs)

@@ -24,7 +24,15 @@ import pandas as pd
 from benchmark.evaluation.metrics import fold_scores
 from benchmark.evaluation.protocols import Fold
 from features import pad_sequences
-from features.degrade import BABBLE_TALKERS, CODECS, NOISE_KINDS, Condition, ConditionError, available_codecs
+from features.degrade import (
+    BABBLE_TALKERS,
+    CODECS,
+    NOISE_KINDS,
+    Condition,
+    ConditionError,
+    available_codecs,
+    condition_from_name,
+)
 from features.robust import Task, extract_degraded
 
 from .fitcache import row_digests, rows_digest
@@ -79,19 +87,13 @@ def parse_conditions(names: Sequence[str]) -> tuple[list[Condition], list[str]]:
 
 
 def _one(name: str) -> Condition:
-    if name in CODECS:
-        return Condition("codec", name).validate()
-    if name == "telephone":
-        return Condition("telephone").validate()
-    kind, _, value = name.partition("@")
-    if not value:
-        raise ConditionError(f"--robustness {name}: give a parameter, e.g. {kind}@10 (or a preset: "
-                             f"{', '.join(PRESETS)})")
     try:
-        number = float(value.removesuffix("db").removesuffix("s"))
-    except ValueError:
-        raise ConditionError(f"--robustness {name}: {value!r} is not a number") from None
-    return Condition(kind, number).validate()
+        return condition_from_name(name)
+    except ConditionError as error:  # the same message, under the flag's name, with the presets beside it
+        message = str(error).replace("condition ", "--robustness ", 1)
+        if "give a parameter" in message:
+            message = message.rstrip(")") + f" (or a preset: {', '.join(PRESETS)})"
+        raise ConditionError(message) from None
 
 
 def robust_entries(entries: Sequence[Entry]) -> list[Entry]:
