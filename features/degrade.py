@@ -143,8 +143,9 @@ def condition_from_name(name: str) -> Condition:
         return Condition("telephone").validate()
     kind, _, value = name.partition("@")
     if kind not in KINDS or kind == "codec":
-        raise ConditionError(f"condition {name!r}: unknown kind; choose from {', '.join(KINDS)} "
-                             f"(codecs by name: {', '.join(CODECS)})")
+        named = ", ".join(k for k in KINDS if k != "codec")
+        raise ConditionError(f"condition {name!r}: unknown kind; choose from {named} (codecs by name alone: "
+                             f"{', '.join(CODECS)})")
     if not value:
         raise ConditionError(f"condition {name!r}: give a parameter, e.g. {kind}@10")
     try:

@@ -91,8 +91,8 @@ def _one(name: str) -> Condition:
         return condition_from_name(name)
     except ConditionError as error:  # the same message, under the flag's name, with the presets beside it
         message = str(error).replace("condition ", "--robustness ", 1)
-        if "give a parameter" in message:
-            message = message.rstrip(")") + f" (or a preset: {', '.join(PRESETS)})"
+        if "give a parameter" in message or "unknown kind" in message:
+            message += f"; or a preset: {', '.join(PRESETS)}"
         raise ConditionError(message) from None
 
 
