@@ -250,6 +250,11 @@ def _copy_features(path: str, clip_key: str, sets: tuple[str, ...], aug: Transfo
     return _copy_parts(path, clip_key, sets, aug, seed, config)[0]
 
 
+def _indexed_copy(index: int, path: str, clip_key: str, sets: tuple[str, ...], aug: Transform, seed: int,
+                  config: AnalysisConfig) -> tuple[int, np.ndarray]:
+    return index, _copy_features(path, clip_key, sets, aug, seed, config)
+
+
 def _copy_parts(path: str, clip_key: str, sets: tuple[str, ...], aug: Transform, seed: int,
                 config: AnalysisConfig) -> tuple[np.ndarray, list[int]]:
     native, native_sr = read_native(path)
@@ -289,8 +294,6 @@ def augmented_features(paths: Sequence[str], clip_keys: Sequence[str], rows: Seq
     AugmentedFeatures
         Rows ordered by (augmentation, corpus row).
     """
-    from joblib import Parallel, delayed
-
     from .bank import library_versions
 
     config = config or AnalysisConfig()
@@ -309,10 +312,20 @@ def augmented_features(paths: Sequence[str], clip_keys: Sequence[str], rows: Seq
                 except (OSError, ValueError):
                     path.unlink(missing_ok=True)  # unreadable: recomputed below
     todo = [i for i, v in enumerate(values) if v is None]
-    computed = Parallel(n_jobs=max(1, jobs))(
-        delayed(_copy_features)(str(paths[plan[i][1]]), str(clip_keys[plan[i][1]]), sets, augmentations[plan[i][0]],
-                                seed, config) for i in todo) if todo else []
-    for i, row in zip(todo, computed, strict=True):
+    tasks = [(i, str(paths[plan[i][1]]), str(clip_keys[plan[i][1]]), sets, augmentations[plan[i][0]], seed, config)
+             for i in todo]
+    if max(1, jobs) > 1 and len(tasks) > 1:
+        # the run's one worker pool (features.pool), as for the clips' own features: joblib's executor cannot share
+        # loky's reusable pool once the run has started it
+        from .bank import on_pool
+
+        done = on_pool(_indexed_copy, tasks, sets, config, min(jobs, len(tasks)))
+    else:
+        from .pool import wait_for_warm_up
+
+        wait_for_warm_up()  # never compile beside a worker that compiles (numba issue 10128)
+        done = (_indexed_copy(*task) for task in tasks)
+    for i, row in done:
         values[i] = row
         if folder is not None:
             path = folder / keys[i][:2] / f"{keys[i]}.npy"

@@ -169,3 +169,26 @@ def test_augment_robustness_without_robustness_is_a_one_line_error(tmp_path, cap
                  str(tmp_path), "--quiet", "--cache-dir", str(shared_cache)])
     err = capsys.readouterr().err
     assert code == 2 and "--augment robustness: give --robustness too" in err and len(err.strip().splitlines()) == 1
+
+
+def test_copies_computed_on_the_runs_started_pool_equal_the_serial_copies(tmp_path):
+    """A run starts its one worker pool before it augments (for the clips' own features, the numba warm-up);
+    the copies go to that pool too. joblib's executor crashed on loky's pool once it had been started."""
+    import soundfile as sf
+
+    from features import pool
+
+    paths = []
+    for i in range(3):
+        paths.append(str(tmp_path / f"c{i}.wav"))
+        sf.write(paths[-1], tone(seed=i), 16000)
+    augs = [augmentation("white@10"), augmentation("gain")]
+    serial = augmented_features(paths, ["k0", "k1", "k2"], [0, 1, 2], augs, ["rms", "zcr"], seed=0, jobs=1)
+    try:
+        pool.shared_pool(2)  # what extraction left running
+        parallel = augmented_features(paths, ["k0", "k1", "k2"], [0, 1, 2], augs, ["rms", "zcr"], seed=0, jobs=2)
+    finally:
+        pool.shutdown_pool(kill_workers=True)
+    assert parallel.computed == 6
+    np.testing.assert_array_equal(parallel.X, serial.X)
+    assert list(parallel.source) == list(serial.source) and list(parallel.which) == list(serial.which)
