@@ -156,3 +156,23 @@ def test_every_perf_command_prints_the_machine_figure_first(capsys):
     assert len(lines) == 1 and lines[0].startswith("machine: float32 matmul 2048^3 ")
     rate = float(lines[0].split("2048^3 ")[1].split(" GFLOP/s")[0])
     assert rate > 0
+
+
+def test_the_ravdess_sized_stand_in_has_ravdess_shape_and_emodb_labels(tmp_path):
+    from benchmark.corpora import load_corpus
+    from benchmark.perf.standin import main as standin
+    from benchmark.perf.standin import ravdess_sized
+
+    source = tmp_path / "emodb" / "wav"
+    source.mkdir(parents=True)
+    t = np.arange(22050) / 22050
+    for name in ("03a01Wa.wav", "03a02Wb.wav", "08b01Ta.wav"):
+        sf.write(source / name, (0.3 * np.sin(2 * np.pi * 150 * t)).astype(np.float32), 22050)
+    manifest = ravdess_sized(tmp_path / "emodb", tmp_path / "out", speakers=3, per_speaker=2, seconds=1.5)
+    table = load_corpus("manifest", manifest).table
+    assert len(table) == 6 and table["speaker"].nunique() == 3
+    # stand-in speakers 1 and 3 are made of EmoDB speaker 03 (anger), speaker 2 of speaker 08 (sadness)
+    assert table.groupby("speaker")["emotion"].first().tolist() == ["angry", "sad", "angry"]
+    y, sr = sf.read(tmp_path / "out" / "S01_00.wav")
+    assert sr == 48000 and len(y) == 72000
+    assert standin([str(tmp_path), str(tmp_path / "none")]) == 2  # no EmoDB file: a one-line error
