@@ -144,14 +144,14 @@ def condition_from_name(name: str) -> Condition:
     kind, _, value = name.partition("@")
     if kind not in KINDS or kind == "codec":
         named = ", ".join(k for k in KINDS if k != "codec")
-        raise ConditionError(f"condition {name!r}: unknown kind; choose from {named} (codecs by name alone: "
+        raise ConditionError(f"condition {name}: unknown kind; choose from {named} (codecs by name alone: "
                              f"{', '.join(CODECS)})")
     if not value:
-        raise ConditionError(f"condition {name!r}: give a parameter, e.g. {kind}@10")
+        raise ConditionError(f"condition {name}: give a parameter, e.g. {kind}@10")
     try:
         number = float(value.removesuffix("db").removesuffix("s"))
     except ValueError:
-        raise ConditionError(f"condition {name!r}: {value!r} is not a number") from None
+        raise ConditionError(f"condition {name}: {value!r} is not a number") from None
     return Condition(kind, number).validate()
 
 
