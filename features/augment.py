@@ -29,7 +29,7 @@ from .config import AnalysisConfig
 from .degrade import Condition, ConditionError, condition_from_name
 from .degrade import apply as degrade
 from .errors import UserInputError
-from .registry import as_vector, get_feature_set
+from .registry import as_vector, get_feature_set, module_digest
 
 AUGMENT_VERSION = 1
 
@@ -241,31 +241,27 @@ class AugmentedFeatures:
 def _cache_key(clip_key: str, aug: Transform, seed: int, sets: Sequence[str], config: AnalysisConfig,
                versions: dict[str, str]) -> str:
     set_keys = [get_feature_set(s).key(config, versions) for s in sets]
-    payload = {"v": AUGMENT_VERSION, "clip": clip_key, "aug": aug.key, "seed": seed, "sets": set_keys}
+    payload = {"v": AUGMENT_VERSION, "code": module_digest("augment.py", "degrade.py"), "clip": clip_key,
+               "aug": aug.key, "seed": seed, "sets": set_keys}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def _copy_features(path: str, clip_key: str, sets: tuple[str, ...], aug: Transform, seed: int,
-                   config: AnalysisConfig) -> np.ndarray:
-    return _copy_parts(path, clip_key, sets, aug, seed, config)[0]
-
-
-def _indexed_copy(index: int, path: str, clip_key: str, sets: tuple[str, ...], aug: Transform, seed: int,
-                  config: AnalysisConfig) -> tuple[int, np.ndarray]:
-    return index, _copy_features(path, clip_key, sets, aug, seed, config)
-
-
-def _copy_parts(path: str, clip_key: str, sets: tuple[str, ...], aug: Transform, seed: int,
-                config: AnalysisConfig) -> tuple[np.ndarray, list[int]]:
+def _clip_copies(path: str, clip_key: str, items: list[tuple[int, Transform]], sets: tuple[str, ...], seed: int,
+                 config: AnalysisConfig) -> list[tuple[int, np.ndarray]]:
+    """``(index, features)`` of each ``(index, transform)`` copy of one clip, decoded and resampled once."""
     native, native_sr = read_native(path)
     y = resample(native, native_sr, config.sr)
-    copy = augment_clip(y, config.sr, aug, seed, clip_key)
-    clip = Clip(copy, config, path)
+    return [(index, _copy_row(y, path, clip_key, sets, aug, seed, config)) for index, aug in items]
+
+
+def _copy_row(y: np.ndarray, path: str, clip_key: str, sets: tuple[str, ...], aug: Transform, seed: int,
+              config: AnalysisConfig) -> np.ndarray:
+    clip = Clip(augment_clip(y, config.sr, aug, seed, clip_key), config, path)
     parts = []
     for name in sets:
         values, _ = as_vector(get_feature_set(name).func(clip), get_feature_set(name))
         parts.append(np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0))
-    return np.concatenate(parts).astype(np.float32), [len(p) for p in parts]
+    return np.concatenate(parts).astype(np.float32)
 
 
 def augmented_features(paths: Sequence[str], clip_keys: Sequence[str], rows: Sequence[int],
@@ -312,20 +308,22 @@ def augmented_features(paths: Sequence[str], clip_keys: Sequence[str], rows: Seq
                 except (OSError, ValueError):
                     path.unlink(missing_ok=True)  # unreadable: recomputed below
     todo = [i for i, v in enumerate(values) if v is None]
-    tasks = [(i, str(paths[plan[i][1]]), str(clip_keys[plan[i][1]]), sets, augmentations[plan[i][0]], seed, config)
-             for i in todo]
+    per_clip: dict[int, list[tuple[int, Transform]]] = {}  # one task per clip: decoded once for all its copies
+    for i in todo:
+        per_clip.setdefault(plan[i][1], []).append((i, augmentations[plan[i][0]]))
+    tasks = [(str(paths[r]), str(clip_keys[r]), items, sets, seed, config) for r, items in per_clip.items()]
     if max(1, jobs) > 1 and len(tasks) > 1:
         # the run's one worker pool (features.pool), as for the clips' own features: joblib's executor cannot share
         # loky's reusable pool once the run has started it
         from .bank import on_pool
 
-        done = on_pool(_indexed_copy, tasks, sets, config, min(jobs, len(tasks)))
+        done = on_pool(_clip_copies, tasks, sets, config, min(jobs, len(tasks)))
     else:
         from .pool import wait_for_warm_up
 
         wait_for_warm_up()  # never compile beside a worker that compiles (numba issue 10128)
-        done = (_indexed_copy(*task) for task in tasks)
-    for i, row in done:
+        done = (_clip_copies(*task) for task in tasks)
+    for i, row in (copy for copies in done for copy in copies):
         values[i] = row
         if folder is not None:
             path = folder / keys[i][:2] / f"{keys[i]}.npy"

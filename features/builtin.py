@@ -8,7 +8,7 @@ import librosa
 import numpy as np
 
 from . import opensmile_sets  # noqa: F401  (registers the optional openSMILE sets)
-from .analysis import Clip, safe_delta
+from .analysis import Clip, safe_delta, zero_crossing_rate
 from .registry import GROUPS, feature_set
 from .rhythm import RHYTHM_NAMES, rhythm
 from .spectral import (
@@ -77,8 +77,7 @@ def tonnetz(clip: Clip):
 @feature_set("zcr", version=1, uses=FRAME, _builtin=True, description="zero-crossing rate")
 def zcr(clip: Clip):
     c = clip.config
-    matrix = librosa.feature.zero_crossing_rate(clip.y, frame_length=c.win_length, hop_length=c.hop_length,
-                                                center=True)
+    matrix = zero_crossing_rate(clip.y, frame_length=c.win_length, hop_length=c.hop_length)  # librosa's values
     return _summarise(clip, "zcr", [""], matrix)
 
 

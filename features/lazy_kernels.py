@@ -1,16 +1,20 @@
 """librosa's numba kernels that the bank never calls are compiled when first called, not when librosa imports them.
 
-librosa compiles its ``guvectorize`` kernels with explicit signatures when their module is imported, whether or
-not they are ever called. In a fresh environment (empty numba cache) that is 14 CPU-s before the first
-feature (``perf --startup`` prints the split), and 12 of them go to four kernels that no built-in feature set
-calls: ``util._localmax`` (5.0 CPU-s), ``util.__peak_pick`` (3.1), ``util._localmin`` (2.9) and
-``core.pitch._pi_wrapper`` (1.3), used by ``localmax``/``localmin``, ``peak_pick`` and ``piptrack``. The bank
-asks for none of them (chroma is computed with the configured tuning, never estimated by ``piptrack``).
+librosa compiles its ``guvectorize`` and ``vectorize`` kernels with explicit signatures when their module is
+imported, whether or not they are ever called. In a fresh environment (empty numba cache) that is 14 CPU-s
+before the first feature (``perf --startup`` prints the split), and 12 of them go to four kernels that no
+built-in feature set calls: ``util._localmax`` (5.0 CPU-s), ``util.__peak_pick`` (3.1), ``util._localmin``
+(2.9) and ``core.pitch._pi_wrapper`` (1.3), used by ``localmax``/``localmin``, ``peak_pick`` and ``piptrack``.
+The bank asks for none of them (chroma is computed with the configured tuning, never estimated by
+``piptrack``). Of the rest, ``core.audio._zc_wrapper`` (2.7 CPU-s, ``zero_crossings``) is no longer called
+either: the ``zcr`` set counts crossings with numpy (:func:`features.analysis.zero_crossing_rate`, the same
+values); nor are ``util._cabs2`` and ``util._phasor_angles`` (0.7 CPU-s together), which ``abs2`` and
+``phasor`` use on complex input only (the bank squares real magnitudes, and builds no constant-Q filters).
 
-:func:`install` makes ``numba.guvectorize`` hand back, for exactly those four, a stand-in that compiles the
-kernel (with librosa's own signatures and cache) on its first call and then calls it: the same machine code, so
-the same results, only later, and never for a run that does not use them. Every other kernel is compiled as
-librosa asks. A stand-in compiles under a file lock, so that workers reaching one at once (a plugin that
+:func:`install` makes ``numba.guvectorize`` and ``numba.vectorize`` hand back, for exactly those kernels, a
+stand-in that compiles the kernel (with librosa's own signatures and cache) on its first call and then calls
+it: the same machine code, so the same results, only later, and never for a run that does not use them. Every
+other kernel is compiled as librosa asks. A stand-in compiles under a file lock, so that workers reaching one at once (a plugin that
 calls ``piptrack``) do not compile it side by side (numba issue 10128), and the second loads the first's cache.
 
 :func:`arm` (called when :mod:`features.bank` is imported) installs it just before the first of those librosa
@@ -31,6 +35,9 @@ DEFERRED = frozenset({
     ("librosa.util.utils", "_localmax"),
     ("librosa.util.utils", "_localmin"),
     ("librosa.util.utils", "__peak_pick"),
+    ("librosa.util.utils", "_cabs2"),
+    ("librosa.util.utils", "_phasor_angles"),
+    ("librosa.core.audio", "_zc_wrapper"),
     ("librosa.core.pitch", "_pi_wrapper"),
 })
 
@@ -38,7 +45,7 @@ _installed = False
 
 
 class DeferredKernel:
-    """A ``guvectorize`` kernel compiled on its first call (``decorate(function)`` builds it)."""
+    """A ``guvectorize`` or ``vectorize`` kernel compiled on its first call (``decorate(function)`` builds it)."""
 
     def __init__(self, decorate, function):
         self._decorate, self._function = decorate, function
@@ -98,9 +105,19 @@ def install() -> bool:
         return False
     import numba
 
-    original = numba.guvectorize
+    numba.guvectorize = _deferring(numba.guvectorize)
+    numba.vectorize = _deferring(numba.vectorize)
+    _installed = True
+    return not any(module in sys.modules for module, _ in DEFERRED)
 
-    def guvectorize(*args, **kwargs):
+
+def _deferring(original):
+    """``original`` (numba's ``guvectorize`` or ``vectorize``, called with signatures) that defers the
+    :data:`DEFERRED` kernels."""
+
+    def decorator(*args, **kwargs):
+        if len(args) == 1 and callable(args[0]) and not kwargs:  # ``@numba.vectorize`` bare: lazy already
+            return original(args[0])
         decorate = original(*args, **kwargs)
 
         def choose(function):
@@ -110,11 +127,9 @@ def install() -> bool:
 
         return choose
 
-    guvectorize.__wrapped__ = original
-    guvectorize.__doc__ = original.__doc__
-    numba.guvectorize = guvectorize
-    _installed = True
-    return not any(module in sys.modules for module, _ in DEFERRED)
+    decorator.__wrapped__ = original
+    decorator.__doc__ = original.__doc__
+    return decorator
 
 
 class _Trigger:

@@ -49,17 +49,34 @@ def _set_key(self: FeatureSet, config: AnalysisConfig, library_versions: tuple) 
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
+# Modules of this package that change no clean feature: the cache and the registry, the encoders' sets (they
+# carry their own identity), the worker pool and numba's deferred kernels, and the code that makes degraded
+# and augmented copies, whose caches hash those modules themselves (``module_digest``). Editing one of them
+# must not make every user recompute the bank.
+NOT_FEATURE_CODE = frozenset({
+    "bank.py", "cache.py", "plugins.py", "registry.py", "registries.py", "errors.py", "__init__.py", "ssl.py",
+    "pool.py", "lazy_kernels.py", "degrade.py", "augment.py", "robust.py",
+})
+
+
 @cache
 def _helpers_digest() -> str:
     """The built-in sets' numbers also depend on the shared analysis and descriptor modules: their source."""
     from pathlib import Path
 
-    skip = {"bank.py", "cache.py", "plugins.py", "registry.py", "registries.py", "errors.py", "__init__.py",
-            "ssl.py"}  # the encoders' sets carry their own identity; editing them must not recompute the bank
+    return module_digest(*sorted(p.name for p in Path(__file__).parent.glob("*.py")
+                                 if p.name not in NOT_FEATURE_CODE))
+
+
+@cache
+def module_digest(*names: str) -> str:
+    """A digest of the source of these modules of :mod:`features` (file names, such as ``"degrade.py"``): what
+    keys a cache whose entries that code makes."""
+    from pathlib import Path
+
     h = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        if path.name not in skip:
-            h.update(path.name.encode() + b"\0" + path.read_bytes())
+    for name in names:
+        h.update(name.encode() + b"\0" + (Path(__file__).parent / name).read_bytes())
     return h.hexdigest()
 
 

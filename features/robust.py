@@ -27,7 +27,7 @@ from .config import AnalysisConfig
 from .degrade import Condition, ConditionError, apply, condition_seed
 from .plugins import load_plugins
 from .pool import wait_for_warm_up
-from .registry import FeatureError, as_sequence, as_vector, get_feature_set
+from .registry import FeatureError, as_sequence, as_vector, get_feature_set, module_digest
 
 DEGRADED_DIR = "features-degraded"
 DEGRADE_VERSION = 1  # bump when a degradation's code changes what it produces
@@ -58,10 +58,11 @@ class DegradedFeatures:
 
 def task_key(task: Task, seed: int, content_hash: bool = False) -> str:
     """The cache key of a task: the clip's file identity, the condition and its parameters, the seed, the
-    degradation code version and the identities of the babble sources (40 hex characters)."""
+    degradation code (its version and source) and the identities of the babble sources (40 hex characters)."""
+    code = module_digest("degrade.py", "robust.py")  # the sets' own keys cover the analysis code
     h = hashlib.blake2b(digest_size=20)
-    h.update(f"{DEGRADE_VERSION}|{file_key(task.path, content_hash)}|{sorted(task.condition.params().items())}|"
-             f"{seed}|{task.clip_id}".encode())
+    h.update(f"{DEGRADE_VERSION}|{code}|{file_key(task.path, content_hash)}|"
+             f"{sorted(task.condition.params().items())}|{seed}|{task.clip_id}".encode())
     for source in task.sources:
         h.update(b"|" + file_key(source, content_hash).encode())
     return h.hexdigest()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import librosa
 import numpy as np
 
-from .analysis import Clip
+from .analysis import Clip, zero_crossing_rate
 from .builtin import pool_frames
 from .registry import feature_set
 
@@ -140,7 +140,7 @@ def feature_means(clip: Clip) -> np.ndarray:
         n_bands=c.contrast_bands,
     )
     tonnetz = librosa.feature.tonnetz(chroma=clip.chroma, sr=c.sr)
-    zcr = librosa.feature.zero_crossing_rate(clip.y, frame_length=c.win_length, hop_length=c.hop_length)
+    zcr = zero_crossing_rate(clip.y, frame_length=c.win_length, hop_length=c.hop_length)  # librosa's values
     rms = librosa.feature.rms(S=clip.magnitude, frame_length=c.n_fft, hop_length=c.hop_length)
     parts = [mfcc, clip.chroma, contrast[:7], tonnetz, zcr, rms]
     values = np.concatenate([p.mean(axis=1) for p in parts])

@@ -174,3 +174,34 @@ def test_perf_degrade_times_the_sets_a_default_robustness_run_computes_per_copy(
     assert get_model("lstm").default_input in sets
     assert run_sets(("svm",)) == list(GROUPS["all"])
     assert run_sets(("svm",), bank=("mfcc",)) == ["mfcc"]
+
+
+def test_editing_the_copy_making_code_rekeys_the_copies_not_the_clean_features(monkeypatch, tmp_path):
+    """degrade.py keys the degraded (and augmented) copies' caches; the clean sets' keys never read it, so an
+    edit there recomputes no user's bank."""
+    from pathlib import Path
+
+    import features.registry as registry
+    from features.robust import Task, task_key
+
+    def digests():
+        registry.module_digest.cache_clear()
+        return registry._helpers_digest.__wrapped__(), registry.module_digest("degrade.py", "robust.py")
+
+    clip = tmp_path / "a.wav"
+    clip.write_bytes(b"RIFF")
+    task = Task(str(clip), d.condition_from_name("white@10"), "a")
+    clean, copies = digests()
+    key = task_key(task, 0)
+    original = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes",
+                        lambda self: original(self) + (b"\n# edited" if self.name == "degrade.py" else b""))
+    try:
+        edited_clean, edited_copies = digests()
+        assert edited_clean == clean
+        assert edited_copies != copies
+        assert task_key(task, 0) != key
+    finally:
+        monkeypatch.undo()
+        registry.module_digest.cache_clear()
+    assert "degrade.py" in registry.NOT_FEATURE_CODE and "analysis.py" not in registry.NOT_FEATURE_CODE

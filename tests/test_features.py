@@ -252,3 +252,25 @@ def test_pad_sequences_keeps_true_lengths():
     assert X.shape == (3, 5, 2)
     assert sequence_lengths(X).tolist() == [3, 5, 5]
     assert np.isnan(X[0, 3:]).all() and not np.isnan(X[1]).any()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_zero_crossing_rate_is_librosas_bit_for_bit(dtype):
+    """The numpy count (no numba kernel to compile) against librosa's, on signals with exact zeros, negative
+    zeros, values at and within the threshold, clips shorter than a frame and several framings."""
+    from features.analysis import zero_crossing_rate
+
+    rng = np.random.default_rng(7)
+    for trial in range(60):
+        n = int(rng.integers(1, 3000))
+        y = (rng.normal(size=n) * rng.choice([1e-11, 1e-3, 1.0])).astype(dtype)
+        y[rng.random(n) < 0.1] = 0.0
+        y[rng.random(n) < 0.05] = -0.0
+        y[rng.random(n) < 0.05] = 1e-10
+        frame, hop = int(rng.choice([4, 400, 512])), int(rng.choice([1, 160, 256]))
+        expected = librosa.feature.zero_crossing_rate(y, frame_length=frame, hop_length=hop, center=True)
+        got = zero_crossing_rate(y, frame, hop)
+        assert got.dtype == expected.dtype and got.shape == expected.shape
+        assert got.tobytes() == expected.tobytes(), (trial, n, frame, hop)
+    with pytest.raises(librosa.util.exceptions.ParameterError):
+        zero_crossing_rate(np.array([0.0, np.nan, 1.0]), 4, 2)  # librosa's own check on non-finite audio

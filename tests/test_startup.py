@@ -88,24 +88,28 @@ import numpy as np, features
 from features.analysis import Clip
 from features.config import AnalysisConfig
 from features.registry import REGISTRY
-import librosa.util.utils as U, librosa.core.pitch as P
+import librosa.util.utils as U, librosa.core.pitch as P, librosa.core.audio as A
 cfg = AnalysisConfig()
 clip = Clip(np.random.default_rng(0).normal(scale=0.1, size=cfg.sr).astype(np.float32), cfg, "noise")
 for name, spec in REGISTRY.items():
     if not spec.in_process and name not in ("egemaps", "compare"):
         spec.func(clip)
-kernels = [U._localmax, U._localmin, getattr(U, "__peak_pick"), P._pi_wrapper]
+kernels = [U._localmax, U._localmin, getattr(U, "__peak_pick"), P._pi_wrapper, A._zc_wrapper, U._cabs2,
+           U._phasor_angles]
 print([type(k).__name__ for k in kernels], [k.compiled for k in kernels])
 x = np.array([1, 0, 1, 2, -1, 0, -2, 1], dtype=np.float64)
 print(U.localmax(x).tolist(), U._localmax.compiled)
+print(U.abs2(np.array([3 + 4j], dtype=np.complex64)).tolist(), U._cabs2.compiled)  # a vectorize kernel
+print(A.zero_crossings(x).astype(int).tolist(), A._zc_wrapper.compiled)
 """
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
                           env={**os.environ, "PYTHONPATH": str(ROOT), "SER_NUMBA_EAGER": "0"})
     lines = done.stdout.strip().splitlines()
-    assert lines[0] == "['DeferredKernel', 'DeferredKernel', 'DeferredKernel', 'DeferredKernel'] " \
-                       "[False, False, False, False]"
+    assert lines[0] == str(["DeferredKernel"] * 7) + " " + str([False] * 7)
     # librosa.util.localmax's own docstring example, computed by the kernel compiled on this first call
     assert lines[1] == "[False, False, False, True, False, True, False, True] True"
+    assert lines[2] == "[25.0] True"
+    assert lines[3] == "[1, 0, 0, 0, 1, 1, 1, 1] True"  # sign changes, 0 counting as positive
 
 
 def test_the_warm_up_starts_before_the_corpus_only_when_the_built_in_corpus_is_generated(tmp_path, monkeypatch):
