@@ -31,6 +31,7 @@ from .registry import FeatureError, as_sequence, as_vector, get_feature_set, mod
 
 DEGRADED_DIR = "features-degraded"
 DEGRADE_VERSION = 1  # bump when a degradation's code changes what it produces
+SAME_COLUMNS = "same as the chunk's previous copy"  # a worker's stand-in for a set's repeated column names
 
 
 @dataclass(frozen=True)
@@ -158,15 +159,22 @@ def _run(todo, tasks, keys, stores, config, seed, plugin_paths, jobs) -> dict[in
     for c, outcome in results:
         per_set: dict[str, list] = {}
         columns: dict[str, list[str]] = {}
+        last: dict[str, list[str]] = {}  # per set, the columns the chunk's worker sent last
+        checked: dict[str, list[str]] = {}  # per set, the columns found equal to the store's (by identity)
         for (i, _), (results_, error) in zip(chunks[c], outcome, strict=True):
             if error is not None:
                 failed[i] = error
                 continue
             for name, (_, cols, _) in results_.items():
-                expected = stores[name].columns or columns.setdefault(name, cols) if cols is not None else None
-                if cols is not None and list(cols) != list(expected):
+                if cols is None:  # a sequence set
+                    continue
+                cols = last[name] if isinstance(cols, str) else cols  # SAME_COLUMNS
+                last[name] = cols
+                expected = stores[name].columns or columns.setdefault(name, cols)
+                if cols is not checked.get(name) and list(cols) != list(expected):
                     failed[i] = f"feature set {name!r} returned other columns on the degraded clip"
                     break
+                checked[name] = cols
             else:
                 for name, (values, _, nonfinite) in results_.items():
                     per_set.setdefault(name, []).append((keys[i], values, nonfinite))
@@ -185,7 +193,17 @@ def _indexed(index, items, config, seed, plugin_paths):
         # A degraded clip (band-limited, clipped) can overflow an analysis such as LPC; the non-finite values
         # it gives are replaced by 0 and flagged, as for clean clips, so the warning itself adds nothing.
         warnings.simplefilter("ignore", RuntimeWarning)
-        return index, [degraded_clip_features(task, needed, config, seed) for task, needed in items]
+        outcome = [degraded_clip_features(task, needed, config, seed) for task, needed in items]
+    # A set's column names (7,431 for the bank) go back once per chunk, not with every copy: pickling them
+    # cost more than the values.
+    sent: dict[str, list[str]] = {}
+    for results, _ in outcome:
+        for name, (values, cols, nonfinite) in results.items():
+            if cols is not None and sent.get(name) == cols:
+                results[name] = (values, SAME_COLUMNS, nonfinite)
+            elif cols is not None:
+                sent[name] = cols
+    return index, outcome
 
 
 @lru_cache(maxsize=128)

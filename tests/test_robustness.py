@@ -208,3 +208,30 @@ def test_each_clip_is_decoded_once_for_all_its_conditions(tmp_path, monkeypatch)
     out = extract_degraded(tasks, ["rms"], AnalysisConfig(), 0, cache_dir=tmp_path / "cache", jobs=1)
     assert out.computed == len(tasks) and not out.failed
     assert sorted(reads) == sorted(clips)  # one decode per clip, not one per (clip, condition)
+
+
+def test_a_copy_whose_set_names_other_columns_fails_alone_while_the_names_travel_once_per_chunk(tmp_path):
+    """Workers send a set's column names with the first copy of a chunk only; a copy whose names differ still
+    fails with its reason, and the copies after it in the chunk keep the right columns and values."""
+    from features import AnalysisConfig
+    from features.degrade import Condition
+    from features.registry import REGISTRY, feature_set
+    from features.robust import Task, extract_degraded
+
+    @feature_set("loud_or_quiet", replace=True)
+    def loud_or_quiet(clip):  # names that depend on the audio: quiet copies name another column
+        level = float(np.sqrt(np.mean(clip.y.astype(np.float64) ** 2)))
+        return {"loud": level} if level > 0.01 else {"quiet": level}
+
+    try:
+        clip = str(write_tone(tmp_path / "a.wav"))
+        conditions = [Condition("white", 20.0), Condition("level", -60.0), Condition("white", 10.0),
+                      Condition("level", 0.0)]
+        tasks = [Task(clip, c, "a", ()) for c in conditions]
+        out = extract_degraded(tasks, ["loud_or_quiet"], AnalysisConfig(), 0, cache_dir=tmp_path / "cache", jobs=1)
+        assert sorted(out.failed) == [1] and "other columns" in out.failed[1]
+        values = out.vectors["loud_or_quiet"][:, 0]
+        assert values[1] == 0.0 and np.all(values[[0, 2, 3]] > 0.01)
+        assert out.computed == 3
+    finally:
+        REGISTRY.pop("loud_or_quiet", None)
