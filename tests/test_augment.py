@@ -160,6 +160,13 @@ def test_augment_robustness_trains_on_the_scored_conditions_and_compare_shows_wh
     assert "## Under degraded conditions" in md and "telephone" in md
     lines = pd.read_csv(__import__("io").StringIO(render_compare(comparison, "csv")))
     assert set(lines.dropna(subset=["condition"])["condition"]) == set(conditions)
+    # the degraded predictions compare reads are checked like the clean ones: an edit is refused, named
+    from benchmark.reports.rundir import RunFolderError
+
+    degraded = plain.run_dir / "robustness" / "predictions.csv"
+    degraded.write_text(degraded.read_text().replace("\n", "\n\n", 1))
+    with pytest.raises(RunFolderError, match="predictions.csv: changed since the run wrote it"):
+        compare([plain.run_dir, trained.run_dir])
 
 
 def test_augment_robustness_without_robustness_is_a_one_line_error(tmp_path, capsys, shared_cache):

@@ -24,7 +24,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from benchmark.reports.ranking import Leaderboard, build, short_name
-from benchmark.reports.rundir import RunFolderError, is_speaker_protocol, run_names
+from benchmark.reports.rundir import RunFolderError, is_speaker_protocol, open_run_folder, run_names
 from benchmark.reports.statistics import ALPHA, PairedTest, paired_speaker_test, pairing_keys
 
 COMPARE_FORMATS = ("console", "md", "csv", "latex", "html")
@@ -75,6 +75,8 @@ def compare(run_dirs: list[str | Path]) -> Comparison:
     """Load and line up several run folders (at least two)."""
     if len(run_dirs) < 2:
         raise RunFolderError("compare needs at least two run folders")
+    for d in run_dirs:  # the files as the run wrote them (its checksums), where the folder has checksums
+        open_run_folder(Path(d), unverified=True)
     boards = [build(d) for d in run_dirs]
     labels = list(string.ascii_uppercase[:len(boards)]) if len(boards) <= 26 else [str(i + 1) for i in
                                                                                    range(len(boards))]

@@ -27,7 +27,8 @@ REPEAT_COLUMNS = ["repeat", "train_seed"]  # --repeats: which repeat, and the se
 FOLDS_REQUIRED = ["table", "features", "model", "protocol", "speaker_norm", "fold", "status", "uar", "wa", "f1"]
 PREDICTION_COLUMNS = [*KEYS, "repeat", "fold", "row", "speaker", "emotion", "predicted"]  # then p_<emotion> ...
 CURVE_COLUMNS = [*KEYS, "fold", "epoch", "loss", "accuracy", "val_loss", "val_accuracy"]
-CHECKED_FILES = ("folds.csv", "predictions.csv", "curves.csv", "splits.csv", "audit.json", "run.json")
+CHECKED_FILES = ("folds.csv", "predictions.csv", "curves.csv", "splits.csv", "audit.json", "run.json",
+                 "robustness/folds.csv", "robustness/predictions.csv")  # read by compare
 REQUIRED_FILES = ("folds.csv", "audit.json", "run.json")
 SPEAKER_PROTOCOLS = ("speaker", "speaker+text", "loso", "cross-corpus", "leave-one-corpus-out")
 TEXT_COLUMNS = ("dataset", "table", "features", "model", "protocol", "status", "error", "degenerate")
