@@ -29,7 +29,7 @@ from .config import AnalysisConfig
 from .degrade import Condition, ConditionError, condition_from_name
 from .degrade import apply as degrade
 from .errors import UserInputError
-from .registry import as_vector, get_feature_set, module_digest
+from .registry import as_sequence, as_vector, get_feature_set, module_digest
 
 AUGMENT_VERSION = 1
 
@@ -219,7 +219,8 @@ def augment_clip(y: np.ndarray, sr: int, aug: Transform, seed: int, clip_key: st
 
 @dataclass
 class AugmentedFeatures:
-    """Feature rows of augmented copies: ``X[i]`` is ``source[i]``'s copy by ``augmentations[which[i]]``."""
+    """Feature rows of augmented copies: ``X[i]`` is ``source[i]``'s copy by ``augmentations[which[i]]``, and
+    ``sequences[name][i]`` its frames of the sequence set ``name``."""
 
     X: np.ndarray
     source: np.ndarray  # row of the corpus table each copy was made from
@@ -228,6 +229,7 @@ class AugmentedFeatures:
     computed: int = 0
     cached: int = 0
     widths: dict[str, int] = field(default_factory=dict)  # columns of each set, side by side in ``sets`` order
+    sequences: dict[str, list[np.ndarray]] = field(default_factory=dict)  # sequence set -> (frames, dims) per copy
 
     def matrix(self, sets: Sequence[str]) -> np.ndarray:
         """The copies' columns of ``sets`` side by side (a subset of the sets they were computed for)."""
@@ -246,31 +248,50 @@ def _cache_key(clip_key: str, aug: Transform, seed: int, sets: Sequence[str], co
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def _clip_copies(path: str, clip_key: str, items: list[tuple[int, Transform]], sets: tuple[str, ...], seed: int,
-                 config: AnalysisConfig) -> list[tuple[int, np.ndarray]]:
-    """``(index, features)`` of each ``(index, transform)`` copy of one clip, decoded and resampled once."""
+def _clip_copies(path: str, clip_key: str, items: list[tuple[int, Transform, tuple[str, ...]]],
+                 sets: tuple[str, ...], seed: int, config: AnalysisConfig) -> list[tuple[int, dict[str, np.ndarray]]]:
+    """``(index, parts)`` of each ``(index, transform, wanted)`` copy of one clip, decoded and resampled once.
+
+    ``wanted`` names what the cache lacks: ``VECTOR`` for the vector sets ``sets`` side by side (one float32
+    row), or a sequence set (its float32 (frames, dims) array); one analysis of the copy serves them all.
+    """
     native, native_sr = read_native(path)
     y = resample(native, native_sr, config.sr)
-    return [(index, _copy_row(y, path, clip_key, sets, aug, seed, config)) for index, aug in items]
+    out = []
+    for index, aug, wanted in items:
+        clip = Clip(augment_clip(y, config.sr, aug, seed, clip_key), config, path)
+        parts = {}
+        for name in wanted:
+            if name == VECTOR:
+                parts[name] = _vector_row(clip, sets)
+            else:
+                spec = get_feature_set(name)
+                frames = as_sequence(spec.func(clip), spec)
+                parts[name] = np.nan_to_num(frames, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
+        out.append((index, parts))
+    return out
 
 
-def _copy_row(y: np.ndarray, path: str, clip_key: str, sets: tuple[str, ...], aug: Transform, seed: int,
-              config: AnalysisConfig) -> np.ndarray:
-    clip = Clip(augment_clip(y, config.sr, aug, seed, clip_key), config, path)
+def _vector_row(clip: Clip, sets: tuple[str, ...]) -> np.ndarray:
     parts = []
     for name in sets:
         values, _ = as_vector(get_feature_set(name).func(clip), get_feature_set(name))
         parts.append(np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0))
-    return np.concatenate(parts).astype(np.float32)
+    return np.concatenate(parts).astype(np.float32) if parts else np.zeros(0, np.float32)
+
+
+VECTOR = ""  # the part of a copy that holds its vector sets side by side (no set has an empty name)
 
 
 def augmented_features(paths: Sequence[str], clip_keys: Sequence[str], rows: Sequence[int],
                        augmentations: Sequence[Transform], sets: Sequence[str], seed: int,
                        config: AnalysisConfig | None = None, cache_dir: str | Path | None = None,
-                       jobs: int = 1, widths: dict[str, int] | None = None) -> AugmentedFeatures:
-    """Vector features (``sets`` side by side, as :meth:`Features.matrix` lays them) of one copy per
-    augmentation of each clip in ``rows``; cached under ``cache_dir/augmented``, keyed by the clip's content
-    key, the transform and its range, the seed and the feature sets' own keys.
+                       jobs: int = 1, widths: dict[str, int] | None = None,
+                       sequence_sets: Sequence[str] = ()) -> AugmentedFeatures:
+    """Vector features (``sets`` side by side, as :meth:`Features.matrix` lays them), and the frames of each
+    sequence set of ``sequence_sets``, of one copy per augmentation of each clip in ``rows``; cached under
+    ``cache_dir/augmented``, keyed by the clip's content key, the transform and its range, the seed and the
+    feature sets' own keys.
 
     Parameters
     ----------
@@ -284,6 +305,7 @@ def augmented_features(paths: Sequence[str], clip_keys: Sequence[str], rows: Seq
     jobs : worker processes for the copies the cache lacks.
     widths : columns of each set (from the clips' own features), to take sets apart with
         :meth:`AugmentedFeatures.matrix`; checked against the copies.
+    sequence_sets : sequence feature sets (frame-level inputs of the recurrent networks).
 
     Returns
     -------
@@ -294,49 +316,55 @@ def augmented_features(paths: Sequence[str], clip_keys: Sequence[str], rows: Seq
 
     config = config or AnalysisConfig()
     versions = library_versions()
-    sets = tuple(sets)
+    sets, sequence_sets = tuple(sets), tuple(dict.fromkeys(sequence_sets))
     plan = [(a, int(r)) for a, _ in enumerate(augmentations) for r in rows]
     folder = Path(cache_dir) / "augmented" if cache_dir is not None else None
-    keys = [_cache_key(str(clip_keys[r]), augmentations[a], seed, sets, config, versions) for a, r in plan]
-    values: list[np.ndarray | None] = [None] * len(plan)
+    parts = ((VECTOR, sets),) * bool(sets) + tuple((name, (name,)) for name in sequence_sets)
+    keys = {part: [_cache_key(str(clip_keys[r]), augmentations[a], seed, what, config, versions) for a, r in plan]
+            for part, what in parts}
+    values: dict[str, list[np.ndarray | None]] = {part: [None] * len(plan) for part in keys}
     if folder is not None:
-        for i, key in enumerate(keys):
-            path = folder / key[:2] / f"{key}.npy"
-            if path.is_file():
-                try:
-                    values[i] = np.load(path, allow_pickle=False)
-                except (OSError, ValueError):
-                    path.unlink(missing_ok=True)  # unreadable: recomputed below
-    todo = [i for i, v in enumerate(values) if v is None]
-    per_clip: dict[int, list[tuple[int, Transform]]] = {}  # one task per clip: decoded once for all its copies
+        for part, part_keys in keys.items():
+            for i, key in enumerate(part_keys):
+                path = folder / key[:2] / f"{key}.npy"
+                if path.is_file():
+                    try:
+                        values[part][i] = np.load(path, allow_pickle=False)
+                    except (OSError, ValueError):
+                        path.unlink(missing_ok=True)  # unreadable: recomputed below
+    wanted = {i: tuple(part for part in keys if values[part][i] is None) for i in range(len(plan))}
+    todo = [i for i, missing in wanted.items() if missing]
+    per_clip: dict[int, list[tuple[int, Transform, tuple[str, ...]]]] = {}  # one task per clip: decoded once
     for i in todo:
-        per_clip.setdefault(plan[i][1], []).append((i, augmentations[plan[i][0]]))
+        per_clip.setdefault(plan[i][1], []).append((i, augmentations[plan[i][0]], wanted[i]))
     tasks = [(str(paths[r]), str(clip_keys[r]), items, sets, seed, config) for r, items in per_clip.items()]
     if max(1, jobs) > 1 and len(tasks) > 1:
         # the run's one worker pool (features.pool), as for the clips' own features: joblib's executor cannot share
         # loky's reusable pool once the run has started it
         from .bank import on_pool
 
-        done = on_pool(_clip_copies, tasks, sets, config, min(jobs, len(tasks)))
+        done = on_pool(_clip_copies, tasks, [*sets, *sequence_sets], config, min(jobs, len(tasks)))
     else:
         from .pool import wait_for_warm_up
 
         wait_for_warm_up()  # never compile beside a worker that compiles (numba issue 10128)
         done = (_clip_copies(*task) for task in tasks)
-    for i, row in (copy for copies in done for copy in copies):
-        values[i] = row
-        if folder is not None:
-            path = folder / keys[i][:2] / f"{keys[i]}.npy"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            with open(tmp, "wb") as handle:
-                np.save(handle, row, allow_pickle=False)
-            os.replace(tmp, path)
-    width = values[0].shape[0] if values else 0
-    X = np.vstack(values) if values else np.zeros((0, width), dtype=np.float32)
-    if widths is not None and sum(widths.values()) != width and values:
+    for i, computed in (copy for copies in done for copy in copies):
+        for part, array in computed.items():
+            values[part][i] = array
+            if folder is not None:
+                path = folder / keys[part][i][:2] / f"{keys[part][i]}.npy"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+                with open(tmp, "wb") as handle:
+                    np.save(handle, array, allow_pickle=False)
+                os.replace(tmp, path)
+    rows_ = values.get(VECTOR, [])
+    width = rows_[0].shape[0] if rows_ else 0
+    X = np.vstack(rows_) if rows_ else np.zeros((len(plan), width), dtype=np.float32)
+    if widths is not None and sum(widths.values()) != width and rows_:
         raise ValueError(f"augmented copies: the sets' widths add up to {sum(widths.values())}, rows have {width}")
     return AugmentedFeatures(X.astype(np.float32), np.array([r for _, r in plan], dtype=int),
                              np.array([a for a, _ in plan], dtype=int), list(augmentations), len(todo),
-                             len(plan) - len(todo), dict(widths or {}))
-
+                             len(plan) - len(todo), dict(widths or {}),
+                             {name: values[name] for name in sequence_sets})

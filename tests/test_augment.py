@@ -199,3 +199,65 @@ def test_copies_computed_on_the_runs_started_pool_equal_the_serial_copies(tmp_pa
     assert parallel.computed == 6
     np.testing.assert_array_equal(parallel.X, serial.X)
     assert list(parallel.source) == list(serial.source) and list(parallel.which) == list(serial.which)
+
+
+def test_sequence_sets_get_each_copys_own_frames_cached_and_the_same_on_the_pool(tmp_path):
+    """The recurrent networks' frames of a copy are the set's frames of that copy's audio; a second call reads
+    them from the cache, and the run's pool gives the same arrays as this process."""
+    import soundfile as sf
+
+    from features import AnalysisConfig, Clip, get_feature_set
+    from features.audio import read_native, resample
+    from features.registry import as_sequence
+
+    paths = []
+    for i in range(3):
+        paths.append(str(tmp_path / f"c{i}.wav"))
+        sf.write(paths[-1], tone(seconds=0.3 + 0.1 * i, seed=i), 16000)
+    keys, augs = ["k0", "k1", "k2"], [augmentation("white@10"), augmentation("gain")]
+    args = (paths, keys, [0, 1, 2], augs, ["rms"])
+    first = augmented_features(*args, seed=0, cache_dir=tmp_path / "cache", sequence_sets=["mfcc_frames"])
+    assert first.computed == 6 and len(first.sequences["mfcc_frames"]) == 6 and first.X.shape[0] == 6
+    spec, config = get_feature_set("mfcc_frames"), AnalysisConfig()
+    for i, (a, row) in enumerate(zip(first.which, first.source, strict=True)):
+        y = resample(*read_native(paths[row]), config.sr)
+        expected = as_sequence(spec.func(Clip(augment_clip(y, config.sr, augs[a], 0, keys[row]), config)), spec)
+        np.testing.assert_array_equal(first.sequences["mfcc_frames"][i], expected.astype(np.float32))
+    lengths = [len(s) for s in first.sequences["mfcc_frames"][:3]]
+    assert lengths[0] < lengths[1] < lengths[2]  # each clip's own length, not padded here
+    again = augmented_features(*args, seed=0, cache_dir=tmp_path / "cache", sequence_sets=["mfcc_frames"])
+    assert again.computed == 0 and again.cached == 6
+    for a, b in zip(again.sequences["mfcc_frames"], first.sequences["mfcc_frames"], strict=True):
+        np.testing.assert_array_equal(a, b)
+    try:
+        pooled = augmented_features(*args, seed=0, jobs=2, sequence_sets=["mfcc_frames"])
+    finally:
+        from features import pool
+
+        pool.shutdown_pool(kill_workers=True)
+    np.testing.assert_array_equal(pooled.X, first.X)
+    for a, b in zip(pooled.sequences["mfcc_frames"], first.sequences["mfcc_frames"], strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_augment_trains_a_sequence_model_on_copies_of_its_training_clips_only(tmp_path, small_corpus_dir, cache):
+    from benchmark.cli.run import parse_augment
+    from benchmark.run.engine import run_benchmark
+    from tests.helpers import engine_config
+
+    quick = {"lstm": {"max_epochs": 1, "units": 8, "dense": [8]}}
+    plain = run_benchmark(engine_config(tmp_path / "a", small_corpus_dir, cache, models=("logreg", "lstm"),
+                                        model_params=quick))
+    trained = run_benchmark(engine_config(tmp_path / "b", small_corpus_dir, cache, models=("logreg", "lstm"),
+                                          model_params=quick, augment=parse_augment("white@10")))
+    a = pd.read_csv(plain.run_dir / "folds.csv").set_index(["model", "fold"])
+    b = pd.read_csv(trained.run_dir / "folds.csv").set_index(["model", "fold"])
+    assert set(b.index.get_level_values("model")) == {"logreg", "lstm"} and set(b["status"]) == {"ok"}
+    # one copy per training clip for both models, the sequence one too; the test folds unchanged
+    assert list(b["n_train"]) == [2 * n for n in a.loc[b.index, "n_train"]]
+    assert list(b["n_test"]) == list(a.loc[b.index, "n_test"])
+    lstm_a = pd.read_csv(plain.run_dir / "predictions.csv").query("model == 'lstm'")
+    lstm_b = pd.read_csv(trained.run_dir / "predictions.csv").query("model == 'lstm'")
+    assert len(lstm_a) == len(lstm_b)  # scored on the clips only, never on a copy
+    probabilities = [c for c in lstm_a.columns if c.startswith("p_")]
+    assert not np.allclose(lstm_a[probabilities].to_numpy(), lstm_b[probabilities].to_numpy())

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.evaluation.protocols import Fold
+from features import pad_sequences
 
 from .config import AUGMENT_ROBUSTNESS, ConfigError
 
@@ -74,23 +75,25 @@ def augment_inputs(config, feats, table: pd.DataFrame, arrays: dict, input_specs
     if config.speaker_norm or config.corpus_norm:
         raise ConfigError("--augment with --speaker-norm or --corpus-norm: not supported (the copies would need "
                           "their speakers' statistics)")
-    sequence = [s.name for s in input_specs.values() if s.kind != "vector"]
-    if sequence:
-        raise ConfigError(f"--augment: applies to feature-vector inputs; {', '.join(sequence)} are sequences "
-                          "(leave those models out, or drop --augment)")
-    sets = list(dict.fromkeys(s for spec in input_specs.values() for s in spec.sets))
+    vector_specs = [spec for spec in input_specs.values() if spec.kind == "vector"]
+    sequence_specs = [spec for spec in input_specs.values() if spec.kind != "vector"]
+    sets = list(dict.fromkeys(s for spec in vector_specs for s in spec.sets))
     widths = {s: feats.matrix([s])[0].shape[1] for s in sets}
     augs, notes = transforms(config)
     for note in notes:
         say(note)
     copies = augmented_features(table["path"].astype(str).tolist(), table["digest"].astype(str).tolist(),
                                 np.arange(len(table)), augs, sets, config.seed, config.analysis,
-                                cache_root if config.use_cache else None, jobs, widths)
-    say(f"augment: {len(copies.X)} copies ({', '.join(a.label for a in augs)}), {copies.computed} computed, "
+                                cache_root if config.use_cache else None, jobs, widths,
+                                sequence_sets=[spec.name for spec in sequence_specs])
+    say(f"augment: {len(copies.source)} copies ({', '.join(a.label for a in augs)}), {copies.computed} computed, "
         f"{copies.cached} from the cache; training folds only")
     out = dict(arrays)
-    for spec in input_specs.values():
+    for spec in vector_specs:
         X = arrays[(spec.name, False)]
         out[(spec.name, False)] = np.vstack([X, copies.matrix(list(spec.sets)).astype(X.dtype)])
+    for spec in sequence_specs:  # the copies' frames padded (or cut) to the clips' own padded length
+        X = arrays[(spec.name, False)]
+        out[(spec.name, False)] = np.concatenate([X, pad_sequences(copies.sequences[spec.name], X.shape[1])])
     extended = pd.concat([table, table.iloc[copies.source]], ignore_index=True)
     return extended, out, augment_folds(folds, copies.source, len(table))
