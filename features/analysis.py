@@ -141,7 +141,7 @@ def zero_crossing_rate(y: np.ndarray, frame_length: int, hop_length: int, thresh
     --------
     >>> import numpy as np
     >>> zero_crossing_rate(np.array([1.0, -1.0, 1.0, -1.0, 1.0, 1.0, 1.0, 1.0]), 4, 2).round(3).tolist()
-    [[0.0, 0.5, 0.75, 0.25, 0.0]]
+    [[0.25, 0.75, 0.5, 0.0, 0.0]]
     """
     librosa.util.valid_audio(y)
     y = np.asarray(y)

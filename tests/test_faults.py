@@ -104,16 +104,35 @@ print("fresh process ok")
 """
 
 
+# The built-in sets compile no numba kernel any more (features/lazy_kernels.py); a plugin set still may, and
+# then the workers compile librosa's deferred kernels (under the file lock) and write the cache.
+KERNEL_PLUGIN = """
+import librosa
+import numpy as np
+from features import feature_set
+
+
+@feature_set("librosa_kernels")
+def librosa_kernels(clip):
+    pitches, _ = librosa.piptrack(y=clip.y, sr=clip.sr)  # the gufunc that crashed
+    crossings = librosa.zero_crossings(clip.y)
+    peaks = librosa.util.localmax(clip.y)
+    return {"pitch": float(pitches.max()), "crossings": float(crossings.mean()), "peaks": float(peaks.mean())}
+"""
+
+
 def test_a_fresh_process_loads_what_parallel_workers_left_in_an_empty_numba_cache(mini, tmp_path):
     numba_cache = tmp_path / "numba"
     env = {**os.environ, "NUMBA_CACHE_DIR": str(numba_cache), "PYTHONPATH": str(ROOT)}
     env.pop("SER_DEBUG", None)
     rows = read_rows(mini)[1:19]  # 18 clips: three chunks, so two workers really start
     manifest = write_manifest(tmp_path / "m.csv", rows)
+    plugin = tmp_path / "kernels.py"
+    plugin.write_text(KERNEL_PLUGIN)
     first = subprocess.run([sys.executable, str(ROOT / "run_benchmark.py"), "extract", "--dataset", "manifest",
-                            "--data-dir", str(manifest), "--features", "tonnetz,chroma,zcr", "--jobs", "2",
-                            "--cache-dir", str(tmp_path / "cache")], capture_output=True, text=True, env=env,
-                           cwd=tmp_path, timeout=600)
+                            "--data-dir", str(manifest), "--features", "tonnetz,chroma,zcr,librosa_kernels",
+                            "--plugin", str(plugin), "--jobs", "2", "--cache-dir", str(tmp_path / "cache")],
+                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
     assert first.returncode == 0, first.stderr[-2000:]
     assert "18 computed, 0 failed" in first.stdout
     gufuncs = list(numba_cache.rglob("guf-*.nbi"))
