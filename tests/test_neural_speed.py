@@ -441,3 +441,12 @@ def test_perf_neural_refuses_bad_variants_naming_the_flag(monkeypatch, capsys, a
     with pytest.raises(SystemExit):
         neural.main()
     assert flag in capsys.readouterr().err
+
+
+def test_perf_neural_times_the_recurrent_layers_the_networks_run_by_default():
+    """The ratios `perf --neural` prints are those of what a run fits, not of a candidate layer."""
+    from benchmark.perf import neural
+    from models.neural import recurrent
+
+    assert neural.DEFAULT_LAYERS == recurrent.LAYERS["recurrent"]
+    assert neural.run.__defaults__[5] == (recurrent.LAYERS["recurrent"],)

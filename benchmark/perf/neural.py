@@ -33,9 +33,11 @@ TRAIN_CLIPS = 1150
 VALIDATION_FRACTION = 0.15
 SECONDS = (3.0, 4.0)
 SPEECH_BANK_COLUMNS = 7431  # the default vector input, the speech bank "all" (docs/features.md)
-# --layers: "manual" (the networks' default) and the others of models.neural.fused; "manual-graph": the
-# manual layers with their loops in the graph executor instead of XLA
-LAYER_VARIANTS = ("manual", "keras", "hoisted", "fused", "manual-graph")
+# --layers: "keras" (Keras's own layers: what the networks run, models.neural.recurrent.LAYERS) and the
+# candidates of models.neural.fused; "manual-graph": the manual layers with their loops in the graph executor
+# instead of XLA
+LAYER_VARIANTS = ("keras", "manual", "hoisted", "fused", "manual-graph")
+DEFAULT_LAYERS = "keras"  # time what a run fits, unless --layers asks for a candidate
 RECURRENT = ("LSTM", "GRU", "FusedLSTM", "HoistedLSTM", "HoistedGRU", "ManualLSTM", "ManualGRU")
 
 
@@ -189,7 +191,7 @@ def time_model(
     tuned: bool = True,
     attainable: float | None = None,
     overrides: dict | None = None,
-    layers: str = "manual",
+    layers: str = DEFAULT_LAYERS,
     attainable_cpu: float | None = None,
     update: str = "auto",
 ) -> dict:
@@ -273,14 +275,14 @@ def run(
     epochs: int = 3,
     baseline: bool = False,
     full: bool = False,
-    layers: tuple[str, ...] = ("manual",),
+    layers: tuple[str, ...] = (DEFAULT_LAYERS,),
     updates: tuple[str, ...] = ("auto",),
     batch_sizes: tuple[int | None, ...] = (None,),
 ) -> list[dict]:
     """Time every neural model (or ``models``); print one line per model and configuration.
 
-    ``layers``: recurrent layer variants to time for the recurrent models (``manual``, the default,
-    ``keras``, ``hoisted``, ``fused``, ``manual-graph``; see :mod:`models.neural.fused`); ``updates``: Adam's update compiled by XLA (``xla``), Keras's op by op
+    ``layers``: recurrent layer variants to time for the recurrent models (``keras``, the default and what a
+    run fits, ``manual``, ``hoisted``, ``fused``, ``manual-graph``; see :mod:`models.neural.fused`); ``updates``: Adam's update compiled by XLA (``xla``), Keras's op by op
     (``keras``) or the default choice between them (``auto``; :mod:`models.neural.epochs`); ``batch_sizes``:
     batch sizes to time (None: the model's own), a different model each, for the batch size against the cache. The first configuration is the reference of the ``vs`` column.
     Each model's ratios are against a matmul timed just before it, so that a change of load between models
@@ -384,7 +386,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--baseline", action="store_true", help="also time the untuned loop")
     parser.add_argument("--full", action="store_true", help="train whole folds (early stopping) instead")
-    parser.add_argument("--layers", default="manual",
+    parser.add_argument("--layers", default=DEFAULT_LAYERS,
                         help="recurrent layer variants to time, comma-separated: " + ", ".join(LAYER_VARIANTS))
     parser.add_argument("--update", default="auto",
                         help="Adam's update, comma-separated: auto (the default: compiled for weights past the "
