@@ -165,11 +165,13 @@ def _run(todo, tasks, keys, stores, config, seed, plugin_paths, jobs) -> dict[in
             if error is not None:
                 failed[i] = error
                 continue
+            # every set's columns first (SAME_COLUMNS: those the worker sent with an earlier copy of the chunk),
+            # so that a copy failed by one set still records the others' for the copies after it
+            named = {}
             for name, (_, cols, _) in results_.items():
-                if cols is None:  # a sequence set
-                    continue
-                cols = last[name] if isinstance(cols, str) else cols  # SAME_COLUMNS
-                last[name] = cols
+                if cols is not None:  # None: a sequence set
+                    named[name] = last[name] = last[name] if isinstance(cols, str) else cols
+            for name, cols in named.items():
                 expected = stores[name].columns or columns.setdefault(name, cols)
                 if cols is not checked.get(name) and list(cols) != list(expected):
                     failed[i] = f"feature set {name!r} returned other columns on the degraded clip"

@@ -448,5 +448,5 @@ def test_perf_neural_times_the_recurrent_layers_the_networks_run_by_default():
     from benchmark.perf import neural
     from models.neural import recurrent
 
-    assert neural.DEFAULT_LAYERS == recurrent.LAYERS["recurrent"]
+    assert recurrent.LAYERS["recurrent"] == neural.DEFAULT_LAYERS
     assert neural.run.__defaults__[5] == (recurrent.LAYERS["recurrent"],)

@@ -235,3 +235,42 @@ def test_a_copy_whose_set_names_other_columns_fails_alone_while_the_names_travel
         assert out.computed == 3
     finally:
         REGISTRY.pop("loud_or_quiet", None)
+
+
+def test_a_copy_failed_by_one_set_still_hands_the_next_copy_its_other_sets_columns(tmp_path):
+    """Two sets whose names depend on the level: a copy that the first set fails still records the second set's
+    new names, so the next copy (whose second set the worker sends as 'same as before') is checked against
+    them, not against an older copy's."""
+    import soundfile as sf
+
+    from features import AnalysisConfig
+    from features.degrade import Condition
+    from features.registry import REGISTRY, feature_set
+    from features.robust import Task, extract_degraded
+
+    clip = str(write_tone(tmp_path / "a.wav"))
+    y, _ = sf.read(clip, dtype="float64")
+    base = float(np.sqrt(np.mean(y ** 2)))
+
+    def level(c):
+        return float(np.sqrt(np.mean(c.y.astype(np.float64) ** 2)))
+
+    @feature_set("first_band", replace=True)
+    def first_band(c):  # other names only between -40 and -20 dB
+        return {"in_band" if base * 0.01 < level(c) < base * 0.1 else "outside": level(c)}
+
+    @feature_set("second_quiet", replace=True)
+    def second_quiet(c):  # other names below -20 dB
+        return {"quiet" if level(c) < base * 0.1 else "loud": level(c)}
+
+    try:
+        conditions = [Condition("level", 0.0), Condition("level", -30.0), Condition("level", -60.0)]
+        tasks = [Task(clip, c, "a", ()) for c in conditions]
+        out = extract_degraded(tasks, ["first_band", "second_quiet"], AnalysisConfig(), 0,
+                               cache_dir=tmp_path / "cache", jobs=1)
+        assert "'first_band'" in out.failed[1]
+        assert "'second_quiet'" in out.failed[2]  # its names are 'quiet', where the clean copy's were 'loud'
+        assert sorted(out.failed) == [1, 2] and out.computed == 1
+    finally:
+        REGISTRY.pop("first_band", None)
+        REGISTRY.pop("second_quiet", None)
