@@ -164,9 +164,21 @@ def test_augment_robustness_trains_on_the_scored_conditions_and_compare_shows_wh
     from benchmark.reports.rundir import RunFolderError
 
     degraded = plain.run_dir / "robustness" / "predictions.csv"
-    degraded.write_text(degraded.read_text().replace("\n", "\n\n", 1))
+    written = degraded.read_text()
+    degraded.write_text(written.replace("\n", "\n\n", 1))
     with pytest.raises(RunFolderError, match="predictions.csv: changed since the run wrote it"):
         compare([plain.run_dir, trained.run_dir])
+    # a folder from before the degraded files had checksums: compared, its degraded predictions never read
+    import json
+
+    degraded.write_text(written)
+    sums_file = plain.run_dir / "checksums.json"
+    sums = json.loads(sums_file.read_text())
+    for name in ("robustness/predictions.csv", "robustness/folds.csv"):
+        sums.pop(name)
+    sums_file.write_text(json.dumps(sums))
+    older = compare([plain.run_dir, trained.run_dir])
+    assert older.robust_rows == [] and older.rows == comparison.rows
 
 
 def test_augment_robustness_without_robustness_is_a_one_line_error(tmp_path, capsys, shared_cache):

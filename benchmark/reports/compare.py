@@ -24,7 +24,13 @@ import pandas as pd
 from tabulate import tabulate
 
 from benchmark.reports.ranking import Leaderboard, build, short_name
-from benchmark.reports.rundir import RunFolderError, is_speaker_protocol, open_run_folder, run_names
+from benchmark.reports.rundir import (
+    RunFolderError,
+    is_speaker_protocol,
+    is_verified,
+    open_run_folder,
+    run_names,
+)
 from benchmark.reports.statistics import ALPHA, PairedTest, paired_speaker_test, pairing_keys
 
 COMPARE_FORMATS = ("console", "md", "csv", "latex", "html")
@@ -117,8 +123,8 @@ ROBUST_KEY = ["features", "model", "condition"]
 def _robust_predictions(board: Leaderboard) -> pd.DataFrame | None:
     """A run's predictions of degraded copies (``robustness/predictions.csv``), or None without them."""
     path = Path(board.folder.path) / "robustness" / "predictions.csv"
-    if not path.is_file():
-        return None
+    if not path.is_file() or not is_verified(board.folder.path, "robustness/predictions.csv"):
+        return None  # (a folder from before its checksum was kept: never read unverified)
     frame = pd.read_csv(path, dtype={"speaker": str, "emotion": str, "predicted": str})
     return frame[frame["protocol"] == board.rank_by]
 

@@ -29,6 +29,9 @@ PREDICTION_COLUMNS = [*KEYS, "repeat", "fold", "row", "speaker", "emotion", "pre
 CURVE_COLUMNS = [*KEYS, "fold", "epoch", "loss", "accuracy", "val_loss", "val_accuracy"]
 CHECKED_FILES = ("folds.csv", "predictions.csv", "curves.csv", "splits.csv", "audit.json", "run.json",
                  "robustness/folds.csv", "robustness/predictions.csv")  # read by compare
+# Checked since 2026-12-03: a folder written before has them without a checksum. It stays readable, and
+# compare leaves such a run's degraded predictions out (``is_verified``) rather than read them unverified.
+CHECKED_SINCE_ROBUSTNESS = ("robustness/folds.csv", "robustness/predictions.csv")
 REQUIRED_FILES = ("folds.csv", "audit.json", "run.json")
 SPEAKER_PROTOCOLS = ("speaker", "speaker+text", "loso", "cross-corpus", "leave-one-corpus-out")
 TEXT_COLUMNS = ("dataset", "table", "features", "model", "protocol", "status", "error", "degenerate")
@@ -102,7 +105,8 @@ def open_run_folder(path: Path, unverified: bool = False) -> Path:
             raise RunFolderError(f"{sums_file}: unreadable") from None
         if not isinstance(sums, dict) or not all(isinstance(v, str) for v in sums.values()):
             raise RunFolderError(f"{sums_file}: not a table of file checksums")
-        unlisted = [f for f in CHECKED_FILES if (path / f).is_file() and f not in sums]
+        unlisted = [f for f in CHECKED_FILES if (path / f).is_file() and f not in sums
+                    and f not in CHECKED_SINCE_ROBUSTNESS]
         if unlisted:  # an entry removed is a file that would be read unverified
             raise RunFolderError(f"{sums_file}: no checksum for {', '.join(unlisted)}")
         for name, digest in sums.items():
@@ -114,6 +118,14 @@ def open_run_folder(path: Path, unverified: bool = False) -> Path:
                                      "or run again")
     read_folds(path / "folds.csv")
     return path
+
+
+def is_verified(run_dir: Path, name: str) -> bool:
+    """Whether the run folder's ``checksums.json`` lists ``name`` (``open_run_folder`` has then checked it)."""
+    try:
+        return name in json.loads((Path(run_dir) / "checksums.json").read_text())
+    except (OSError, ValueError, TypeError):
+        return False
 
 
 def read_folds(path: Path) -> pd.DataFrame:
