@@ -58,6 +58,25 @@ class _Odd:
         return np.tile([0.1, 0.9], (len(X), 1))
 
 
+def test_the_manual_recurrent_layers_predict_a_row_alike_alone_and_stacked(monkeypatch):
+    """The candidate layers' one projection over a batch's frames: rows padded to full prediction batches give
+    a row the same probabilities whatever it is predicted with (without the padding this fails)."""
+    from models.neural import recurrent
+
+    monkeypatch.setitem(recurrent.LAYERS, "recurrent", "manual")
+    X, y, groups = _data("sequence")
+    train, test = np.arange(0, 42), np.arange(42, 60)
+    model = build_model(FitSpec("lstm", (("max_epochs", 1), ("units", 8), ("dense", (8,))), 0, 1))
+    fit_model(model, X, y, groups, train)
+    assert any(type(layer).__name__ == "ManualLSTM" for layer in model.model_._flatten_layers())
+    extras = [X * 0.5, X[::-1].copy(), X + 1.0]
+    for E, (p, q) in zip(extras, predict_extras(model, extras, test), strict=True):
+        alone = predict_rows(model, E, test)
+        assert np.array_equal(p, alone[0]) and np.array_equal(q, alone[1])
+    one = model.predict_proba(X[test][:1])
+    assert np.array_equal(one, model.predict_proba(X[test])[:1])
+
+
 def test_a_model_with_its_own_predict_is_asked_both():
     labels, proba = labels_and_proba(_Odd(), np.zeros((3, 2)))
     assert labels.tolist() == ["a"] * 3 and proba[0, 1] == 0.9

@@ -187,6 +187,12 @@ def _define(keras) -> dict[str, type]:
             "ManualLSTM": ManualLSTM, "ManualGRU": ManualGRU}
 
 
+def holds_candidate_layer(model) -> bool:
+    """Whether a Keras model holds a layer of this module (inside ``Bidirectional`` wrappers too)."""
+    classes = tuple(_CLASSES.values())  # empty until a candidate was defined: then none can be in a model
+    return bool(classes) and any(isinstance(layer, classes) for layer in model._flatten_layers(include_self=False))
+
+
 def _values(tf, cell):
     """The cell's kernel, recurrent kernel and bias as tensors (reads the tape records), the custom gradient's inputs."""
     return [tf.convert_to_tensor(w) for w in (cell.kernel, cell.recurrent_kernel, cell.bias)]

@@ -30,6 +30,7 @@ from .epochs import Curves, EpochLoop, Schedule
 _CONFIGURED_THREADS: int | None = None
 LOOP = {"keras_fit": False}  # True: train with Keras's model.fit, the reference perf --baseline times
 CURVE_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
+PREDICT_BATCH = 512  # rows per forward call when predicting
 
 
 def import_tensorflow(threads: int = 1):
@@ -190,11 +191,20 @@ class KerasClassifier(LabelledClassifier):
         self.epoch_cpu_seconds_ = curves.cpu_seconds
 
     def _proba(self, X) -> np.ndarray:
+        from .fused import holds_candidate_layer
+
         inputs = list(self._inputs(X))
+        # A candidate recurrent layer (models.neural.fused) projects a whole batch's frames in one product whose
+        # kernel oneDNN picks by the row count: its rows are padded to full batches, so that a row's
+        # probabilities never depend on how many rows it is predicted with (tests/test_robust_speed.py).
+        fixed = holds_candidate_layer(self.model_)
         out = []
-        for start in range(0, len(inputs[0]), 512):  # direct calls: model.predict builds a tf.data pipeline
-            batch = [a[start : start + 512] for a in inputs]
-            out.append(np.asarray(self.model_(batch if len(batch) > 1 else batch[0], training=False)))
+        for start in range(0, len(inputs[0]), PREDICT_BATCH):  # direct calls: model.predict builds a tf.data pipeline
+            batch = [a[start : start + PREDICT_BATCH] for a in inputs]
+            rows = len(batch[0])
+            if fixed and rows < PREDICT_BATCH:
+                batch = [np.concatenate([a, np.zeros((PREDICT_BATCH - rows, *a.shape[1:]), a.dtype)]) for a in batch]
+            out.append(np.asarray(self.model_(batch if len(batch) > 1 else batch[0], training=False))[:rows])
         return np.concatenate(out)
 
     # subclass hooks
