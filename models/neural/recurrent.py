@@ -101,9 +101,9 @@ class RecurrentClassifier(SequenceInput, KerasClassifier):
 
 # "keras" (the default), or the candidates perf --neural --layers compares with it: "manual" (Keras's LSTM/GRU
 # with the hand-written gradient of models.neural.fused, its loops XLA-compiled), "hoisted", "fused". "manual" is
-# 1.05-1.7x cheaper per epoch but not the default: its one input projection over the whole batch makes a row's
-# probabilities depend on its batch-mates at float rounding (oneDNN picks its kernel by the row count), so a
-# clip predicted alone and in a batch, or the robustness copies stacked and alone, would differ in the last bits.
+# 1.05-1.7x cheaper per later epoch but not the default: in whole runs it did not pay (each fit process compiles
+# its XLA loops; docs/speed.md). Networks holding a candidate predict in full, zero-padded batches, so that a
+# row's probabilities never depend on how many rows it is predicted with (KerasClassifier._proba).
 LAYERS = {"recurrent": "keras"}
 
 
@@ -114,7 +114,7 @@ def recurrent_layer(keras, cell: str, units: int, return_sequences: bool = False
     instead, e.g. ``"manual"`` (``ManualLSTM`` / ``ManualGRU``: Keras's layers whose time loop has a
     hand-written gradient and runs as two XLA-compiled loops, Keras's result to float rounding and 1.05-1.7x
     cheaper per later epoch on this project's CPU; ``perf --neural --layers``, ``docs/speed.md``), which is not
-    the default because a row's probabilities then depend on its batch-mates at float rounding.
+    the default because whole runs did not get faster with it.
     """
     cudnn = False if jit else "auto"
     if cell not in ("lstm", "gru"):
