@@ -8,6 +8,7 @@ import librosa
 import numpy as np
 
 from .config import AnalysisConfig
+from .spectral import sign_changes
 
 
 @lru_cache(maxsize=32)
@@ -151,7 +152,6 @@ def zero_crossing_rate(y: np.ndarray, frame_length: int, hop_length: int, thresh
         raise librosa.util.exceptions.ParameterError(
             f"Input is too short (n={len(padded):d}) for frame_length={frame_length:d}")
     n_frames = 1 + (len(padded) - frame_length) // hop_length
-    negative = np.signbit(np.where(np.abs(padded) <= np.float64(threshold), 0.0, padded))
-    changes = np.concatenate([[0], np.cumsum(negative[1:] != negative[:-1])])  # crossings at steps 1..i
+    changes = sign_changes(padded, threshold)
     start = np.arange(n_frames) * hop_length
     return ((changes[start + frame_length - 1] - changes[start]) / frame_length)[None, :]

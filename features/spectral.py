@@ -239,9 +239,22 @@ def _harmonicity(db: np.ndarray) -> np.ndarray:
 
 def _zcr(y: np.ndarray, hop: int, win: int, n_frames: int) -> np.ndarray:
     """Zero crossings per sample in frames of ``win`` centred at ``t * hop``."""
-    signs = np.signbit(np.asarray(y))
-    crossings = np.concatenate([[0], np.cumsum(signs[1:] != signs[:-1])])
+    crossings = sign_changes(y)
     centre = np.arange(n_frames) * hop
     lo = np.clip(centre - win // 2, 0, max(len(crossings) - 1, 0))
     hi = np.clip(centre + win // 2, 0, max(len(crossings) - 1, 0))
     return (crossings[hi] - crossings[lo]) / float(win) if len(crossings) else np.zeros(n_frames)
+
+
+def sign_changes(y: np.ndarray, threshold: float | None = None) -> np.ndarray:
+    """Cumulative count of sign-bit changes: element ``i`` counts the changes between consecutive samples up to
+    sample ``i`` (element 0 is 0), so a window's crossings are a difference of two elements.
+
+    ``threshold``: magnitudes up to it count as positive zero first (librosa's ``zero_crossings``); None keeps
+    every sign bit as it is (``-0.0`` negative).
+    """
+    y = np.asarray(y)
+    if threshold is not None:
+        y = np.where(np.abs(y) <= np.float64(threshold), 0.0, y)
+    negative = np.signbit(y)
+    return np.concatenate([[0], np.cumsum(negative[1:] != negative[:-1])])
