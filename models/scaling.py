@@ -58,11 +58,11 @@ class ClippedStandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimato
 
     def transform(self, X) -> np.ndarray:
         check_is_fitted(self, "n_features_in_")
-        Z = np.asarray(X, dtype=np.float64)
+        Z = np.array(X, dtype=np.float64)  # a copy, then in place: the same values without three temporaries
         if self.mean_ is not None:
-            Z = Z - self.mean_
+            np.subtract(Z, self.mean_, out=Z)
         if self.scale_ is not None:
-            Z = Z / self.scale_
+            np.divide(Z, self.scale_, out=Z)
         if self.clip is not None:
-            Z = np.clip(Z, -float(self.clip), float(self.clip))
+            np.clip(Z, -float(self.clip), float(self.clip), out=Z)
         return Z

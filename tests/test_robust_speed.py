@@ -90,3 +90,72 @@ def test_balanced_wrapper_takes_the_one_pass_path_only_over_a_labelled_classifie
     assert _predicts_by_argmax(wrapped)
     wrapped.estimator_ = _Odd()
     assert not _predicts_by_argmax(wrapped)
+
+
+@pytest.mark.parametrize("name,kind,params", [
+    ("dnn", "vector", (("max_epochs", 1), ("hidden", (8,)))),
+    ("lstm", "sequence", (("max_epochs", 1), ("units", 8), ("dense", (8,)))),  # two inputs: frames and mask
+])
+def test_the_traced_inference_pass_equals_the_eager_call_and_is_traced_once(name, kind, params):
+    from models.neural.training import PREDICT_BATCH
+
+    X, y, groups = _data(kind, n=60)
+    model = build_model(FitSpec(name, params, 0, 1))
+    fit_model(model, X, y, groups, np.arange(42))
+    many = np.concatenate([X] * (PREDICT_BATCH // len(X) + 2))  # two batch sizes: a full one and the rest
+    for rows in (X[42:], X[:1], many):
+        inputs = list(model._inputs(rows))
+        eager = np.concatenate([np.asarray(model.model_([a[s: s + PREDICT_BATCH] for a in inputs] if len(inputs) > 1
+                                                        else inputs[0][s: s + PREDICT_BATCH], training=False))
+                                for s in range(0, len(rows), PREDICT_BATCH)])
+        np.testing.assert_allclose(model._proba(rows), eager, rtol=0, atol=1e-6)
+    assert model._traced[2].experimental_get_tracing_count() == 1
+
+
+def _plain_frames(model, X):
+    """The sequence networks' input preparation as plain expressions (what the in-place version replaced)."""
+    n, frames, dims = X.shape
+    k = int(model.frame_pool)
+    steps = -(-model.max_len_ // k)
+    fitted = np.full((n, steps * k, dims), np.nan, dtype=np.float32)
+    fitted[:, : min(frames, model.max_len_)] = X[:, : model.max_len_]
+    normalised = (fitted - model.frame_mean_) / model.frame_scale_
+    if k > 1:
+        counts = (~np.isnan(normalised).all(axis=2)).reshape(n, steps, k).sum(axis=2)
+        sums = np.nan_to_num(normalised, nan=0.0).reshape(n, steps, k, dims).sum(axis=2)
+        return (sums / np.maximum(counts, 1)[..., None]).astype(np.float32), counts > 0
+    return np.nan_to_num(normalised, nan=0.0).astype(np.float32), ~np.isnan(fitted).all(axis=2)
+
+
+@pytest.mark.parametrize("pool", [1, 2, 3])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sequence_inputs_are_the_plain_expressions_bit_for_bit(pool, dtype):
+    from models.neural.training import SequenceInput
+
+    class Net(SequenceInput):
+        frame_pool, normalise, length, length_percentile = pool, "dim", None, 95.0
+
+    rng = np.random.default_rng(pool)
+    X = (rng.standard_normal((80, 41, 6)) * 3 + 1).astype(dtype)
+    for i in range(len(X)):
+        X[i, rng.integers(3, 41):] = np.nan  # NaN-padded clips of every length
+    X[3, 1], X[5, 2, 3], X[6, 0, 0] = np.nan, np.inf, -np.inf  # a gap inside a clip; infinities stay finite
+    net = Net()
+    net._fit_inputs(X[:40])
+    net.frame_mean_ = net.frame_mean_.astype(dtype)
+    with np.errstate(all="ignore"):
+        got, want = net._frames(X), _plain_frames(net, X)
+    for a, b in zip(got, want, strict=True):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+
+
+def test_the_scaler_transforms_in_place_of_a_copy_as_the_plain_expressions():
+    from models.scaling import ClippedStandardScaler
+
+    rng = np.random.default_rng(0)
+    train, rows = rng.standard_normal((50, 7)) * 4, rng.standard_normal((20, 7)) * 9
+    scaler = ClippedStandardScaler(clip=3.0).fit(train)
+    given = rows.copy()
+    got = scaler.transform(given)
+    assert np.array_equal(given, rows)  # float64 input: transformed in a copy, never in the caller's array
+    assert np.array_equal(got, np.clip((rows - scaler.mean_) / scaler.scale_, -3.0, 3.0))
