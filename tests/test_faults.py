@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from benchmark.cli import main
+from features.config import AnalysisConfig
 from features.errors import UserInputError
 from tests.helpers import (
     extract_args,
@@ -80,11 +81,16 @@ def test_the_warm_up_compiles_the_chosen_sets_before_any_extraction_task_is_subm
     monkeypatch.setattr(pool, "warm_up_pending", lambda: bool(pending))
     monkeypatch.setattr(pool, "shared_pool", lambda *args, **kwargs: NoWorkers())
     table = pd.DataFrame({"path": [str(c) for c in clips]})
+    cqt = AnalysisConfig(tonnetz_source="cqt")  # librosa's constant-Q route compiles; zcr and chroma do not
     with pytest.raises(Stop):
-        bank.extract(table, ["zcr", "chroma"], cache_dir=tmp_path / "cache", jobs=2)
+        bank.extract(table, ["zcr", "chroma", "tonnetz"], cqt, cache_dir=tmp_path / "cache", jobs=2)
     steps = [step for step, _ in order]
     assert steps.index("warm-up started") < steps.index("warm-up joined") < steps.index("task")
-    assert {"zcr", "chroma"} <= set(order[0][1])
+    assert order[0][1] == ("tonnetz",)  # only the set that can compile is warmed up
+    order.clear()
+    with pytest.raises(Stop):  # sets that compile nothing: the tasks go to the workers at once
+        bank.extract(table, ["zcr", "chroma", "tonnetz"], cache_dir=tmp_path / "cache2", jobs=2)
+    assert [step for step, _ in order] == ["task"]
 
 
 FRESH_PROCESS = """
@@ -141,6 +147,51 @@ def test_a_fresh_process_loads_what_parallel_workers_left_in_an_empty_numba_cach
                            text=True, env=env, cwd=tmp_path, timeout=600)
     assert fresh.returncode == 0, f"exit {fresh.returncode} (-11 or 139 is the segfault): {fresh.stderr[-2000:]}"
     assert "fresh process ok" in fresh.stdout
+
+
+NUMBA_PROBE = """
+import sys, warnings
+import numpy as np
+from features.analysis import Clip
+from features.bank import NUMBA_FREE
+from features.config import AnalysisConfig
+from features.registry import get_feature_set
+
+warnings.simplefilter("ignore")
+if sys.argv[1] == "control":  # a jitted librosa function: it must leave files, or the probe proves nothing
+    import librosa
+    librosa.util.localmax(np.arange(10.0))
+else:
+    config = AnalysisConfig()
+    rng = np.random.default_rng(0)
+    clips = [rng.normal(scale=0.1, size=3 * config.sr), rng.normal(size=800),  # long; fewer frames than a delta
+             np.zeros(config.sr), np.clip(rng.normal(size=config.sr), -0.3, 0.3)]  # silent; clipped
+    for y in clips:
+        clip = Clip(y.astype(np.float32), config)
+        for name in sorted(NUMBA_FREE):
+            get_feature_set(name).func(clip)
+print("probe ok")
+"""
+
+
+def test_the_sets_computed_without_a_warm_up_compile_no_numba_function(tmp_path):
+    """The sets of features.bank.NUMBA_FREE skip the numba warm-up; each computed in a fresh process must
+    leave an empty numba cache (a set that starts compiling, after a librosa update, say, fails this)."""
+    from features.bank import NUMBA_FREE, compiles_numba
+    from features.config import AnalysisConfig
+
+    written = {}
+    for mode in ("sets", "control"):
+        cache = tmp_path / mode
+        env = {**os.environ, "NUMBA_CACHE_DIR": str(cache), "PYTHONPATH": str(ROOT)}
+        done = subprocess.run([sys.executable, "-c", NUMBA_PROBE, mode], capture_output=True, text=True, env=env,
+                              cwd=tmp_path, timeout=600)
+        assert done.returncode == 0 and "probe ok" in done.stdout, done.stderr[-2000:]
+        written[mode] = sorted(p.name for p in cache.rglob("*") if p.is_file())
+    assert written["control"], "a jitted function left no cache file: the probe cannot see compilation"
+    assert written["sets"] == [], f"compiled by a set that skips the warm-up: {written['sets'][:5]}"
+    assert not any(compiles_numba(n, AnalysisConfig()) for n in NUMBA_FREE)
+    assert compiles_numba("tonnetz", AnalysisConfig(tonnetz_source="cqt"))  # the constant-Q route is jitted
 
 
 # --------------------------------------------------------------------------------------------------------------
