@@ -212,7 +212,7 @@ class KerasClassifier(LabelledClassifier):
         """The network's inference pass as one graph, traced once per fitted network (batch dimension left open).
 
         Called eagerly, a Keras recurrent layer runs its time loop op by op from Python: predicting the
-        degraded copies of ``--robustness`` (20 per test clip) took the LSTM about three times as long as this
+        degraded copies of ``--robustness`` (20 per test clip) took the LSTM about twice as long as this
         traced pass. The probabilities agree with the eager call to float rounding (tests/test_robust_speed.py).
         The function is runtime state, not a fitted attribute: a bundle stores the weights, and rebuilds it.
         """
