@@ -187,9 +187,7 @@ def as_vector(result: object, fs: FeatureSet) -> tuple[np.ndarray, list[str]]:
         if isinstance(result[1], str | bytes) or not _is_sized(result[1]):
             raise refuse(f"a pair (values, names) whose names are {_describe(result[1])}")
         values = _numbers(result[0], fs, refuse)
-        # A built-in set names its columns with strings already: a plain copy, not one str() per name (7,431 for
-        # the speech bank, on every clip and every degraded copy)
-        names = list(result[1]) if fs.builtin else [str(n) for n in result[1]]
+        names = [str(n) for n in result[1]]
     elif isinstance(result, dict):
         names = [str(k) for k in result]
         for key, value in result.items():

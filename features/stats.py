@@ -138,10 +138,10 @@ def rich_functionals(matrix: np.ndarray, frame_rate: float) -> np.ndarray:
         out["curvature"] = np.zeros(rows)
 
     span = hi - lo
-    for u in UP_LEVELS:  # counts over n: what the mean of the booleans gives, without casting them to floats
+    for u in UP_LEVELS:
         level = lo + (u / 100.0) * span
-        out[f"up{u}"] = np.where(span > 0, np.count_nonzero(x > level[:, None], axis=1) / n, 0.0)
-    out["risetime"] = np.count_nonzero(steps > 0, axis=1) / (n - 1) if n > 1 else np.zeros(rows)
+        out[f"up{u}"] = np.where(span > 0, (x > level[:, None]).mean(axis=1), 0.0)
+    out["risetime"] = (steps > 0).mean(axis=1) if n > 1 else np.zeros(rows)
     out.update(_peak_statistics(x, mean, frame_rate))
     return np.concatenate([out[name] for name in RICH_STATS])
 
