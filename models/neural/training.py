@@ -323,7 +323,7 @@ class SequenceInput:
         np.divide(normalised, self.frame_scale_, out=normalised)
         missing = np.isnan(normalised)
         real = ~missing.all(axis=2)
-        np.copyto(normalised, 0.0, where=missing)  # nan_to_num(nan=0) in a tenth of its time
+        np.copyto(normalised, 0.0, where=missing)  # nan_to_num(nan=0) without its extra passes over the array
         if np.isinf(normalised).any():
             np.nan_to_num(normalised, copy=False)
         if k > 1:
