@@ -21,7 +21,7 @@ import numpy as np
 
 from .analysis import Clip
 from .audio import AudioError, read_native, resample
-from .bank import effective_jobs, library_versions, on_pool
+from .bank import columns_resent, effective_jobs, library_versions, on_pool, send_columns_once
 from .cache import Rows, SetStore, default_cache_dir, file_key
 from .config import AnalysisConfig
 from .degrade import Condition, ConditionError, apply, condition_seed
@@ -31,7 +31,6 @@ from .registry import FeatureError, as_sequence, as_vector, get_feature_set, mod
 
 DEGRADED_DIR = "features-degraded"
 DEGRADE_VERSION = 1  # bump when a degradation's code changes what it produces
-SAME_COLUMNS = "same as the chunk's previous copy"  # a worker's stand-in for a set's repeated column names
 
 
 @dataclass(frozen=True)
@@ -159,19 +158,15 @@ def _run(todo, tasks, keys, stores, config, seed, plugin_paths, jobs) -> dict[in
     for c, outcome in results:
         per_set: dict[str, list] = {}
         columns: dict[str, list[str]] = {}
-        last: dict[str, list[str]] = {}  # per set, the columns the chunk's worker sent last
         checked: dict[str, list[str]] = {}  # per set, the columns found equal to the store's (by identity)
+        columns_resent(results_ for results_, _ in outcome)
         for (i, _), (results_, error) in zip(chunks[c], outcome, strict=True):
             if error is not None:
                 failed[i] = error
                 continue
-            # every set's columns first (SAME_COLUMNS: those the worker sent with an earlier copy of the chunk),
-            # so that a copy failed by one set still records the others' for the copies after it
-            named = {}
             for name, (_, cols, _) in results_.items():
-                if cols is not None:  # None: a sequence set
-                    named[name] = last[name] = last[name] if isinstance(cols, str) else cols
-            for name, cols in named.items():
+                if cols is None:  # a sequence set
+                    continue
                 expected = stores[name].columns or columns.setdefault(name, cols)
                 if cols is not checked.get(name) and list(cols) != list(expected):
                     failed[i] = f"feature set {name!r} returned other columns on the degraded clip"
@@ -196,15 +191,7 @@ def _indexed(index, items, config, seed, plugin_paths):
         # it gives are replaced by 0 and flagged, as for clean clips, so the warning itself adds nothing.
         warnings.simplefilter("ignore", RuntimeWarning)
         outcome = [degraded_clip_features(task, needed, config, seed) for task, needed in items]
-    # A set's column names (7,431 for the bank) go back once per chunk, not with every copy: pickling them
-    # cost more than the values.
-    sent: dict[str, list[str]] = {}
-    for results, _ in outcome:
-        for name, (values, cols, nonfinite) in results.items():
-            if cols is not None and sent.get(name) == cols:
-                results[name] = (values, SAME_COLUMNS, nonfinite)
-            elif cols is not None:
-                sent[name] = cols
+    send_columns_once(results for results, _ in outcome)  # the bank's 7,431 names once per chunk
     return index, outcome
 
 

@@ -221,6 +221,43 @@ def test_interrupted_extraction_keeps_finished_chunks(tmp_path, isolated_cache, 
     assert feats.report.cache_hits == 8 and feats.report.computed == 12
 
 
+def test_a_clip_whose_set_names_other_columns_fails_alone_while_the_names_travel_once_per_chunk(
+        tmp_path, isolated_cache, monkeypatch):
+    """A worker sends a set's column names with the first clip of a chunk and then only when they change (the
+    bank's 7,431 names cost more to pickle than its values); a clip whose names differ still fails, naming the
+    set and the column, and the clips after it in the chunk keep the right columns and values."""
+    from features.registry import REGISTRY, feature_set
+
+    @feature_set("long_or_short", replace=True)
+    def long_or_short(clip):  # names that depend on the clip: the short clip names another column
+        return {"seconds": clip.y.size / clip.sr, "long" if clip.y.size > 0.35 * clip.sr else "short": 1.0}
+
+    sent = []
+    original = bank._compute_chunk
+
+    def spy(tasks, config, plugin_paths):
+        outcome = original(tasks, config, plugin_paths)
+        sent.extend(results["long_or_short"][1] for results, _, _ in outcome)
+        return outcome
+
+    monkeypatch.setattr(bank, "_compute_chunk", spy)
+    try:
+        files = [write_tone(tmp_path / "a.wav", seed=1), write_tone(tmp_path / "b.wav", seconds=0.3, seed=2),
+                 write_tone(tmp_path / "c.wav", seed=3), write_tone(tmp_path / "d.wav", seed=4)]
+        feats = extract(_table(files), ["long_or_short"], cache_dir=isolated_cache, jobs=1)
+    finally:
+        REGISTRY.pop("long_or_short", None)
+    long_names = ["long_or_short_seconds", "long_or_short_long"]
+    assert sent[0] == long_names and sent[1] == ["long_or_short_seconds", "long_or_short_short"]
+    assert sent[2] == long_names and sent[3] == bank.SAME_COLUMNS  # d repeats c's names: not sent again
+    assert [p for p, _ in feats.report.failed] == [str(files[1])]
+    assert "returned column 'long_or_short_short' where the others have 'long_or_short_long'" in \
+        feats.report.failed[0][1]
+    values, columns = feats.matrix(["long_or_short"])
+    assert columns == long_names
+    np.testing.assert_allclose(values, [[0.4, 1.0]] * 3)
+
+
 def test_content_hash_survives_a_touch_and_a_move(clips, tmp_path, isolated_cache, monkeypatch):
     import os
     import shutil

@@ -336,6 +336,27 @@ def test_nkululeko_experiment_uses_our_files_and_test_speakers(tmp_path):
     assert ini["FEATS"]["set"] == "eGeMAPSv02" and ini["MODEL"]["type"] == "svm"
 
 
+def test_our_side_of_the_same_job_fits_once_on_nkululekos_split(tmp_path):
+    """The fold file of the like-for-like job is one fold: nkululeko's test speakers tested, all others trained
+    on, so this project's run makes the same single fit on the same rows."""
+    import pandas as pd
+
+    from benchmark.evaluation.protocols import make_folds, read_fold_file
+    from benchmark.perf.nkululeko import our_command, write_split
+
+    speakers = ["03", "08", "08", "09", "10", "10", "11"]
+    split = tmp_path / "split.csv"
+    write_split(speakers, ["08", "11"], split)
+    fold_file = read_fold_file(split)
+    assert fold_file.folds == [0] and fold_file.has_parts
+    table = pd.DataFrame({"speaker": speakers, "emotion": ["a", "b"] * 3 + ["a"], "path": [f"{i}.wav" for i in
+                                                                                          range(7)]})
+    (fold,) = make_folds("speaker", table, n_folds=5, seed=0, fold_file=fold_file)
+    assert sorted(fold.test.tolist()) == [1, 2, 6] and sorted(fold.train.tolist()) == [0, 3, 4, 5]
+    command = our_command("emodb", "DATA", 0, tmp_path / "x", ["--fold-file", str(split)])
+    assert command[command.index("--fold-file") + 1] == str(split) and "--protocols" in command
+
+
 def test_perf_nkululeko_without_nkululeko_says_how_to_get_it(capsys):
     from benchmark.perf.nkululeko import run_side_by_side
 

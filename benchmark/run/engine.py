@@ -38,7 +38,6 @@ from benchmark.evaluation.protocols import (
 )
 from benchmark.evaluation.splits import partition_folds, resolve_split
 from benchmark.reports import crosscorpus
-from benchmark.reports.html import write_report
 from benchmark.reports.rundir import (
     CURVE_COLUMNS,
     FOLD_EXTRA,
@@ -410,6 +409,8 @@ def _write_phase(ctx: RunContext) -> None:
             for fmt, filename in (("md", "crosscorpus.md"), ("csv", "crosscorpus.csv"), ("latex", "crosscorpus.tex")):
                 writer.text(filename, crosscorpus.render(writer.path, fmt))
         if config.report:  # in the staging folder too: a full disk here leaves no half-written run folder
+            from benchmark.reports.html import write_report  # matplotlib: imported only by a run that reports
+
             write_report(writer.path, cache_dir=cache_root if config.use_cache else None)
         run_dir = writer.commit()
     except OSError as error:
