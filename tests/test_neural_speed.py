@@ -306,6 +306,25 @@ def test_the_run_entry_point_imports_neither_scipy_signal_nor_tensorflow():
     assert done.stdout.strip() == "[]"
 
 
+def test_the_run_engine_imports_no_plotting_no_signal_processing_and_no_tensorflow():
+    """What every run imports before reading its corpus: matplotlib waits for the report (about 0.3 s), scipy.signal
+    and TensorFlow for the work that needs them."""
+    code = ("import sys, benchmark.cli.run, benchmark.run.engine; "
+            "print(sorted(m for m in ('scipy.signal', 'tensorflow', 'matplotlib', 'dask') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_extraction_workers_import_no_pandas():
+    """A worker of the extraction pool imports the feature bank to run its chunks; pandas (about 0.25 s a worker)
+    is the parent's business."""
+    code = ("import sys, features.bank, features.robust; print('pandas' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+
+
 def test_heaviest_imports_names_third_party_modules_our_code_imports():
     from benchmark.perf.startup import heaviest_imports
 

@@ -3,8 +3,9 @@
 Each figure comes from a fresh Python process started by this one, so nothing imported here counts:
 
 - the interpreter alone (the reference the other lines are measured against);
-- ``import benchmark.cli.run`` (what ``python run_benchmark.py`` imports before it reads its arguments), with the
-  heaviest imports under it (from ``python -X importtime``), so lazy-import candidates are visible;
+- ``import benchmark.cli.run`` (what ``python run_benchmark.py`` imports before it reads its arguments), then
+  that and the run engine (what ``run`` imports before it reads the corpus), with the heaviest imports under
+  the latter (from ``python -X importtime``), so lazy-import candidates are visible;
 - TensorFlow through :func:`models.neural.import_tensorflow` (paid once by every process that fits a network);
 - a loky worker pool of ``--jobs`` processes running one task that imports the feature bank (what extraction
   workers pay before their first file), against the same task run in the parent;
@@ -122,8 +123,11 @@ def run_startup(jobs: int = 2) -> dict:
     figures: dict = {}
     interpreter, _, _ = timed_subprocess("pass")
     figures["interpreter_s"] = interpreter
-    cli, cli_cpu, log = timed_subprocess("import benchmark.cli.run", python_flags=("-X", "importtime"))
+    cli, cli_cpu, _ = timed_subprocess("import benchmark.cli.run")
     figures["cli_import_s"], figures["cli_import_cpu_s"] = cli, cli_cpu
+    engine, engine_cpu, log = timed_subprocess("import benchmark.cli.run, benchmark.run.engine",
+                                               python_flags=("-X", "importtime"))
+    figures["engine_import_s"], figures["engine_import_cpu_s"] = engine, engine_cpu
     figures["heaviest"] = heaviest_imports(log)
     tf_wall, tf_cpu, _ = timed_subprocess("from models.neural import import_tensorflow\nimport_tensorflow(1)")
     figures["tensorflow_s"], figures["tensorflow_cpu_s"] = tf_wall, tf_cpu
@@ -146,6 +150,8 @@ def run_startup(jobs: int = 2) -> dict:
     print(f"  interpreter alone                               {interpreter:6.2f} s   (reference)")
     print(f"  import benchmark.cli.run                        {cli:6.2f} s   {cli / interpreter:5.1f}x the "
           f"interpreter; {cli_cpu:.2f} CPU-s of imports")
+    print(f"  ... and the run engine (all that run imports)   {engine:6.2f} s   {engine / interpreter:5.1f}x the "
+          f"interpreter; {engine_cpu:.2f} CPU-s of imports")
     for name, seconds in figures["heaviest"]:
         print(f"      {name:<40}  {seconds:6.2f} s cumulative, imported directly by this project")
     print(f"  TensorFlow (import_tensorflow)                  {tf_wall:6.2f} s   {tf_cpu:.2f} CPU-s; paid by each "
