@@ -451,15 +451,11 @@ def send_columns_once(outcome: Iterable[dict[str, tuple]]) -> None:
     set); a failed clip's dict is empty. Changed in place.
     """
     sent: dict[str, list[str]] = {}
-    for results in outcome:
-        for name, entry in results.items():
-            columns = entry[1]
-            if columns is None:
-                continue
-            if sent.get(name) == columns:
-                results[name] = (entry[0], SAME_COLUMNS, *entry[2:])
-            else:
-                sent[name] = columns
+    for results, name, entry in _named_entries(outcome):
+        if sent.get(name) == entry[1]:
+            results[name] = (entry[0], SAME_COLUMNS, *entry[2:])
+        else:
+            sent[name] = entry[1]
 
 
 def columns_resent(outcome: Iterable[dict[str, tuple]]) -> None:
@@ -467,15 +463,19 @@ def columns_resent(outcome: Iterable[dict[str, tuple]]) -> None:
     list the chunk sent last for that set, the same object, so a check of each clip's columns can stop at
     ``is``. Changed in place; every clip of the chunk must be passed, in order, failed ones included."""
     last: dict[str, list[str]] = {}
+    for results, name, entry in _named_entries(outcome):
+        if isinstance(entry[1], str):
+            results[name] = (entry[0], last[name], *entry[2:])
+        else:
+            last[name] = entry[1]
+
+
+def _named_entries(outcome: Iterable[dict[str, tuple]]):
+    """(clip's results, set, entry) for every vector set's entry (one with column names) of every clip."""
     for results in outcome:
-        for name, entry in results.items():
-            columns = entry[1]
-            if columns is None:
-                continue
-            if isinstance(columns, str):
-                results[name] = (entry[0], last[name], *entry[2:])
-            else:
-                last[name] = columns
+        for name, entry in list(results.items()):
+            if entry[1] is not None:
+                yield results, name, entry
 
 
 def _compute_clip(path: str, needed: tuple[str, ...],
