@@ -388,14 +388,13 @@ def _column_mismatch(results: dict, stores: dict, columns_seen: dict[str, list[s
         if columns is None or columns is checked.get(name):
             continue
         expected = stores[name].columns or columns_seen.setdefault(name, list(columns))
-        checked[name] = columns
         if list(columns) != list(expected):
-            del checked[name]
             if len(columns) != len(expected):
                 return name, f"feature set {name!r} returned {len(columns)} columns, expected {len(expected)}"
             first = next(j for j, (a, b) in enumerate(zip(columns, expected, strict=True)) if a != b)
             return name, (f"feature set {name!r} returned column {columns[first]!r} where the others have "
                           f"{expected[first]!r}")
+        checked[name] = columns
     return None, None
 
 

@@ -12,10 +12,11 @@ bank).
 - this project, five speaker folds (the same command without ``--fold-file``): five fits for nkululeko's one,
   printed beside it as the conservative ratio;
 - nkululeko: eGeMAPSv02 functionals (openSMILE) and its SVM on that one speaker split, from a CSV of the same
-  files, a fresh experiment folder each round. nkululeko pins
-packages of its own (torch, transformers, audformat ...), so it is best installed in a venv of its own:
-``--nkululeko-python /path/to/venv/bin/python``; without one that imports it, the command says how to get it
-and exits without timing anything.
+  files, a fresh experiment folder each round.
+
+nkululeko pins packages of its own (torch, transformers, audformat ...), so it is best installed in a venv of
+its own: ``--nkululeko-python /path/to/venv/bin/python``; without one that imports it, the command says how to
+get it and exits without timing anything.
 
     python run_benchmark.py perf --nkululeko [--nkululeko-python PY] --dataset emodb --data-dir DIR
 """
